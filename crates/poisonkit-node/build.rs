@@ -1,1 +1,4 @@
-fn main() { napi_build::setup(); }
+//! Links the addon against Node-API.
+fn main() {
+    napi_build::setup();
+}

@@ -1,1 +1,13 @@
-//! x
+//! The Node.js binding of poisonkit-core: converts types and runs long work off the JS thread.
+//! The public API is the TypeScript layer (`ts/`), which wraps these functions and turns the
+//! `[ERR_CODE] message` of a native error into an `Error` with a stable `code`.
+
+#![deny(clippy::all)]
+#![allow(missing_docs)] // documented in ts/, where users read it
+
+mod dataset;
+mod guard;
+mod model;
+
+pub use dataset::*;
+pub use model::*;

@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+/** The `poisonkit` command: dispatches to a subcommand and applies the exit-code convention. */
+import { readFileSync } from 'node:fs'
+import { PoisonkitError } from './errors.js'
+import { exitCode, formatError } from './cli/args.js'
+import * as demo from './cli/demo.js'
+import * as trainCommand from './cli/train.js'
+
+const commands: Record<string, { usage: string; run: (argv: string[]) => Promise<void> }> = {
+  demo,
+  train: trainCommand,
+}
+
+const overview = `poisonkit <command> [options]
+
+Data-poisoning attacks and sanitization defenses on linear classifiers.
+
+Commands:
+${Object.values(commands)
+  .map((c) => '  ' + c.usage.split('\n')[0])
+  .join('\n')}
+
+Run 'poisonkit <command> --help' for a command's options.`
+
+async function main(argv: string[]): Promise<void> {
+  const [name, ...rest] = argv
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(overview + '\n')
+    return
+  }
+  if (name === '--version' || name === '-V') {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
+    process.stdout.write(`${pkg.version}\n`)
+    return
+  }
+  const command = commands[name]
+  if (!command) throw new PoisonkitError('ERR_USAGE', `unknown command '${name}' (commands: ${Object.keys(commands).join(', ')})`)
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(command.usage + '\n')
+    return
+  }
+  await command.run(rest)
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  process.stderr.write(formatError(err) + '\n')
+  process.exitCode = exitCode(err)
+})

@@ -1,0 +1,63 @@
+/**
+ * Command-line plumbing shared by every command: option parsing with clear usage errors, typed
+ * option values, progress on stderr, and the `error[CODE]: message` exit convention
+ * (0 ok, 1 runtime error, 2 usage error).
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { PoisonkitError } from '../errors.js'
+
+/** Parses `argv` for a command; unknown or malformed options are usage errors. */
+export function parse<T extends NonNullable<ParseArgsConfig['options']>>(
+  argv: string[],
+  options: T,
+): ReturnType<typeof parseArgs<{ args: string[]; options: T; strict: true; allowPositionals: false }>>['values'] {
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values
+  } catch (err) {
+    throw new PoisonkitError('ERR_USAGE', (err as Error).message)
+  }
+}
+
+/** A required string option. */
+export function required(name: string, value: string | undefined): string {
+  if (value === undefined || value === '') throw new PoisonkitError('ERR_USAGE', `missing required option --${name}`)
+  return value
+}
+
+/** An option that must be a number (optionally > 0 or an integer ≥ 0). */
+export function numberOption(name: string, value: string, rule: 'positive' | 'count' | 'any' = 'any'): number {
+  const v = value.trim() === '' ? NaN : Number(value)
+  const bad =
+    !Number.isFinite(v) ||
+    (rule === 'positive' && !(v > 0)) ||
+    (rule === 'count' && !(Number.isSafeInteger(v) && v >= 0))
+  if (bad) {
+    const what = { positive: 'a positive number', count: 'a non-negative integer', any: 'a number' }[rule]
+    throw new PoisonkitError('ERR_INVALID_OPTION', `option --${name} = ${value}: must be ${what}`)
+  }
+  return v
+}
+
+/** An option restricted to a list of values. */
+export function choice<T extends string>(name: string, value: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new PoisonkitError('ERR_INVALID_OPTION', `option --${name} = ${value}: must be one of ${allowed.join(', ')}`)
+  }
+  return value as T
+}
+
+/** Prints a progress line on stderr when it is a terminal (never on stdout). */
+export function progress(message: string): void {
+  if (process.stderr.isTTY) process.stderr.write(`${message}\n`)
+}
+
+/** Exit code for an error: 2 for usage and option errors, 1 otherwise. */
+export function exitCode(err: unknown): number {
+  return err instanceof PoisonkitError && (err.code === 'ERR_USAGE' || err.code === 'ERR_INVALID_OPTION') ? 2 : 1
+}
+
+/** `error[CODE]: message`, the only thing the CLI prints for an error. */
+export function formatError(err: unknown): string {
+  if (err instanceof PoisonkitError) return `error[${err.code}]: ${err.message}`
+  return `error[ERR_INTERNAL]: ${err instanceof Error ? err.message : String(err)}`
+}

@@ -1,0 +1,193 @@
+/**
+ * Labelled sparse data sets: reading (svmlight/libsvm plain or gzip, CSV, npz), in-memory
+ * construction, slicing, concatenation, writing svmlight, and seeded synthetic data.
+ */
+import * as addon from '../native/index.js'
+import { PoisonkitError, count, invalidOption, native, nativeAsync } from './errors.js'
+
+/** File formats `loadDataset` reads. */
+export type Format = 'svmlight' | 'csv' | 'npz'
+
+/** Options of `loadDataset`. */
+export interface LoadOptions {
+  /** Number of features. Declare it for svmlight files (trailing all-zero features are invisible). */
+  d?: number
+  /** The format; by default from the file name (`.svm`, `.libsvm`, `.txt`, `.csv`, `.npz`, optionally `.gz`). */
+  format?: Format
+  /** CSV only: the label column, by 0-based position or header name (default: `label`, `y`, else the first). */
+  labelColumn?: number | string
+}
+
+/** CSR arrays of a data set; `indptr` has n + 1 entries, indices are 0-based. */
+export interface Csr {
+  indptr: Float64Array
+  indices: Uint32Array
+  values: Float64Array
+  labels: Int32Array
+  n: number
+  d: number
+}
+
+/** A labelled sparse data set held in native memory. Labels are ±1 (binary) or 0..k−1. */
+export class Dataset {
+  /** @internal */
+  readonly handle: addon.Dataset
+
+  /** @internal */
+  constructor(handle: addon.Dataset) {
+    this.handle = handle
+  }
+
+  /** Builds a data set from CSR arrays (0-based column indices; unsorted rows are sorted). */
+  static fromCsr(csr: { indptr: ArrayLike<number>; indices: ArrayLike<number>; values: ArrayLike<number>; labels: ArrayLike<number>; d: number }): Dataset {
+    count('d', csr.d)
+    return new Dataset(
+      native(() =>
+        addon.Dataset.fromCsr(
+          Float64Array.from(csr.indptr),
+          Uint32Array.from(csr.indices),
+          Float64Array.from(csr.values),
+          toLabels(csr.labels),
+          csr.d,
+        ),
+      ),
+    )
+  }
+
+  /** Builds a data set from dense rows (an array of rows, or a row-major Float64Array with `d`). */
+  static fromDense(rows: ArrayLike<number>[] | Float64Array, labels: ArrayLike<number>, d?: number): Dataset {
+    let flat: Float64Array
+    let dim: number
+    if (rows instanceof Float64Array) {
+      if (d === undefined) invalidOption('d', d, 'is required with a flat Float64Array')
+      dim = count('d', d)
+      flat = rows
+    } else {
+      dim = rows.length > 0 ? rows[0]!.length : count('d', d ?? 0)
+      flat = new Float64Array(rows.length * dim)
+      rows.forEach((row, i) => {
+        if (row.length !== dim) {
+          throw new PoisonkitError('ERR_DIM_MISMATCH', `fromDense row ${i}: expected ${dim} values, got ${row.length}`)
+        }
+        flat.set(Array.from(row), i * dim)
+      })
+    }
+    return new Dataset(native(() => addon.Dataset.fromDense(flat, dim, toLabels(labels))))
+  }
+
+  /** Number of points. */
+  get n(): number {
+    return this.handle.n
+  }
+  /** Number of features. */
+  get d(): number {
+    return this.handle.d
+  }
+  /** Number of stored non-zero values. */
+  get nnz(): number {
+    return this.handle.nnz
+  }
+  /** The labels (a copy). */
+  get labels(): Int32Array {
+    return this.handle.labels
+  }
+  /** 0 for ±1 labels, k for class indices 0..k−1. */
+  get numClasses(): number {
+    return this.handle.numClasses
+  }
+  /** Points per class, keyed by label (`{ '-1': 2928, '1': 1209 }`); both ±1 are listed for binary data. */
+  get classCounts(): Record<number, number> {
+    const out: Record<number, number> = {}
+    for (const { label, count } of this.handle.classCounts) out[label] = count
+    return out
+  }
+
+  /** The given rows, in that order (repeats allowed). */
+  slice(rows: ArrayLike<number>): Dataset {
+    return new Dataset(native(() => this.handle.slice(Float64Array.from(rows))))
+  }
+
+  /** This data set followed by `other` (same d, same kind of labels). */
+  concat(other: Dataset): Dataset {
+    return new Dataset(native(() => this.handle.concat(other.handle)))
+  }
+
+  /** The CSR arrays (copies). */
+  toCsr(): Csr {
+    return this.handle.toCsr()
+  }
+
+  /** Writes the data set as svmlight text (gzip'd when the name ends in `.gz`). */
+  writeSvmlight(path: string): void {
+    native(() => this.handle.writeSvmlight(path))
+  }
+}
+
+function toLabels(labels: ArrayLike<number>): Int32Array {
+  const out = new Int32Array(labels.length)
+  for (let i = 0; i < labels.length; i++) {
+    const y = labels[i]!
+    if (!Number.isInteger(y) || y < -1) {
+      throw new PoisonkitError('ERR_LABEL', `labels[${i}] = ${y}: neither ±1 nor a class index 0, 1, 2, ...`)
+    }
+    out[i] = y
+  }
+  return out
+}
+
+/** Reads a data set from a file (off the main thread). */
+export async function loadDataset(path: string, options: LoadOptions = {}): Promise<Dataset> {
+  if (typeof path !== 'string' || path === '') invalidOption('path', path, 'must be a file path')
+  const { d, format, labelColumn } = options
+  if (d !== undefined) count('d', d)
+  const handle = await nativeAsync(() =>
+    addon.loadDataset(path, {
+      d,
+      format,
+      labelColumn: labelColumn === undefined ? undefined : String(labelColumn),
+    }),
+  )
+  return new Dataset(handle)
+}
+
+/** Options of `makeBlobs`; defaults in parentheses. */
+export interface BlobsOptions {
+  /** Points (1000). */
+  n?: number
+  /** Features (20). */
+  d?: number
+  /** Classes: 2 gives ±1 labels, more gives 0..k−1 (2). */
+  classes?: number
+  /** Twice the norm of each class mean (3). */
+  separation?: number
+  /** Per-feature standard deviation (1). */
+  std?: number
+  /** Seed (0). */
+  seed?: number
+}
+
+/** Gaussian blobs, seeded: the same options give the same data. */
+export function makeBlobs(options: BlobsOptions = {}): Dataset {
+  return new Dataset(native(() => addon.makeBlobs(options)))
+}
+
+/** Options of `makeBagOfWords`; defaults in parentheses. */
+export interface BagOfWordsOptions {
+  /** Documents (2000). */
+  n?: number
+  /** Vocabulary size (1000). */
+  d?: number
+  /** Mean document length, Poisson (60). */
+  docLength?: number
+  /** Fraction of documents labelled +1 (0.3). */
+  positiveFraction?: number
+  /** Log-scale spread of the per-word class tilt (0.5). */
+  signal?: number
+  /** Seed (0). */
+  seed?: number
+}
+
+/** A bag-of-words corpus with integer counts (Zipf word frequencies tilted per class), seeded. */
+export function makeBagOfWords(options: BagOfWordsOptions = {}): Dataset {
+  return new Dataset(native(() => addon.makeBagOfWords(options)))
+}

@@ -1,0 +1,63 @@
+/**
+ * Errors of poisonkit: every error it throws is a `PoisonkitError` with a stable `code`
+ * (`ERR_PARSE`, `ERR_INVALID_OPTION`, ...) and a message that names the file and line or the option.
+ */
+
+/** An error with a stable, branchable `code`. */
+export class PoisonkitError extends Error {
+  readonly code: string
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'PoisonkitError'
+    this.code = code
+  }
+}
+
+const TAGGED = /^\[(ERR_[A-Z_]+)\] ([\s\S]*)$/
+
+/** Turns an error from the native addon (`[CODE] message`) into a `PoisonkitError`. */
+export function fromNative(err: unknown): unknown {
+  if (err instanceof PoisonkitError || !(err instanceof Error)) return err
+  const m = TAGGED.exec(err.message)
+  if (m) return new PoisonkitError(m[1]!, m[2]!)
+  // Argument conversion errors of napi-rs (a string where a number belongs, ...).
+  return new PoisonkitError('ERR_INVALID_ARGUMENT', err.message, { cause: err })
+}
+
+/** Calls into the addon, converting its errors. */
+export function native<T>(f: () => T): T {
+  try {
+    return f()
+  } catch (err) {
+    throw fromNative(err)
+  }
+}
+
+/** Awaits a promise from the addon, converting its rejection. */
+export async function nativeAsync<T>(p: () => Promise<T>): Promise<T> {
+  try {
+    return await p()
+  } catch (err) {
+    throw fromNative(err)
+  }
+}
+
+/** Throws `ERR_INVALID_OPTION` for option `name`. */
+export function invalidOption(name: string, value: unknown, rule: string): never {
+  throw new PoisonkitError('ERR_INVALID_OPTION', `option ${name} = ${String(value)}: ${rule}`)
+}
+
+/** `value` if it is a finite number, else throws naming the option. */
+export function finiteNumber(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) invalidOption(name, value, 'must be a finite number')
+  return value
+}
+
+/** `value` if it is a non-negative integer, else throws naming the option. */
+export function count(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    invalidOption(name, value, 'must be a non-negative integer')
+  }
+  return value
+}

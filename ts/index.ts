@@ -1,0 +1,28 @@
+/**
+ * poisonkit: data-poisoning attacks and data-sanitization defenses on linear classifiers, after
+ * Koh, Steinhardt & Liang, "Stronger Data Poisoning Attacks Break Data Sanitization Defenses".
+ */
+export { PoisonkitError } from './errors.js'
+export {
+  Dataset,
+  loadDataset,
+  makeBagOfWords,
+  makeBlobs,
+  type BagOfWordsOptions,
+  type BlobsOptions,
+  type Csr,
+  type Format,
+  type LoadOptions,
+} from './dataset.js'
+export {
+  LinearModel,
+  hessianVectorProduct,
+  objectiveGradient,
+  objectiveValue,
+  train,
+  type LossName,
+  type ModelJson,
+  type ObjectiveOptions,
+  type TrainOptions,
+  type Weights,
+} from './model.js'
