@@ -1,24 +1,37 @@
-//! Sparse kernels on CSR rows: the inner loops of every trainer, written by hand.
+//! Sparse kernels on the rows of a data set: the inner loops of every trainer, written by hand.
+//!
+//! A `Dataset` guarantees that every stored column index is below its `d` (checked when it is
+//! built), so after one length check per call the loops index the dense vector unchecked.
 
-/// Σ_k values[k] · w[indices[k]]: the dot product of a sparse row with a dense vector.
-#[inline]
-pub fn dot(indices: &[u32], values: &[f64], w: &[f64]) -> f64 {
-    let mut s = 0.0;
-    for (&j, &v) in indices.iter().zip(values) {
-        s += v * w[j as usize];
+use crate::data::Dataset;
+
+impl Dataset {
+    /// x_i·w, the dot product of row i with a dense vector of length ≥ d.
+    #[inline]
+    pub fn row_dot(&self, i: usize, w: &[f64]) -> f64 {
+        assert!(w.len() >= self.d(), "dense vector shorter than d");
+        let (indices, values) = self.row(i);
+        let mut s = 0.0;
+        for (&j, &v) in indices.iter().zip(values) {
+            // SAFETY: j < d ≤ w.len(), by the Dataset invariant and the assert above.
+            s += v * unsafe { *w.get_unchecked(j as usize) };
+        }
+        s
     }
-    s
+
+    /// w += a·x_i, for a dense vector of length ≥ d.
+    #[inline]
+    pub fn row_axpy(&self, i: usize, a: f64, w: &mut [f64]) {
+        assert!(w.len() >= self.d(), "dense vector shorter than d");
+        let (indices, values) = self.row(i);
+        for (&j, &v) in indices.iter().zip(values) {
+            // SAFETY: j < d ≤ w.len(), by the Dataset invariant and the assert above.
+            unsafe { *w.get_unchecked_mut(j as usize) += a * v };
+        }
+    }
 }
 
-/// w[indices[k]] += a · values[k]: adds a multiple of a sparse row to a dense vector.
-#[inline]
-pub fn axpy(a: f64, indices: &[u32], values: &[f64], w: &mut [f64]) {
-    for (&j, &v) in indices.iter().zip(values) {
-        w[j as usize] += a * v;
-    }
-}
-
-/// Σ values[k]²: the squared norm of a sparse row.
+/// Σ values[k]²: the squared norm of a sparse row's values.
 #[inline]
 pub fn sq_norm(values: &[f64]) -> f64 {
     values.iter().map(|v| v * v).sum()

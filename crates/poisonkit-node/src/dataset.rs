@@ -76,10 +76,7 @@ impl Dataset {
 
     #[napi]
     pub fn slice(&self, rows: Float64Array) -> Result<Dataset> {
-        let rows = rows
-            .iter()
-            .map(|&r| count("rows", r))
-            .collect::<Result<Vec<usize>>>()?;
+        let rows = rows.iter().map(|&r| count("rows", r)).collect::<Result<Vec<usize>>>()?;
         guard(|| self.inner.slice(&rows)).map(Dataset::wrap)
     }
 
@@ -193,7 +190,11 @@ pub fn make_blobs(options: Option<BlobsOptions>) -> Result<Dataset> {
     let opts = data::BlobsOptions {
         n: o.n.map(|v| count("n", v)).transpose()?.unwrap_or(def.n),
         d: o.d.map(|v| count("d", v)).transpose()?.unwrap_or(def.d),
-        classes: o.classes.map(|v| count("classes", v)).transpose()?.unwrap_or(def.classes),
+        classes: o
+            .classes
+            .map(|v| count("classes", v))
+            .transpose()?
+            .unwrap_or(def.classes),
         separation: o.separation.unwrap_or(def.separation),
         std: o.std.unwrap_or(def.std),
         seed: o.seed.map(|v| count("seed", v)).transpose()?.unwrap_or(0) as u64,
@@ -232,6 +233,9 @@ pub(crate) fn check_len(what: &str, expected: usize, got: usize) -> Result<()> {
     if expected == got {
         Ok(())
     } else {
-        Err(js_error("ERR_DIM_MISMATCH", format!("{what}: expected {expected}, got {got}")))
+        Err(js_error(
+            "ERR_DIM_MISMATCH",
+            format!("{what}: expected {expected}, got {got}"),
+        ))
     }
 }

@@ -29,7 +29,10 @@ pub fn guard<T>(f: impl FnOnce() -> Result<T, CoreError>) -> napi::Result<T> {
                 .map(|s| s.to_string())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
-            Err(js_error("ERR_INTERNAL", format!("internal error (please report it): {what}")))
+            Err(js_error(
+                "ERR_INTERNAL",
+                format!("internal error (please report it): {what}"),
+            ))
         }
     }
 }

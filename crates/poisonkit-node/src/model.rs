@@ -42,7 +42,13 @@ impl ObjectiveSpec {
     }
 
     fn problem<'a>(&self, data: &'a data::Dataset) -> poisonkit_core::Result<Problem<'a>> {
-        Problem::new(data, self.lambda, self.loss, self.regularize_bias, self.weights.as_deref())
+        Problem::new(
+            data,
+            self.lambda,
+            self.loss,
+            self.regularize_bias,
+            self.weights.as_deref(),
+        )
     }
 }
 
@@ -127,7 +133,11 @@ pub fn train(
     let def = SolverOptions::default();
     let solver = SolverOptions {
         tol: s.tol.unwrap_or(def.tol),
-        max_iter: s.max_iter.map(|v| count("maxIter", v)).transpose()?.unwrap_or(def.max_iter),
+        max_iter: s
+            .max_iter
+            .map(|v| count("maxIter", v))
+            .transpose()?
+            .unwrap_or(def.max_iter),
         seed: s.seed.map(|v| count("seed", v)).transpose()?.unwrap_or(0) as u64,
     };
     let warm = s.warm_start.map(|ws| {
@@ -151,7 +161,11 @@ pub fn train(
 }
 
 fn linear_model(data: &Dataset, w: &[f64], bias: f64) -> Result<LinearModel> {
-    check_len("model weights (number of features of the data)", data.inner.d(), w.len())?;
+    check_len(
+        "model weights (number of features of the data)",
+        data.inner.d(),
+        w.len(),
+    )?;
     Ok(LinearModel { w: w.to_vec(), bias })
 }
 
@@ -199,12 +213,7 @@ pub fn objective_value(data: &Dataset, w: &[f64], bias: f64, objective: Objectiv
 
 /// ∇P(w, b).
 #[napi]
-pub fn objective_gradient(
-    data: &Dataset,
-    w: &[f64],
-    bias: f64,
-    objective: ObjectiveOptions,
-) -> Result<GradientResult> {
+pub fn objective_gradient(data: &Dataset, w: &[f64], bias: f64, objective: ObjectiveOptions) -> Result<GradientResult> {
     let model = linear_model(data, w, bias)?;
     let spec = ObjectiveSpec::from_js(&objective)?;
     let (g, gb) = guard(|| Ok(spec.problem(&data.inner)?.gradient(&model)))?;

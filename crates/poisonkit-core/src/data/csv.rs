@@ -73,17 +73,25 @@ pub(super) fn parse(path: &str, text: &[u8], options: &ReadOptions) -> Result<Da
         lines.push(line);
     }
     let d = width.map_or(0, |w| w - 1);
-    if let Some(want) = options.d {
-        if want != d && !labels.is_empty() {
-            return Err(Error::DimMismatch {
-                what: format!("{path}: number of feature columns (option d)"),
-                expected: want,
-                got: d,
-            });
-        }
+    if let Some(want) = options.d
+        && want != d
+        && !labels.is_empty()
+    {
+        return Err(Error::DimMismatch {
+            what: format!("{path}: number of feature columns (option d)"),
+            expected: want,
+            got: d,
+        });
     }
     let classes = classify_labels(&labels, |i| Location::line(path, lines[i]))?;
-    Ok(Dataset::from_checked_parts(indptr, indices, values, labels, options.d.unwrap_or(d), classes))
+    Ok(Dataset::from_checked_parts(
+        indptr,
+        indices,
+        values,
+        labels,
+        options.d.unwrap_or(d),
+        classes,
+    ))
 }
 
 /// The label column: the option as a 0-based position or a header name; else a header column named
@@ -92,7 +100,11 @@ fn label_column(path: &str, header: Option<&csv::StringRecord>, option: Option<&
     let by_name = |name: &str| header.and_then(|h| h.iter().position(|f| f == name));
     match option {
         Some(o) => o.parse::<usize>().ok().or_else(|| by_name(o)).ok_or_else(|| {
-            Error::option("labelColumn", o, &format!("not a column position or a header name of {path}"))
+            Error::option(
+                "labelColumn",
+                o,
+                &format!("not a column position or a header name of {path}"),
+            )
         }),
         None => Ok(by_name("label").or_else(|| by_name("y")).unwrap_or(0)),
     }

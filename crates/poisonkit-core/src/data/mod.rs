@@ -279,7 +279,11 @@ impl Dataset {
         indptr.push(0);
         for &i in rows {
             if i >= self.n() {
-                return Err(Error::option("rows", i, &format!("row index must be below n = {}", self.n())));
+                return Err(Error::option(
+                    "rows",
+                    i,
+                    &format!("row index must be below n = {}", self.n()),
+                ));
             }
             let (idx, val) = self.row(i);
             indices.extend_from_slice(idx);
@@ -288,7 +292,9 @@ impl Dataset {
             indptr.push(indices.len());
         }
         let classes = classify_labels(&labels, |i| Location::row("slice", i))?;
-        Ok(Self::from_checked_parts(indptr, indices, values, labels, self.d, classes))
+        Ok(Self::from_checked_parts(
+            indptr, indices, values, labels, self.d, classes,
+        ))
     }
 
     /// This data set followed by `other` (same d; labels of the same kind).
@@ -310,7 +316,9 @@ impl Dataset {
         let mut labels = self.labels.clone();
         labels.extend_from_slice(&other.labels);
         let classes = classify_labels(&labels, |i| Location::row("concat", i))?;
-        Ok(Self::from_checked_parts(indptr, indices, values, labels, self.d, classes))
+        Ok(Self::from_checked_parts(
+            indptr, indices, values, labels, self.d, classes,
+        ))
     }
 }
 
@@ -358,11 +366,17 @@ mod tests {
 
     #[test]
     fn label_kinds() {
-        assert_eq!(classify_labels(&[0, 2, 1], |i| Location::row("t", i)).unwrap(), Classes::Multiclass(3));
+        assert_eq!(
+            classify_labels(&[0, 2, 1], |i| Location::row("t", i)).unwrap(),
+            Classes::Multiclass(3)
+        );
         let err = classify_labels(&[1, -1, 0], |i| Location::row("t", i)).unwrap_err();
         assert_eq!(err.code(), "ERR_LABEL");
         assert!(err.to_string().contains("t row 2"), "{err}");
-        assert_eq!(classify_labels(&[-2], |i| Location::row("t", i)).unwrap_err().code(), "ERR_LABEL");
+        assert_eq!(
+            classify_labels(&[-2], |i| Location::row("t", i)).unwrap_err().code(),
+            "ERR_LABEL"
+        );
     }
 
     #[test]

@@ -44,12 +44,14 @@ pub(super) fn parse(path: &str, bytes: &[u8], d: Option<usize>) -> Result<Datase
         let indices = indices.into_iter().map(|j| j.min(u32::MAX as usize) as u32).collect();
         let values = archive.numbers("data")?.1;
         check_rows(path, rows, labels.len())?;
-        (Dataset::from_csr(indptr, indices, values, labels, d.unwrap_or(cols), &what)?, cols)
+        (
+            Dataset::from_csr(indptr, indices, values, labels, d.unwrap_or(cols), &what)?,
+            cols,
+        )
     } else {
-        let name = ["X", "x"]
-            .into_iter()
-            .find(|n| archive.has(n))
-            .ok_or_else(|| archive.layout_error("no matrix (expected CSR arrays data/indices/indptr/shape or a dense X)"))?;
+        let name = ["X", "x"].into_iter().find(|n| archive.has(n)).ok_or_else(|| {
+            archive.layout_error("no matrix (expected CSR arrays data/indices/indptr/shape or a dense X)")
+        })?;
         let (shape, values) = archive.numbers(name)?;
         if shape.len() != 2 {
             return Err(archive.layout_error(&format!("{name} must be 2-D, has shape {shape:?}")));
@@ -58,14 +60,14 @@ pub(super) fn parse(path: &str, bytes: &[u8], d: Option<usize>) -> Result<Datase
         check_rows(path, rows, labels.len())?;
         (Dataset::from_dense(&values, cols, labels, &what)?, cols)
     };
-    if let Some(d) = d {
-        if d < cols {
-            return Err(Error::DimMismatch {
-                what: format!("{path}: number of columns (option d)"),
-                expected: d,
-                got: cols,
-            });
-        }
+    if let Some(d) = d
+        && d < cols
+    {
+        return Err(Error::DimMismatch {
+            what: format!("{path}: number of columns (option d)"),
+            expected: d,
+            got: cols,
+        });
     }
     Ok(dataset)
 }
@@ -88,7 +90,10 @@ fn to_usize(path: &str, name: &str, values: &[f64]) -> Result<Vec<usize>> {
             if v >= 0.0 && v.fract() == 0.0 {
                 Ok(v as usize)
             } else {
-                Err(Error::parse(Location::whole(&format!("{path}: {name}")), format!("{v} is not a valid index")))
+                Err(Error::parse(
+                    Location::whole(&format!("{path}: {name}")),
+                    format!("{v} is not a valid index"),
+                ))
             }
         })
         .collect()
@@ -146,15 +151,30 @@ impl<'a> Archive<'a> {
         let values: Vec<f64> = match (ts.type_char(), ts.size_field()) {
             (TypeChar::Float, 8) => npy.into_vec::<f64>().map_err(err)?,
             (TypeChar::Float, 4) => widen(npy.into_vec::<f32>(), err)?,
-            (TypeChar::Int, 8) => npy.into_vec::<i64>().map_err(err)?.into_iter().map(|v| v as f64).collect(),
+            (TypeChar::Int, 8) => npy
+                .into_vec::<i64>()
+                .map_err(err)?
+                .into_iter()
+                .map(|v| v as f64)
+                .collect(),
             (TypeChar::Int, 4) => widen(npy.into_vec::<i32>(), err)?,
             (TypeChar::Int, 2) => widen(npy.into_vec::<i16>(), err)?,
             (TypeChar::Int, 1) => widen(npy.into_vec::<i8>(), err)?,
-            (TypeChar::Uint, 8) => npy.into_vec::<u64>().map_err(err)?.into_iter().map(|v| v as f64).collect(),
+            (TypeChar::Uint, 8) => npy
+                .into_vec::<u64>()
+                .map_err(err)?
+                .into_iter()
+                .map(|v| v as f64)
+                .collect(),
             (TypeChar::Uint, 4) => widen(npy.into_vec::<u32>(), err)?,
             (TypeChar::Uint, 2) => widen(npy.into_vec::<u16>(), err)?,
             (TypeChar::Uint, 1) => widen(npy.into_vec::<u8>(), err)?,
-            (TypeChar::Bool, 1) => npy.into_vec::<bool>().map_err(err)?.into_iter().map(f64::from).collect(),
+            (TypeChar::Bool, 1) => npy
+                .into_vec::<bool>()
+                .map_err(err)?
+                .into_iter()
+                .map(f64::from)
+                .collect(),
             _ => return Err(self.member_error(name, format!("dtype {ts} is not a number type"))),
         };
         Ok((shape, values))
@@ -217,7 +237,10 @@ mod tests {
             ("indices", npy("<i4", &[3], &le(&[0i32, 2, 1], i32::to_le_bytes))),
             ("indptr", npy("<i4", &[3], &le(&[0i32, 2, 3], i32::to_le_bytes))),
             ("shape", npy("<i8", &[2], &le(&[2i64, 3], i64::to_le_bytes))),
-            ("format", npy("<U3", &[], &le(&['c' as u32, 's' as u32, 'r' as u32], u32::to_le_bytes))),
+            (
+                "format",
+                npy("<U3", &[], &le(&['c' as u32, 's' as u32, 'r' as u32], u32::to_le_bytes)),
+            ),
             ("y", npy("<i8", &[2], &le(&[1i64, -1], i64::to_le_bytes))),
         ]);
         let ds = parse("t.npz", &bytes, None).unwrap();

@@ -22,7 +22,10 @@ pub(super) fn parse(path: &str, text: &[u8], d: Option<usize>) -> Result<Dataset
         let mut tokens = content.split(|b| b.is_ascii_whitespace()).filter(|t| !t.is_empty());
         let Some(label_token) = tokens.next() else { continue };
         let label = parse_f64(label_token).ok_or_else(|| {
-            Error::parse(at(), format!("label {:?} is not a number", String::from_utf8_lossy(label_token)))
+            Error::parse(
+                at(),
+                format!("label {:?} is not a number", String::from_utf8_lossy(label_token)),
+            )
         })?;
         labels.push(label_from_f64(label, at)?);
         line_of_row.push(line_no);
@@ -41,7 +44,10 @@ pub(super) fn parse(path: &str, text: &[u8], d: Option<usize>) -> Result<Dataset
             let index = parse_index(key).ok_or_else(|| {
                 Error::parse(
                     at(),
-                    format!("feature index {:?} is not a positive integer", String::from_utf8_lossy(key)),
+                    format!(
+                        "feature index {:?} is not a positive integer",
+                        String::from_utf8_lossy(key)
+                    ),
                 )
             })?;
             if index == 0 {
@@ -56,7 +62,11 @@ pub(super) fn parse(path: &str, text: &[u8], d: Option<usize>) -> Result<Dataset
             previous = index;
             if let Some(d) = d {
                 if index > d as u64 {
-                    return Err(Error::FeatureIndex { location: at(), index, d });
+                    return Err(Error::FeatureIndex {
+                        location: at(),
+                        index,
+                        d,
+                    });
                 }
             } else if index > u32::MAX as u64 {
                 return Err(Error::FeatureIndex {
@@ -68,7 +78,10 @@ pub(super) fn parse(path: &str, text: &[u8], d: Option<usize>) -> Result<Dataset
             let v = parse_f64(value).ok_or_else(|| {
                 Error::parse(
                     at(),
-                    format!("value {:?} of feature {index} is not a number", String::from_utf8_lossy(value)),
+                    format!(
+                        "value {:?} of feature {index} is not a number",
+                        String::from_utf8_lossy(value)
+                    ),
                 )
             })?;
             if !v.is_finite() {
@@ -98,9 +111,9 @@ fn parse_index(token: &[u8]) -> Option<u64> {
     if token.is_empty() || token.len() > 19 {
         return None;
     }
-    token.iter().try_fold(0u64, |acc, &b| {
-        b.is_ascii_digit().then(|| acc * 10 + (b - b'0') as u64)
-    })
+    token
+        .iter()
+        .try_fold(0u64, |acc, &b| b.is_ascii_digit().then(|| acc * 10 + (b - b'0') as u64))
 }
 
 /// Writes `data` as svmlight text to `path` (gzip'd when the name ends in `.gz`). Values are written
@@ -171,7 +184,13 @@ mod tests {
             let path = std::env::temp_dir().join(format!("poisonkit-{}-{name}", std::process::id()));
             let path = path.to_str().unwrap();
             write_svmlight(&ds, path).unwrap();
-            let back = super::super::read_dataset(path, &super::super::ReadOptions { d: Some(3), ..Default::default() });
+            let back = super::super::read_dataset(
+                path,
+                &super::super::ReadOptions {
+                    d: Some(3),
+                    ..Default::default()
+                },
+            );
             std::fs::remove_file(path).unwrap();
             assert_eq!(back.unwrap(), ds);
         }

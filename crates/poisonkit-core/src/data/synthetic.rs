@@ -53,7 +53,9 @@ pub fn make_blobs(o: &BlobsOptions) -> Result<Dataset> {
     let direction = |rng: &mut crate::rng::Rng| {
         let v: Vec<f64> = (0..o.d).map(|_| StandardNormal.sample(rng)).collect();
         let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt().max(f64::MIN_POSITIVE);
-        v.into_iter().map(|x| x * o.separation / 2.0 / norm).collect::<Vec<f64>>()
+        v.into_iter()
+            .map(|x| x * o.separation / 2.0 / norm)
+            .collect::<Vec<f64>>()
     };
     let means: Vec<Vec<f64>> = if o.classes == 2 {
         let m = direction(&mut rng);
@@ -111,7 +113,11 @@ pub fn make_bag_of_words(o: &BagOfWordsOptions) -> Result<Dataset> {
     positive("d", o.d as f64)?;
     positive("docLength", o.doc_length)?;
     if !(o.positive_fraction > 0.0 && o.positive_fraction < 1.0) {
-        return Err(Error::option("positiveFraction", o.positive_fraction, "must lie in (0, 1)"));
+        return Err(Error::option(
+            "positiveFraction",
+            o.positive_fraction,
+            "must lie in (0, 1)",
+        ));
     }
     if !(o.signal >= 0.0 && o.signal.is_finite()) {
         return Err(Error::option("signal", o.signal, "must be a finite number ≥ 0"));
@@ -158,7 +164,14 @@ pub fn make_bag_of_words(o: &BagOfWordsOptions) -> Result<Dataset> {
         indptr.push(indices.len());
         labels.push(if positive { 1 } else { -1 });
     }
-    Ok(Dataset::from_checked_parts(indptr, indices, values, labels, o.d, Classes::Binary))
+    Ok(Dataset::from_checked_parts(
+        indptr,
+        indices,
+        values,
+        labels,
+        o.d,
+        Classes::Binary,
+    ))
 }
 
 fn positive(name: &str, v: f64) -> Result<()> {
@@ -177,7 +190,14 @@ mod tests {
     fn seeded_and_shaped() {
         let a = make_bag_of_words(&BagOfWordsOptions::default()).unwrap();
         assert_eq!(a, make_bag_of_words(&BagOfWordsOptions::default()).unwrap());
-        assert_ne!(a, make_bag_of_words(&BagOfWordsOptions { seed: 1, ..Default::default() }).unwrap());
+        assert_ne!(
+            a,
+            make_bag_of_words(&BagOfWordsOptions {
+                seed: 1,
+                ..Default::default()
+            })
+            .unwrap()
+        );
         assert!(a.values().iter().all(|v| v.fract() == 0.0 && *v >= 1.0));
         let pos = a.labels().iter().filter(|&&y| y == 1).count() as f64 / a.n() as f64;
         assert!((pos - 0.3).abs() < 0.05, "positive fraction {pos}");
@@ -185,16 +205,30 @@ mod tests {
         let mean_len = a.values().iter().sum::<f64>() / a.n() as f64;
         assert!((mean_len - 60.0).abs() < 1.0, "mean length {mean_len}");
 
-        let b = make_blobs(&BlobsOptions { classes: 3, ..Default::default() }).unwrap();
+        let b = make_blobs(&BlobsOptions {
+            classes: 3,
+            ..Default::default()
+        })
+        .unwrap();
         assert_eq!(b.classes(), Classes::Multiclass(3));
         assert_eq!(b.class_counts(), vec![(0, 334), (1, 333), (2, 333)]);
     }
 
     #[test]
     fn rejects_bad_options() {
-        let err = make_blobs(&BlobsOptions { std: -1.0, ..Default::default() }).unwrap_err();
+        let err = make_blobs(&BlobsOptions {
+            std: -1.0,
+            ..Default::default()
+        })
+        .unwrap_err();
         assert_eq!(err.code(), "ERR_INVALID_OPTION");
         assert!(err.to_string().contains("std"));
-        assert!(make_bag_of_words(&BagOfWordsOptions { positive_fraction: 1.0, ..Default::default() }).is_err());
+        assert!(
+            make_bag_of_words(&BagOfWordsOptions {
+                positive_fraction: 1.0,
+                ..Default::default()
+            })
+            .is_err()
+        );
     }
 }

@@ -5,12 +5,13 @@
 //!   P'(w̃) = ½‖w̃‖² + Σ_i C_i max(0, 1 − y_i w̃·x̃_i),   C_i = c_i/λ = s_i/(λN),
 //! and the dual is  max_α D'(α) = Σ α_i − ½‖Σ α_i y_i x̃_i‖²  over 0 ≤ α_i ≤ C_i.
 //!
-//! - Regularized bias: x̃ = (x, 1), w̃ = (w, b); one dual solve.
-//! - Unregularized bias: for a fixed b, the inner problem in w has the dual
-//!   D'_b(α) = Σ α_i(1 − y_i b) − ½‖Σ α_i y_i x_i‖², which is affine in b; so every inner solve gives
-//!   an upper bound P'(w, b) and a global affine lower bound on F(b) = min_w P'(w, b). The outer
-//!   loop minimizes the convex F by cutting planes on those lower bounds (safeguarded bisection),
-//!   and its gap is (best upper bound) − (minimum of the lower envelope): a certified gap.
+//! The bias is always carried as a last feature x̃ = (x, 1), w̃ = (w, β).
+//! - Regularized bias: b = β; one dual solve.
+//! - Unregularized bias: the dual gains the constraint Σ α_i y_i = 0, handled by the method of
+//!   multipliers (augmented Lagrangian with ρ = 1): each round solves the regularized dual with
+//!   the bias offset by the multiplier μ, G_i = y_i(w·x_i + β + μ) − 1, then sets μ ← μ + β
+//!   (on the primal side, a proximal-point step on b). The model's bias is μ + β. The certificate
+//!   is P'(w, μ + β) minus the dual value of α rescaled per class to satisfy Σ α_i y_i = 0.
 //!
 //! Stopping: liblinear's projected-gradient rule with a tolerance that is tightened tenfold until
 //! the duality gap P' − D' ≤ tol·P'; or `max_iter` epochs in all (then `converged` is false).
@@ -19,7 +20,7 @@ use rand::RngExt;
 
 use super::{Fit, LinearModel, Problem, SolverOptions};
 use crate::error::{Error, Result};
-use crate::linalg::{axpy, dense_dot, dot, sq_norm};
+use crate::linalg::{dense_dot, sq_norm};
 use crate::rng::{Rng, seeded};
 
 /// The state shared by the inner solves.
@@ -29,8 +30,6 @@ struct Dcd<'p, 'a> {
     upper: Vec<f64>,
     /// Q_ii = ‖x̃_i‖².
     qd: Vec<f64>,
-    /// 1 when the bias is part of w̃ (regularized), 0 otherwise.
-    aug: f64,
     rng: Rng,
     epochs: usize,
     max_epochs: usize,
@@ -60,14 +59,12 @@ pub(super) fn train(
     let data = problem.data();
     let n = data.n();
     let lambda = problem.lambda();
-    let aug = if problem.regularize_bias() { 1.0 } else { 0.0 };
     let upper: Vec<f64> = problem.coef().iter().map(|c| c / lambda).collect();
-    let qd = (0..n).map(|i| sq_norm(data.row(i).1) + aug).collect();
+    let qd = (0..n).map(|i| sq_norm(data.row(i).1) + 1.0).collect();
     let mut solver = Dcd {
         problem,
         upper,
         qd,
-        aug,
         rng: seeded(options.seed),
         epochs: 0,
         max_epochs: options.max_iter,
@@ -92,18 +89,13 @@ pub(super) fn train(
     let y = problem.y();
     let weights: Vec<f64> = alpha.iter().zip(y).map(|(a, y)| a * y).collect();
     let (w, wb) = problem.combine_rows(&weights);
-    let mut it = Iterate {
-        alpha,
-        w,
-        wb: wb * aug,
-    };
+    let mut it = Iterate { alpha, w, wb };
 
     let (bias, primal, lower, converged) = if problem.regularize_bias() {
         let r = solver.solve(&mut it, 0.0, options.tol, should_stop)?;
         (it.wb, r.primal, r.dual, r.converged)
     } else {
-        let best = solver.search_bias(&mut it, options.tol, should_stop)?;
-        let (b, primal, lower, converged, best_it) = best;
+        let (b, primal, lower, converged, best_it) = solver.multipliers(&mut it, options.tol, should_stop)?;
         it = best_it;
         (b, primal, lower, converged)
     };
@@ -131,11 +123,10 @@ impl Dcd<'_, '_> {
         let y = self.problem.y();
         let half_norm = 0.5 * (dense_dot(&it.w, &it.w) + it.wb * it.wb);
         let (mut hinge, mut linear) = (0.0, 0.0);
-        for i in 0..data.n() {
-            let (idx, val) = data.row(i);
-            let m = y[i] * (dot(idx, val, &it.w) + it.wb + b);
+        for (i, (&yi, &ai)) in y.iter().zip(&it.alpha).enumerate() {
+            let m = yi * (data.row_dot(i, &it.w) + it.wb + b);
             hinge += self.upper[i] * (1.0 - m).max(0.0);
-            linear += it.alpha[i] * (1.0 - y[i] * b);
+            linear += ai * (1.0 - yi * b);
         }
         (half_norm + hinge, linear - half_norm)
     }
@@ -171,8 +162,7 @@ impl Dcd<'_, '_> {
             let mut s = 0;
             while s < active {
                 let i = index[s];
-                let (idx, val) = data.row(i);
-                let g = y[i] * (dot(idx, val, &it.w) + it.wb + b) - 1.0;
+                let g = y[i] * (data.row_dot(i, &it.w) + it.wb + b) - 1.0;
                 let c = self.upper[i];
                 let a = it.alpha[i];
                 let pg = if a == 0.0 {
@@ -204,152 +194,106 @@ impl Dcd<'_, '_> {
                     };
                     let delta = (new - a) * y[i];
                     it.alpha[i] = new;
-                    axpy(delta, idx, val, &mut it.w);
-                    it.wb += delta * self.aug;
+                    data.row_axpy(i, delta, &mut it.w);
+                    it.wb += delta;
                 }
                 s += 1;
             }
             if pg_max - pg_min <= eps {
-                if active == n {
-                    let (primal, dual) = self.primal_dual(it, b);
-                    if primal - dual <= tol * primal {
-                        return Ok(Inner {
-                            primal,
-                            dual,
-                            converged: true,
-                        });
-                    }
-                    if eps < 1e-14 {
-                        // The projected gradient vanishes to rounding yet the gap does not close.
-                        return Ok(Inner {
-                            primal,
-                            dual,
-                            converged: false,
-                        });
-                    }
-                    eps *= 0.1;
+                if active < n {
+                    // Converged on the shrunk problem: check every point again.
+                    active = n;
+                    pg_max_old = f64::INFINITY;
+                    pg_min_old = f64::NEG_INFINITY;
+                    continue;
                 }
-                active = n;
-                pg_max_old = f64::INFINITY;
-                pg_min_old = f64::NEG_INFINITY;
-                continue;
+                let (primal, dual) = self.primal_dual(it, b);
+                let gap = primal - dual;
+                if gap <= tol * primal || eps < 1e-14 {
+                    // (At eps < 1e-14 the projected gradient vanishes to rounding: report the gap.)
+                    return Ok(Inner {
+                        primal,
+                        dual,
+                        converged: gap <= tol * primal,
+                    });
+                }
+                // The gap shrinks roughly in proportion to eps: aim at half the target, tightening
+                // by 10× to 1000× at a time.
+                eps *= (0.5 * tol * primal / gap).clamp(1e-3, 0.1);
             }
             pg_max_old = if pg_max <= 0.0 { f64::INFINITY } else { pg_max };
             pg_min_old = if pg_min >= 0.0 { f64::NEG_INFINITY } else { pg_min };
         }
     }
 
-    /// Unregularized bias: minimizes F(b) = min_w P'(w, b) by cutting planes on the affine dual
-    /// lower bounds D'_b. Returns (b, best P', lower bound on min F, converged, best iterate).
-    fn search_bias(
+    /// Unregularized bias by the method of multipliers (module doc). Returns (b, best P', lower
+    /// bound on min P', converged, best iterate).
+    fn multipliers(
         &mut self,
         it: &mut Iterate,
         tol: f64,
         should_stop: &dyn Fn() -> bool,
     ) -> Result<(f64, f64, f64, bool, Iterate)> {
-        let mut s = BiasSearch {
-            lines: Vec::new(),
-            best: None,
-            inner_converged: true,
-        };
-        // Bracket the root of h(b) = Σ α_i y_i, which is non-increasing in b (F'(b) = −h(b)).
-        let h0 = s.eval(self, it, 0.0, tol, should_stop)?;
-        let (mut lo, mut hi) = (0.0, 0.0);
-        let dir = h0.signum();
-        let mut step = 1.0;
-        while dir != 0.0 && self.epochs < self.max_epochs && step < 1e15 {
-            let t = dir * step;
-            let h = s.eval(self, it, t, tol, should_stop)?;
-            if h * dir > 0.0 {
-                step *= 2.0;
-                continue;
+        let mut mu = 0.0;
+        let mut previous_step = 0.0;
+        let mut lower = f64::NEG_INFINITY;
+        let mut best: Option<(f64, f64, Iterate)> = None;
+        loop {
+            self.solve(it, mu, tol / 4.0, should_stop)?;
+            let bias = mu + it.wb;
+            let primal = self.unregularized_primal(it, bias);
+            lower = lower.max(self.balanced_dual(it));
+            if best.as_ref().is_none_or(|(_, p, _)| primal < *p) {
+                best = Some((bias, primal, it.clone()));
             }
-            // The root lies between the previous point and t.
-            let prev = if step == 1.0 { 0.0 } else { dir * step / 2.0 };
-            (lo, hi) = if dir > 0.0 { (prev, t) } else { (t, prev) };
-            break;
-        }
-
-        let mut lower = s.lower_bound().0;
-        for _ in 0..200 {
-            let ub = s.best.as_ref().map_or(f64::INFINITY, |b| b.1);
-            let (lb, t_star) = s.lower_bound();
-            lower = lb;
-            if ub - lb <= tol * ub || self.epochs >= self.max_epochs || hi - lo <= 1e-13 * (1.0 + lo.abs()) {
-                break;
+            let (b, p, best_it) = best.as_ref().expect("set above");
+            let done = *p - lower <= tol * *p;
+            if done || self.epochs >= self.max_epochs {
+                return Ok((*b, *p, lower, done, best_it.clone()));
             }
-            let width = hi - lo;
-            let t = if t_star > lo + 0.05 * width && t_star < hi - 0.05 * width {
-                t_star
+            // The multiplier steps β_k shrink about geometrically (ratio r): jump by the sum of the
+            // series, β/(1 − r) (Aitken's extrapolation); any μ is a valid next multiplier.
+            let ratio = if previous_step != 0.0 {
+                (it.wb / previous_step).clamp(0.0, 0.9)
             } else {
-                0.5 * (lo + hi)
+                0.0
             };
-            let h = s.eval(self, it, t, tol, should_stop)?;
-            if h >= 0.0 {
-                lo = t;
-            }
-            if h <= 0.0 {
-                hi = t;
-            }
-        }
-        let (b, primal, best_it) = s.best.expect("at least one evaluation");
-        let converged = s.inner_converged && primal - lower <= tol * primal;
-        Ok((b, primal, lower, converged, best_it))
-    }
-}
-
-/// The bookkeeping of the bias search: the lower-bound lines and the best point so far.
-struct BiasSearch {
-    /// D'_b(α) = A − h·b for each evaluated α, as (A, h): each a lower bound on F for every b.
-    lines: Vec<(f64, f64)>,
-    /// (b, P', iterate) with the smallest P' so far.
-    best: Option<(f64, f64, Iterate)>,
-    inner_converged: bool,
-}
-
-impl BiasSearch {
-    /// Solves the inner problem at bias `t` and records its bounds; returns h(t) = Σ α_i y_i.
-    fn eval(
-        &mut self,
-        dcd: &mut Dcd,
-        it: &mut Iterate,
-        t: f64,
-        tol: f64,
-        should_stop: &dyn Fn() -> bool,
-    ) -> Result<f64> {
-        let r = dcd.solve(it, t, tol / 4.0, should_stop)?;
-        self.inner_converged &= r.converged;
-        let h: f64 = it.alpha.iter().zip(dcd.problem.y()).map(|(a, y)| a * y).sum();
-        self.lines.push((r.dual + h * t, h));
-        if self.best.as_ref().is_none_or(|(_, p, _)| r.primal < *p) {
-            self.best = Some((t, r.primal, it.clone()));
-        }
-        Ok(h)
-    }
-
-    /// The minimum over b of the lower envelope max_k (A_k − h_k·b), and where it is attained.
-    fn lower_bound(&self) -> (f64, f64) {
-        lower_envelope_min(&self.lines)
-    }
-}
-
-/// The minimum over t of max_k (A_k − h_k·t) and where it is attained (the best pair of a line
-/// with h > 0 and one with h < 0; a flat line bounds by itself).
-fn lower_envelope_min(lines: &[(f64, f64)]) -> (f64, f64) {
-    let mut best = (f64::NEG_INFINITY, 0.0);
-    for &(a, h) in lines {
-        if h == 0.0 && a > best.0 {
-            best = (a, 0.0);
+            previous_step = it.wb;
+            mu += it.wb / (1.0 - ratio);
         }
     }
-    for &(a1, h1) in lines.iter().filter(|l| l.1 > 0.0) {
-        for &(a2, h2) in lines.iter().filter(|l| l.1 < 0.0) {
-            let t = (a1 - a2) / (h1 - h2);
-            let v = a1 - h1 * t;
-            if v > best.0 {
-                best = (v, t);
-            }
-        }
+
+    /// P'(w, b) without the bias in the regularizer: ½‖w‖² + Σ C_i max(0, 1 − y_i(w·x_i + b)).
+    fn unregularized_primal(&self, it: &Iterate, b: f64) -> f64 {
+        let data = self.problem.data();
+        let y = self.problem.y();
+        let hinge: f64 = (0..data.n())
+            .map(|i| self.upper[i] * (1.0 - y[i] * (data.row_dot(i, &it.w) + b)).max(0.0))
+            .sum();
+        0.5 * dense_dot(&it.w, &it.w) + hinge
     }
-    best
+
+    /// The unregularized dual Σ α'_i − ½‖Σ α'_i y_i x_i‖² at α scaled down on the class with the
+    /// larger Σ α, so that Σ α'_i y_i = 0 and α' stays in the box: a lower bound on min P'.
+    fn balanced_dual(&self, it: &Iterate) -> f64 {
+        let y = self.problem.y();
+        let (mut pos, mut neg) = (0.0, 0.0);
+        for (a, &yi) in it.alpha.iter().zip(y) {
+            if yi > 0.0 { pos += a } else { neg += a }
+        }
+        let (scale_pos, scale_neg) = if pos > neg {
+            (if pos > 0.0 { neg / pos } else { 0.0 }, 1.0)
+        } else {
+            (1.0, if neg > 0.0 { pos / neg } else { 0.0 })
+        };
+        let weights: Vec<f64> = it
+            .alpha
+            .iter()
+            .zip(y)
+            .map(|(a, &yi)| a * yi * if yi > 0.0 { scale_pos } else { scale_neg })
+            .collect();
+        let (w, _) = self.problem.combine_rows(&weights);
+        let total: f64 = weights.iter().zip(y).map(|(v, yi)| v * yi).sum();
+        total - 0.5 * dense_dot(&w, &w)
+    }
 }

@@ -56,7 +56,11 @@ impl Loss {
                     Err(Error::option("temperature", t, "must be a positive number"))
                 }
             }
-            _ => Err(Error::option("loss", name, "must be one of hinge, logistic, smooth-hinge")),
+            _ => Err(Error::option(
+                "loss",
+                name,
+                "must be one of hinge, logistic, smooth-hinge",
+            )),
         }
     }
 
@@ -134,7 +138,11 @@ mod tests {
 
     #[test]
     fn derivatives_match_finite_differences() {
-        for loss in [Loss::Logistic, Loss::SmoothHinge { t: 0.3 }, Loss::SmoothHinge { t: 1e-3 }] {
+        for loss in [
+            Loss::Logistic,
+            Loss::SmoothHinge { t: 0.3 },
+            Loss::SmoothHinge { t: 1e-3 },
+        ] {
             for &m in &[-3.0, 0.2, 0.999, 1.0, 1.5, 40.0] {
                 let t = if let Loss::SmoothHinge { t } = loss { t } else { 1.0 };
                 let h = 1e-4 * t;
@@ -166,6 +174,9 @@ mod tests {
         for &m in &[-1.0, 0.5, 2.0] {
             assert!((s.value(m) - Loss::Hinge.value(m)).abs() < 1e-3);
         }
-        assert_eq!(Loss::parse("smooth-hinge", Some(-1.0)).unwrap_err().code(), "ERR_INVALID_OPTION");
+        assert_eq!(
+            Loss::parse("smooth-hinge", Some(-1.0)).unwrap_err().code(),
+            "ERR_INVALID_OPTION"
+        );
     }
 }

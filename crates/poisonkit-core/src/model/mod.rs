@@ -20,7 +20,6 @@ pub use objective::Problem;
 
 use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::linalg::dot;
 
 /// A linear classifier: predicts +1 iff w·x + b > 0 (an exact 0 predicts −1, as scikit-learn).
 #[derive(Debug, Clone, PartialEq)]
@@ -34,7 +33,10 @@ pub struct LinearModel {
 impl LinearModel {
     /// The zero model in dimension d.
     pub fn zeros(d: usize) -> Self {
-        LinearModel { w: vec![0.0; d], bias: 0.0 }
+        LinearModel {
+            w: vec![0.0; d],
+            bias: 0.0,
+        }
     }
 
     fn check_dim(&self, data: &Dataset) -> Result<()> {
@@ -51,17 +53,16 @@ impl LinearModel {
     /// w·x_i + b for every row.
     pub fn decision(&self, data: &Dataset) -> Result<Vec<f64>> {
         self.check_dim(data)?;
-        Ok((0..data.n())
-            .map(|i| {
-                let (idx, val) = data.row(i);
-                dot(idx, val, &self.w) + self.bias
-            })
-            .collect())
+        Ok((0..data.n()).map(|i| data.row_dot(i, &self.w) + self.bias).collect())
     }
 
     /// Predicted labels ±1.
     pub fn predict(&self, data: &Dataset) -> Result<Vec<i32>> {
-        Ok(self.decision(data)?.into_iter().map(|f| if f > 0.0 { 1 } else { -1 }).collect())
+        Ok(self
+            .decision(data)?
+            .into_iter()
+            .map(|f| if f > 0.0 { 1 } else { -1 })
+            .collect())
     }
 
     /// The 0-1 error: the fraction of rows whose prediction differs from the label (0 for no rows).
@@ -72,13 +73,21 @@ impl LinearModel {
             .zip(data.labels())
             .filter(|(p, y)| p != y)
             .count();
-        Ok(if data.n() == 0 { 0.0 } else { wrong as f64 / data.n() as f64 })
+        Ok(if data.n() == 0 {
+            0.0
+        } else {
+            wrong as f64 / data.n() as f64
+        })
     }
 
     /// The mean of ℓ(y_i(w·x_i + b)) over the rows (0 for no rows).
     pub fn mean_loss(&self, data: &Dataset, loss: Loss) -> Result<f64> {
         let f = self.decision(data)?;
-        let total: f64 = f.iter().zip(data.labels()).map(|(f, &y)| loss.value(y as f64 * f)).sum();
+        let total: f64 = f
+            .iter()
+            .zip(data.labels())
+            .map(|(f, &y)| loss.value(y as f64 * f))
+            .sum();
         Ok(if data.n() == 0 { 0.0 } else { total / data.n() as f64 })
     }
 }

@@ -3,12 +3,13 @@
 //!
 //! Each step solves ∇²P·p = −∇P by conjugate gradients on exact Hessian-vector products, truncated
 //! at a relative residual min(0.5, √(‖∇P‖/‖∇P₀‖)) (Nocedal & Wright, Alg. 7.1), then halves the step
-//! until the Armijo condition holds. It stops when the duality gap P(θ) − D(−ℓ'(m)) ≤ tol·P (and,
-//! with an unregularized bias, |∂P/∂b| is negligible), or after `max_iter` steps.
+//! until the Armijo condition holds. It stops when the duality gap P(θ) − D(−ℓ'(m)) ≤ tol·P (with
+//! an unregularized bias, the gap in w at the current b plus the Newton estimate g_b²/(2·∂²P/∂b²)
+//! of the gain in b), after `max_iter` steps, or when no step decreases P in f64 (not converged).
 
 use super::{Fit, LinearModel, Problem, SolverOptions};
 use crate::error::{Error, Result};
-use crate::linalg::{dense_dot, dot};
+use crate::linalg::dense_dot;
 
 pub(super) fn train(
     problem: &Problem,
@@ -29,12 +30,26 @@ pub(super) fn train(
     loop {
         let objective = problem.value_at(&model, &margins);
         let dual_vars: Vec<f64> = margins.iter().map(|&m| -loss.derivative(m)).collect();
-        let gap = (objective - problem.dual_value(&dual_vars, model.bias)).max(0.0);
         let (g, gb) = problem.gradient_at(&model, &margins);
+        let curvature: Vec<f64> = margins
+            .iter()
+            .zip(coef)
+            .map(|(&m, &c)| c * loss.second_derivative(m))
+            .collect();
+        // The dual certifies the gap in w at the current b; with an unregularized bias, add the
+        // second-order estimate of what moving b alone would gain, g_b²/(2·∂²P/∂b²).
+        let mut gap = (objective - problem.dual_value(&dual_vars, model.bias)).max(0.0);
+        if !problem.regularize_bias() {
+            let hbb: f64 = curvature.iter().sum();
+            gap += if hbb > 0.0 {
+                gb * gb / (2.0 * hbb)
+            } else {
+                f64::INFINITY
+            };
+        }
         let g_norm = (dense_dot(&g, &g) + gb * gb).sqrt();
         let g0 = *g0_norm.get_or_insert(g_norm.max(f64::MIN_POSITIVE));
-        let bias_ok = problem.regularize_bias() || gb.abs() <= options.tol * g0;
-        let converged = gap <= options.tol * objective && bias_ok;
+        let converged = gap <= options.tol * objective;
         if converged || stalled || iterations >= options.max_iter || g_norm == 0.0 {
             return Ok(Fit {
                 model,
@@ -51,11 +66,6 @@ pub(super) fn train(
         iterations += 1;
 
         // Truncated CG on H p = −g.
-        let curvature: Vec<f64> = margins
-            .iter()
-            .zip(coef)
-            .map(|(&m, &c)| c * loss.second_derivative(m))
-            .collect();
         let forcing = (g_norm / g0).sqrt().min(0.5);
         let (p, pb) = conjugate_gradient(problem, &curvature, &g, gb, forcing * g_norm, (d + 1).min(500));
 
@@ -66,12 +76,7 @@ pub(super) fn train(
             stalled = true;
             continue;
         }
-        let dm: Vec<f64> = (0..n)
-            .map(|i| {
-                let (idx, val) = data.row(i);
-                y[i] * (dot(idx, val, &p) + pb)
-            })
-            .collect();
+        let dm: Vec<f64> = (0..n).map(|i| y[i] * (data.row_dot(i, &p) + pb)).collect();
         let mut step = 1.0;
         loop {
             let trial = LinearModel {
@@ -79,7 +84,8 @@ pub(super) fn train(
                 bias: model.bias + step * pb,
             };
             let trial_margins: Vec<f64> = margins.iter().zip(&dm).map(|(m, d)| m + step * d).collect();
-            let accepted = problem.value_at(&trial, &trial_margins) <= objective + 1e-4 * step * slope;
+            let value = problem.value_at(&trial, &trial_margins);
+            let accepted = value <= objective + 1e-4 * step * slope && value < objective;
             if accepted || step < 1e-10 {
                 stalled = !accepted;
                 model = trial;

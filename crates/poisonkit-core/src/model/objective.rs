@@ -4,7 +4,7 @@
 use super::{LinearModel, Loss};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::linalg::{axpy, dense_dot, dot};
+use crate::linalg::dense_dot;
 
 /// A training problem: data, λ, loss, bias regularization and sample weights.
 #[derive(Debug, Clone)]
@@ -44,7 +44,11 @@ impl<'a> Problem<'a> {
                     });
                 }
                 if let Some((i, v)) = s.iter().enumerate().find(|(_, v)| !(v.is_finite() && **v >= 0.0)) {
-                    return Err(Error::option(&format!("sampleWeights[{i}]"), v, "must be a finite number ≥ 0"));
+                    return Err(Error::option(
+                        &format!("sampleWeights[{i}]"),
+                        v,
+                        "must be a finite number ≥ 0",
+                    ));
                 }
                 let total: f64 = s.iter().sum();
                 if total <= 0.0 {
@@ -95,10 +99,7 @@ impl<'a> Problem<'a> {
     /// The margins m_i = y_i(w·x_i + b).
     pub fn margins(&self, model: &LinearModel) -> Vec<f64> {
         (0..self.data.n())
-            .map(|i| {
-                let (idx, val) = self.data.row(i);
-                self.y[i] * (dot(idx, val, &model.w) + model.bias)
-            })
+            .map(|i| self.y[i] * (self.data.row_dot(i, &model.w) + model.bias))
             .collect()
     }
 
@@ -109,7 +110,11 @@ impl<'a> Problem<'a> {
 
     /// P(w, b) given the margins of `model`.
     pub(super) fn value_at(&self, model: &LinearModel, margins: &[f64]) -> f64 {
-        let data_term: f64 = margins.iter().zip(&self.coef).map(|(&m, &c)| c * self.loss.value(m)).sum();
+        let data_term: f64 = margins
+            .iter()
+            .zip(&self.coef)
+            .map(|(&m, &c)| c * self.loss.value(m))
+            .sum();
         self.regularizer(model) + data_term
     }
 
@@ -124,8 +129,7 @@ impl<'a> Problem<'a> {
         let mut vb = 0.0;
         for (i, &ai) in a.iter().enumerate() {
             if ai != 0.0 {
-                let (idx, val) = self.data.row(i);
-                axpy(ai, idx, val, &mut v);
+                self.data.row_axpy(i, ai, &mut v);
                 vb += ai;
             }
         }
@@ -173,8 +177,7 @@ impl<'a> Problem<'a> {
                 if curvature[i] == 0.0 {
                     return 0.0;
                 }
-                let (idx, val) = self.data.row(i);
-                curvature[i] * (dot(idx, val, v) + vb)
+                curvature[i] * (self.data.row_dot(i, v) + vb)
             })
             .collect();
         let (mut h, mut hb) = self.combine_rows(&a);
@@ -190,7 +193,11 @@ impl<'a> Problem<'a> {
     pub(super) fn dual_value(&self, a: &[f64], bias: f64) -> f64 {
         let weights: Vec<f64> = (0..a.len()).map(|i| self.coef[i] * a[i] * self.y[i]).collect();
         let (v, vb) = self.combine_rows(&weights);
-        let conj: f64 = a.iter().zip(&self.coef).map(|(&ai, &c)| c * self.loss.conjugate_neg(ai)).sum();
+        let conj: f64 = a
+            .iter()
+            .zip(&self.coef)
+            .map(|(&ai, &c)| c * self.loss.conjugate_neg(ai))
+            .sum();
         let quad = dense_dot(&v, &v) + if self.regularize_bias { vb * vb } else { 0.0 };
         let fixed_bias_term = if self.regularize_bias { 0.0 } else { -bias * vb };
         -conj - quad / (2.0 * self.lambda) + fixed_bias_term
