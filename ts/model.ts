@@ -10,7 +10,7 @@
  */
 import * as addon from '../native/index.js'
 import type { Dataset } from './dataset.js'
-import { count, finiteNumber, invalidOption, native, nativeAsync } from './errors.js'
+import { PoisonkitError, count, finiteNumber, invalidOption, native, nativeAsync } from './errors.js'
 
 /** A margin loss: hinge max(0, 1−m), logistic log(1+e^−m), or smooth-hinge t·log(1+e^((1−m)/t)). */
 export type LossName = 'hinge' | 'logistic' | 'smooth-hinge'
@@ -126,6 +126,7 @@ export async function train(data: Dataset, options: TrainOptions): Promise<Linea
   if (tol !== undefined) finiteNumber('tol', tol)
   if (maxIter !== undefined) count('maxIter', maxIter)
   if (seed !== undefined) count('seed', seed)
+  if (signal?.aborted) throw new PoisonkitError('ERR_ABORTED', 'aborted before training started')
   const fit = await nativeAsync(() =>
     addon.train(
       data.handle,

@@ -1,0 +1,74 @@
+import test from 'ava'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { cli, data, hasData, tmp } from './helpers.js'
+
+const realData = hasData ? test : test.skip
+
+realData('train --json on Enron prints one object with the paper\'s error', (t) => {
+  const out = join(tmp(), 'model.json')
+  const r = cli('train', '--train', data('enron.train.svm.gz'), '--test', data('enron.test.svm.gz'), '--lambda', '0.09', '--d', '5116', '--json', '--model-out', out)
+  t.is(r.code, 0, r.stderr)
+  const lines = r.stdout.trim().split('\n')
+  t.is(lines.length, 1)
+  const o = JSON.parse(lines[0]!)
+  for (const key of ['n', 'd', 'lambda', 'loss', 'testError', 'trainError', 'objective', 'dualityGap', 'iterations', 'seconds']) {
+    t.true(key in o, key)
+  }
+  t.is(o.n, 4137)
+  t.is(o.d, 5116)
+  t.is(Math.round(o.testError * 1035), 30)
+  const model = JSON.parse(readFileSync(out, 'utf8'))
+  t.is(model.w.length, 5116)
+  t.is(model.loss, 'hinge')
+  t.is(model.lambda, 0.09)
+})
+
+test('demo runs on built-in data and prints the clean model\'s errors', (t) => {
+  const r = cli('demo', '--json')
+  t.is(r.code, 0, r.stderr)
+  const o = JSON.parse(r.stdout)
+  t.is(o.clean.length, 2)
+  for (const row of o.clean) t.true(row.testError >= 0 && row.testError < 0.2, JSON.stringify(row))
+  const text = cli('demo')
+  t.is(text.code, 0)
+  t.regex(text.stdout, /test error/)
+})
+
+function expectError(t: import('ava').ExecutionContext, r: ReturnType<typeof cli>, exit: number, pattern: RegExp) {
+  t.is(r.code, exit, r.stderr)
+  t.is(r.stdout, '')
+  t.regex(r.stderr.trim(), pattern)
+  t.notRegex(r.stderr, /\n\s+at /) // no stack trace
+}
+
+test('usage errors exit 2 with error[CODE] naming the option', (t) => {
+  const dir = tmp()
+  const f = join(dir, 'ok.svm')
+  writeFileSync(f, '1 1:1\n-1 2:1\n')
+  expectError(t, cli('train', '--train', f, '--test', f), 2, /^error\[ERR_USAGE\]: missing required option --lambda$/)
+  expectError(t, cli('train', '--train', f, '--test', f, '--lambda', '0'), 2, /^error\[ERR_INVALID_OPTION\]: option --lambda = 0: must be a positive number$/)
+  expectError(t, cli('train', '--train', f, '--test', f, '--lambda', 'abc'), 2, /^error\[ERR_INVALID_OPTION\]: option --lambda = abc/)
+  expectError(t, cli('train', '--train', f, '--test', f, '--lambda', '1', '--loss', 'square'), 2, /^error\[ERR_INVALID_OPTION\]: option --loss = square/)
+  expectError(t, cli('train', '--bogus'), 2, /^error\[ERR_USAGE\]: .*--bogus/)
+  expectError(t, cli('nonsense'), 2, /^error\[ERR_USAGE\]: unknown command 'nonsense'/)
+})
+
+test('bad data exits 1 with error[CODE] naming the file and line', (t) => {
+  const dir = tmp()
+  const good = join(dir, 'good.svm')
+  writeFileSync(good, '1 1:1\n-1 2:1\n')
+  const cases: [string, RegExp][] = [
+    ['1 1:1\n-1 2:x\n', /^error\[ERR_PARSE\]: .*bad\.svm:2: value "x" of feature 2 is not a number$/],
+    ['1 1:1\n-1 2:nan\n', /^error\[ERR_NON_FINITE\]: .*bad\.svm:2: non-finite value nan$/],
+    ['1 1:1\n7.5 2:1\n', /^error\[ERR_LABEL\]: .*bad\.svm:2: label 7\.5 is neither ±1 nor a class index/],
+    ['1 1:1\n-1 3:1\n', /^error\[ERR_FEATURE_INDEX\]: .*bad\.svm:2: feature index 3 is out of range for d = 2$/],
+    ['1 1:1\n1 2:1\n', /^error\[ERR_EMPTY_CLASS\]: training data: class -1 has no points$/],
+  ]
+  for (const [text, pattern] of cases) {
+    const bad = join(dir, 'bad.svm')
+    writeFileSync(bad, text)
+    expectError(t, cli('train', '--train', bad, '--test', good, '--lambda', '1', '--d', '2'), 1, pattern)
+  }
+  expectError(t, cli('train', '--train', join(dir, 'missing.svm'), '--test', good, '--lambda', '1'), 1, /^error\[ERR_FILE_NOT_FOUND\]: .*missing\.svm/)
+})

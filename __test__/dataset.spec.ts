@@ -1,0 +1,106 @@
+import test from 'ava'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { Dataset, PoisonkitError, loadDataset, makeBagOfWords, makeBlobs } from '../ts/index.js'
+import { data, hasData, tmp } from './helpers.js'
+
+const realData = hasData ? test : test.skip
+
+realData('loads Enron with its declared d and class counts (data README)', async (t) => {
+  const enron = await loadDataset(data('enron.train.svm.gz'), { d: 5116 })
+  t.is(enron.n, 4137)
+  t.is(enron.d, 5116)
+  t.deepEqual(enron.classCounts, { '-1': 2928, 1: 1209 })
+  t.is(enron.labels.length, 4137)
+  t.true(enron.nnz > 4137 * 40 && enron.nnz < 4137 * 50) // about 43 non-zeros per row
+})
+
+test('svmlight round trip (plain and gzip) keeps every value', async (t) => {
+  const ds = makeBagOfWords({ n: 200, d: 50, seed: 3 })
+  const dir = tmp()
+  for (const name of ['bow.svm', 'bow.svm.gz']) {
+    ds.writeSvmlight(join(dir, name))
+    const back = await loadDataset(join(dir, name), { d: 50 })
+    t.deepEqual(back.toCsr(), ds.toCsr())
+  }
+})
+
+test('CSV with a header and a named label column', async (t) => {
+  const path = join(tmp(), 'small.csv')
+  writeFileSync(path, 'f1,y,f2\n0.5,1,0\n0,-1,2\n')
+  const ds = await loadDataset(path)
+  t.is(ds.n, 2)
+  t.is(ds.d, 2)
+  t.deepEqual(Array.from(ds.labels), [1, -1])
+  t.deepEqual(Array.from(ds.toCsr().values), [0.5, 2])
+  t.deepEqual(Array.from((await loadDataset(path, { labelColumn: 'y' })).labels), [1, -1])
+  // Column 0 holds 0.5, which is no label: the error names the file and line.
+  const err = await t.throwsAsync(loadDataset(path, { labelColumn: 0 }), { instanceOf: PoisonkitError })
+  t.is(err!.code, 'ERR_LABEL')
+  t.true(err!.message.startsWith(`${path}:2:`), err!.message)
+})
+
+test('fromCsr, fromDense, slice and concat', (t) => {
+  const a = Dataset.fromDense([[1, 0], [0, 2], [3, 4]], [1, -1, 1])
+  t.is(a.nnz, 4)
+  const b = Dataset.fromCsr({ indptr: [0, 1], indices: [1], values: [5], labels: [-1], d: 2 })
+  const c = a.concat(b).slice([3, 0])
+  t.deepEqual(c.toCsr(), {
+    indptr: Float64Array.from([0, 1, 2]),
+    indices: Uint32Array.from([1, 0]),
+    values: Float64Array.from([5, 1]),
+    labels: Int32Array.from([-1, 1]),
+    n: 2,
+    d: 2,
+  })
+  t.deepEqual(c.classCounts, { '-1': 1, 1: 1 })
+  const multi = Dataset.fromDense(Float64Array.from([1, 2, 3, 4]), [0, 2], 2)
+  t.is(multi.numClasses, 3)
+})
+
+test('synthetic data: same seed, same bytes; another seed, other data', (t) => {
+  t.deepEqual(makeBagOfWords({ seed: 7 }).toCsr(), makeBagOfWords({ seed: 7 }).toCsr())
+  t.notDeepEqual(makeBagOfWords({ seed: 7 }).toCsr(), makeBagOfWords({ seed: 8 }).toCsr())
+  t.deepEqual(makeBlobs({ seed: 1 }).toCsr(), makeBlobs({ seed: 1 }).toCsr())
+  const blobs = makeBlobs({ n: 30, classes: 3 })
+  t.deepEqual(blobs.classCounts, { 0: 10, 1: 10, 2: 10 })
+})
+
+/** Loads `text` from a temporary svmlight file and returns the error. */
+async function badFile(t: import('ava').ExecutionContext, text: string, d?: number) {
+  const path = join(tmp(), 'bad.svm')
+  writeFileSync(path, text)
+  const err = await t.throwsAsync(loadDataset(path, { d }), { instanceOf: PoisonkitError })
+  return { err: err!, path }
+}
+
+test('bad svmlight input names the file and line and has a stable code', async (t) => {
+  const cases: [string, string, number | undefined][] = [
+    ['1 1:1\n-1 2:abc\n', 'ERR_PARSE', undefined],
+    ['1 1:1\n-1 2:NaN\n', 'ERR_NON_FINITE', undefined],
+    ['1 1:1\n-1 2:inf\n', 'ERR_NON_FINITE', undefined],
+    ['1 1:1\n3.5 2:1\n', 'ERR_LABEL', undefined],
+    ['1 1:1\n-1 9:1\n', 'ERR_FEATURE_INDEX', 5],
+    ['1 1:1\n-1 2\n', 'ERR_PARSE', undefined],
+  ]
+  for (const [text, code, d] of cases) {
+    const { err, path } = await badFile(t, text, d)
+    t.is(err.code, code, text)
+    t.true(err.message.startsWith(`${path}:2:`), err.message)
+  }
+  const missing = await t.throwsAsync(loadDataset('/no/such/file.svm'), { instanceOf: PoisonkitError })
+  t.is(missing!.code, 'ERR_FILE_NOT_FOUND')
+  t.regex(missing!.message, /\/no\/such\/file\.svm/)
+})
+
+test('bad in-memory input and bad options throw with a code', async (t) => {
+  const code = (f: () => unknown) => (t.throws(f, { instanceOf: PoisonkitError }) as PoisonkitError).code
+  t.is(code(() => Dataset.fromDense([[1, 2], [3]], [1, -1])), 'ERR_DIM_MISMATCH')
+  t.is(code(() => Dataset.fromDense([[1], [2], [3]], [1, -1, 0])), 'ERR_LABEL')
+  t.is(code(() => Dataset.fromDense([[NaN]], [1])), 'ERR_NON_FINITE')
+  t.is(code(() => Dataset.fromCsr({ indptr: [0, 1], indices: [4], values: [1], labels: [1], d: 2 })), 'ERR_FEATURE_INDEX')
+  t.is(code(() => makeBlobs().slice([5000])), 'ERR_INVALID_OPTION')
+  t.is(code(() => makeBlobs({ std: -1 })), 'ERR_INVALID_OPTION')
+  const err = await t.throwsAsync(loadDataset('x.unknown'), { instanceOf: PoisonkitError })
+  t.is(err!.code, 'ERR_INVALID_OPTION')
+})
