@@ -11,12 +11,23 @@ impl Dataset {
     pub fn row_dot(&self, i: usize, w: &[f64]) -> f64 {
         assert!(w.len() >= self.d(), "dense vector shorter than d");
         let (indices, values) = self.row(i);
-        let mut s = 0.0;
-        for (&j, &v) in indices.iter().zip(values) {
-            // SAFETY: j < d ≤ w.len(), by the Dataset invariant and the assert above.
-            s += v * unsafe { *w.get_unchecked(j as usize) };
+        // SAFETY (every `get_unchecked` below): j < d ≤ w.len(), by the Dataset invariant and the
+        // assert above.
+        let at = |j: u32| unsafe { *w.get_unchecked(j as usize) };
+        // Four partial sums break the floating-point dependency chain of one running sum.
+        let mut s = [0.0; 4];
+        let (idx4, idx_rest) = indices.split_at(indices.len() & !3);
+        let (val4, val_rest) = values.split_at(idx4.len());
+        for (j, v) in idx4.chunks_exact(4).zip(val4.chunks_exact(4)) {
+            s[0] += v[0] * at(j[0]);
+            s[1] += v[1] * at(j[1]);
+            s[2] += v[2] * at(j[2]);
+            s[3] += v[3] * at(j[3]);
         }
-        s
+        for (&j, &v) in idx_rest.iter().zip(val_rest) {
+            s[0] += v * at(j);
+        }
+        (s[0] + s[1]) + (s[2] + s[3])
     }
 
     /// w += a·x_i, for a dense vector of length ≥ d.
