@@ -19,7 +19,7 @@ test('svmlight round trip (plain and gzip) keeps every value', async (t) => {
   const ds = makeBagOfWords({ n: 200, d: 50, seed: 3 })
   const dir = tmp()
   for (const name of ['bow.svm', 'bow.svm.gz']) {
-    ds.writeSvmlight(join(dir, name))
+    await ds.writeSvmlight(join(dir, name))
     const back = await loadDataset(join(dir, name), { d: 50 })
     t.deepEqual(back.toCsr(), ds.toCsr())
   }

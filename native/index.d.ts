@@ -23,7 +23,7 @@ export declare class Dataset {
   toCsr(): CsrArrays
   static fromCsr(indptr: Float64Array, indices: Uint32Array, values: Float64Array, labels: Int32Array, d: number): Dataset
   static fromDense(values: Float64Array, d: number, labels: Int32Array): Dataset
-  writeSvmlight(path: string): void
+  writeSvmlight(path: string): Promise<void>
 }
 
 export interface BagOfWordsOptions {

@@ -117,9 +117,9 @@ export class Dataset {
     return this.handle.toCsr()
   }
 
-  /** Writes the data set as svmlight text (gzip'd when the name ends in `.gz`). */
-  writeSvmlight(path: string): void {
-    native(() => this.handle.writeSvmlight(path))
+  /** Writes the data set as svmlight text (gzip'd when the name ends in `.gz`), off the main thread. */
+  async writeSvmlight(path: string): Promise<void> {
+    await nativeAsync(() => this.handle.writeSvmlight(path))
   }
 }
 

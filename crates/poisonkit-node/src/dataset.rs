@@ -121,9 +121,31 @@ impl Dataset {
         guard(|| data::Dataset::from_dense(&values, d, labels.to_vec(), "fromDense")).map(Dataset::wrap)
     }
 
-    #[napi]
-    pub fn write_svmlight(&self, path: String) -> Result<()> {
-        guard(|| data::write_svmlight(&self.inner, &path))
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn write_svmlight(&self, path: String) -> AsyncTask<WriteTask> {
+        AsyncTask::new(WriteTask {
+            data: self.inner.clone(),
+            path,
+        })
+    }
+}
+
+pub struct WriteTask {
+    data: Arc<data::Dataset>,
+    path: String,
+}
+
+#[napi]
+impl Task for WriteTask {
+    type Output = ();
+    type JsValue = ();
+
+    fn compute(&mut self) -> Result<Self::Output> {
+        guard(|| data::write_svmlight(&self.data, &self.path))
+    }
+
+    fn resolve(&mut self, _env: Env, _output: Self::Output) -> Result<Self::JsValue> {
+        Ok(())
     }
 }
 
