@@ -200,13 +200,7 @@ impl Dcd<'_, '_> {
                 s += 1;
             }
             if pg_max - pg_min <= eps {
-                if active < n {
-                    // Converged on the shrunk problem: check every point again.
-                    active = n;
-                    pg_max_old = f64::INFINITY;
-                    pg_min_old = f64::NEG_INFINITY;
-                    continue;
-                }
+                // The gap pass is exact whatever the active set: check it before unshrinking.
                 let (primal, dual) = self.primal_dual(it, b);
                 let gap = primal - dual;
                 if gap <= tol * primal || eps < 1e-14 {
@@ -218,8 +212,15 @@ impl Dcd<'_, '_> {
                     });
                 }
                 // The gap shrinks roughly in proportion to eps: aim at the target, tightening by
-                // 10× to 100× at a time (larger jumps overshoot badly on some data, e.g. IMDB).
+                // 10× to 100× at a time (larger jumps overshoot badly on some data).
                 eps *= (tol * primal / gap).clamp(0.01, 0.1);
+                if active < n {
+                    // Converged on the shrunk problem only: check every point again.
+                    active = n;
+                    pg_max_old = f64::INFINITY;
+                    pg_min_old = f64::NEG_INFINITY;
+                    continue;
+                }
             }
             pg_max_old = if pg_max <= 0.0 { f64::INFINITY } else { pg_max };
             pg_min_old = if pg_min >= 0.0 { f64::NEG_INFINITY } else { pg_min };
