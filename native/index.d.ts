@@ -113,16 +113,16 @@ export declare function objectiveValue(data: Dataset, w: Float64Array, bias: num
 /** Predicted labels ±1 (+1 iff w·x + b > 0). */
 export declare function predict(data: Dataset, w: Float64Array, bias: number): Int32Array
 
-export interface SolverOptionsJs {
+export interface SolverOptions {
   tol?: number
   maxIter?: number
   seed?: number
-  warmStart?: WarmStartJs
+  warmStart?: WarmStart
 }
 
-export declare function train(data: Dataset, objective: ObjectiveOptions, solver?: SolverOptionsJs | undefined | null, signal?: AbortSignal | undefined | null): Promise<FitResult>
+export declare function train(data: Dataset, objective: ObjectiveOptions, solver?: SolverOptions | undefined | null, signal?: AbortSignal | undefined | null): Promise<FitResult>
 
-export interface WarmStartJs {
+export interface WarmStart {
   w: Float64Array
   bias: number
   dual?: Float64Array

@@ -6,7 +6,7 @@ use std::time::Instant;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use poisonkit_core::data;
-use poisonkit_core::model::{self, LinearModel, Loss, Problem, SolverOptions, WarmStart};
+use poisonkit_core::model::{self, LinearModel, Loss, Problem};
 
 use crate::dataset::{Dataset, check_len};
 use crate::guard::{Cancel, count, guard};
@@ -54,15 +54,15 @@ impl ObjectiveSpec {
 
 #[napi(object)]
 #[derive(Default)]
-pub struct SolverOptionsJs {
+pub struct SolverOptions {
     pub tol: Option<f64>,
     pub max_iter: Option<f64>,
     pub seed: Option<f64>,
-    pub warm_start: Option<WarmStartJs>,
+    pub warm_start: Option<WarmStart>,
 }
 
 #[napi(object)]
-pub struct WarmStartJs {
+pub struct WarmStart {
     pub w: Float64Array,
     pub bias: f64,
     pub dual: Option<Float64Array>,
@@ -83,7 +83,7 @@ pub struct FitResult {
 pub struct TrainTask {
     data: Arc<data::Dataset>,
     spec: ObjectiveSpec,
-    solver: SolverOptions,
+    solver: model::SolverOptions,
     warm: Option<(LinearModel, Option<Vec<f64>>)>,
     cancel: Cancel,
 }
@@ -96,7 +96,7 @@ impl Task for TrainTask {
     fn compute(&mut self) -> Result<Self::Output> {
         guard(|| {
             let problem = self.spec.problem(&self.data)?;
-            let warm = self.warm.as_ref().map(|(model, dual)| WarmStart {
+            let warm = self.warm.as_ref().map(|(model, dual)| model::WarmStart {
                 model,
                 dual: dual.as_deref(),
             });
@@ -125,13 +125,13 @@ impl Task for TrainTask {
 pub fn train(
     data: &Dataset,
     objective: ObjectiveOptions,
-    solver: Option<SolverOptionsJs>,
+    solver: Option<SolverOptions>,
     signal: Option<AbortSignal>,
 ) -> Result<AsyncTask<TrainTask>> {
     let spec = ObjectiveSpec::from_js(&objective)?;
     let s = solver.unwrap_or_default();
-    let def = SolverOptions::default();
-    let solver = SolverOptions {
+    let def = model::SolverOptions::default();
+    let solver = model::SolverOptions {
         tol: s.tol.unwrap_or(def.tol),
         max_iter: s
             .max_iter
