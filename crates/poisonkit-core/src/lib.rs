@@ -6,6 +6,7 @@
 //! - [`model`]: the defender, L2-regularized linear SVM and logistic regression.
 
 pub mod data;
+pub mod defense;
 pub mod error;
 pub mod linalg;
 pub mod model;

@@ -5,6 +5,51 @@
 
 use crate::data::Dataset;
 
+/// Column-major (CSC) copy of a data set: for each feature, the rows where it is non-zero.
+pub struct Csc {
+    indptr: Vec<usize>,
+    rows: Vec<u32>,
+    values: Vec<f64>,
+}
+
+impl Csc {
+    /// The transpose of `data`'s CSR structure.
+    pub fn from(data: &Dataset) -> Self {
+        let mut indptr = vec![0usize; data.d() + 1];
+        for &j in data.indices() {
+            indptr[j as usize + 1] += 1;
+        }
+        for j in 0..data.d() {
+            indptr[j + 1] += indptr[j];
+        }
+        let mut next = indptr.clone();
+        let mut rows = vec![0u32; data.nnz()];
+        let mut values = vec![0.0; data.nnz()];
+        for i in 0..data.n() {
+            let (idx, val) = data.row(i);
+            for (&j, &v) in idx.iter().zip(val) {
+                let at = next[j as usize];
+                rows[at] = i as u32;
+                values[at] = v;
+                next[j as usize] += 1;
+            }
+        }
+        Csc { indptr, rows, values }
+    }
+
+    /// Number of columns (features).
+    pub fn ncols(&self) -> usize {
+        self.indptr.len() - 1
+    }
+
+    /// Column j as (row indices, values), rows ascending.
+    #[inline]
+    pub fn column(&self, j: usize) -> (&[u32], &[f64]) {
+        let (a, b) = (self.indptr[j], self.indptr[j + 1]);
+        (&self.rows[a..b], &self.values[a..b])
+    }
+}
+
 impl Dataset {
     /// x_i·w, the dot product of row i with a dense vector of length ≥ d.
     #[inline]

@@ -1,0 +1,147 @@
+//! Class centroids and the two centroid defenses of the paper (§2.2; digest §2.3):
+//! - L2: s(x, y) = ‖x − μ_y‖₂ (`l2-ball`);
+//! - slab: s(x, y) = |v·(x − μ_y)| with v = (μ₋ − μ₊)/‖μ₋ − μ₊‖ (`centroid-vec`; the paper's
+//!   unnormalized β₁ − β₋₁ differs only by a constant per class). Binary data only.
+
+use rayon::prelude::*;
+
+use crate::data::{Classes, Dataset};
+use crate::error::{Error, Result};
+use crate::linalg::dense_dot;
+
+/// The mean of each class, in label order (−1, +1 for binary data; 0..k−1 otherwise).
+#[derive(Debug, Clone)]
+pub struct Centroids {
+    labels: Vec<i32>,
+    means: Vec<Vec<f64>>,
+    sq_norms: Vec<f64>,
+}
+
+impl Centroids {
+    /// Fits the class means of `data`; every class must have a point.
+    pub fn fit(data: &Dataset) -> Result<Self> {
+        let counts = data.class_counts();
+        let labels: Vec<i32> = counts.iter().map(|c| c.0).collect();
+        if let Some(&(class, _)) = counts.iter().find(|c| c.1 == 0) {
+            return Err(Error::EmptyClass {
+                what: "data the defense is fitted on".into(),
+                class,
+            });
+        }
+        let mut means = vec![vec![0.0; data.d()]; labels.len()];
+        for i in 0..data.n() {
+            let c = class_index(data.classes(), data.labels()[i]);
+            data.row_axpy(i, 1.0, &mut means[c]);
+        }
+        for (mean, &(_, count)) in means.iter_mut().zip(&counts) {
+            mean.iter_mut().for_each(|v| *v /= count as f64);
+        }
+        let sq_norms = means.iter().map(|m| dense_dot(m, m)).collect();
+        Ok(Centroids {
+            labels,
+            means,
+            sq_norms,
+        })
+    }
+
+    /// The class labels, in label order.
+    pub fn labels(&self) -> &[i32] {
+        &self.labels
+    }
+
+    /// The mean of the class with label `label`, if that class exists.
+    pub fn mean(&self, label: i32) -> Option<&[f64]> {
+        self.labels.iter().position(|&l| l == label).map(|c| &self.means[c][..])
+    }
+
+    fn index(&self, label: i32) -> Result<usize> {
+        self.labels
+            .iter()
+            .position(|&l| l == label)
+            .ok_or_else(|| Error::InvalidLabel {
+                location: crate::error::Location::whole("scored data"),
+                message: format!("label {label} is not a class of the data the defense was fitted on"),
+            })
+    }
+}
+
+/// Position of `label` in label order.
+pub(crate) fn class_index(classes: Classes, label: i32) -> usize {
+    match classes {
+        Classes::Binary => usize::from(label > 0),
+        Classes::Multiclass(_) => label as usize,
+    }
+}
+
+/// ‖x_i − μ_{y_i}‖ for every row, computed as ‖μ‖² + Σ_{j ∈ nz(x)} ((x_j − μ_j)² − μ_j²) so that no
+/// cancellation between ‖x‖² and ‖μ‖² occurs.
+pub fn l2_scores(data: &Dataset, centroids: &Centroids) -> Result<Vec<f64>> {
+    let classes: Vec<usize> = data
+        .labels()
+        .iter()
+        .map(|&y| centroids.index(y))
+        .collect::<Result<_>>()?;
+    Ok((0..data.n())
+        .into_par_iter()
+        .map(|i| {
+            let c = classes[i];
+            let mu = &centroids.means[c];
+            let (idx, val) = data.row(i);
+            let correction: f64 = idx
+                .iter()
+                .zip(val)
+                .map(|(&j, &x)| {
+                    let m = mu[j as usize];
+                    (x - m) * (x - m) - m * m
+                })
+                .sum();
+            (centroids.sq_norms[c] + correction).max(0.0).sqrt()
+        })
+        .collect())
+}
+
+/// |v·x_i − v·μ_{y_i}| for every row, v the unit vector from the +1 to the −1 centroid.
+pub fn slab_scores(data: &Dataset, centroids: &Centroids) -> Result<Vec<f64>> {
+    let (Some(neg), Some(pos)) = (centroids.mean(-1), centroids.mean(1)) else {
+        return Err(Error::option(
+            "defenses",
+            "slab",
+            "the slab defense needs binary ±1 labels with both classes present",
+        ));
+    };
+    let mut v: Vec<f64> = neg.iter().zip(pos).map(|(a, b)| a - b).collect();
+    let norm = dense_dot(&v, &v).sqrt();
+    if norm == 0.0 {
+        return Err(Error::option("defenses", "slab", "the two class centroids coincide"));
+    }
+    v.iter_mut().for_each(|x| *x /= norm);
+    let offsets = [dense_dot(&v, neg), dense_dot(&v, pos)];
+    Ok((0..data.n())
+        .into_par_iter()
+        .map(|i| (data.row_dot(i, &v) - offsets[usize::from(data.labels()[i] > 0)]).abs())
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use approx::assert_relative_eq;
+
+    #[test]
+    fn scores_on_a_tiny_set() {
+        // Class +1: (2, 0), (4, 0) → μ₊ = (3, 0); class −1: (0, 1), (0, 3) → μ₋ = (0, 2).
+        let ds = Dataset::from_dense(&[2.0, 0.0, 4.0, 0.0, 0.0, 1.0, 0.0, 3.0], 2, vec![1, 1, -1, -1], "t").unwrap();
+        let c = Centroids::fit(&ds).unwrap();
+        assert_eq!(c.mean(1).unwrap(), &[3.0, 0.0]);
+        let l2 = l2_scores(&ds, &c).unwrap();
+        for s in l2 {
+            assert_relative_eq!(s, 1.0, epsilon = 1e-12);
+        }
+        // v = (−3, 2)/√13; every point is ±1 along its class axis → |v·(x − μ)| = 3/√13 or 2/√13.
+        let slab = slab_scores(&ds, &c).unwrap();
+        let r = 13f64.sqrt();
+        for (s, want) in slab.iter().zip([3.0 / r, 3.0 / r, 2.0 / r, 2.0 / r]) {
+            assert_relative_eq!(*s, want, epsilon = 1e-12);
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! The evaluation harness of the paper (§2.2, eq. 3; digest §2.2): the defender trains on clean +
+//! poison with no defense and after each defense has removed its fraction of every class; an attack
+//! scores the **minimum** test error over the defenses.
+//!
+//! Each defense is fitted on clean + poison (the paper's defender) or, as an option, on the clean
+//! data alone ("oracle", where the loss defense uses the clean model). Retraining warm-starts from
+//! the undefended model's dual variables on the kept points.
+
+use std::time::Instant;
+
+use super::{Defense, Removal, ScoreInput, ScoreOptions, sanitize, scores};
+use crate::data::Dataset;
+use crate::error::{Error, Location, Result};
+use crate::model::{Fit, LinearModel, Loss, Problem, SolverOptions, WarmStart, train};
+
+/// Options of [`evaluate`].
+#[derive(Debug, Clone)]
+pub struct EvaluationOptions {
+    /// λ of the defender (hinge, bias regularized, like the reference's `LinearSVC`).
+    pub lambda: f64,
+    /// The defenses to run; defaults to all five.
+    pub defenses: Vec<Defense>,
+    /// What each defense removes; defaults to 5% of every class.
+    pub removal: Removal,
+    /// Fit the defenses on the clean data only (the oracle variant); defaults to `false`.
+    pub oracle: bool,
+    /// How the defenses score.
+    pub scores: ScoreOptions,
+    /// The defender's solver (tolerance, iterations, seed).
+    pub solver: SolverOptions,
+}
+
+impl EvaluationOptions {
+    /// The reference's settings at `lambda`: all five defenses, 5% per class, fitted on clean +
+    /// poison.
+    pub fn new(lambda: f64) -> Self {
+        EvaluationOptions {
+            lambda,
+            defenses: Defense::ALL.to_vec(),
+            removal: Removal::Fraction(0.05),
+            oracle: false,
+            scores: ScoreOptions::default(),
+            solver: SolverOptions::default(),
+        }
+    }
+}
+
+/// How one defense did.
+#[derive(Debug, Clone)]
+pub struct DefenseOutcome {
+    /// The defense.
+    pub defense: Defense,
+    /// Test error of the defender retrained on the kept points.
+    pub test_error: f64,
+    /// Fraction of the poison points kept (None without poison).
+    pub poison_kept: Option<f64>,
+    /// Fraction of the clean points kept.
+    pub clean_kept: f64,
+    /// Whether the retraining converged.
+    pub converged: bool,
+    /// Seconds spent scoring.
+    pub score_seconds: f64,
+    /// Seconds spent retraining.
+    pub train_seconds: f64,
+}
+
+/// The result of [`evaluate`]: test errors are fractions of the test set.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    /// Test error with no defense.
+    pub none: f64,
+    /// Whether the undefended training converged.
+    pub none_converged: bool,
+    /// One outcome per defense, in the order asked.
+    pub defenses: Vec<DefenseOutcome>,
+    /// The minimum test error over the defenses (the paper's score); `none` if no defense ran.
+    pub min: f64,
+    /// Seconds in all.
+    pub seconds: f64,
+}
+
+/// Scores `poison` (None: clean data only) against the defenses, training on `train` + `poison`
+/// and testing on `test`.
+pub fn evaluate(
+    train_set: &Dataset,
+    test: &Dataset,
+    poison: Option<&Dataset>,
+    options: &EvaluationOptions,
+    should_stop: &dyn Fn() -> bool,
+) -> Result<Evaluation> {
+    let start = Instant::now();
+    options.removal.validate()?;
+    check_compatible(train_set, test, "test data")?;
+    if let Some(p) = poison {
+        check_compatible(train_set, p, "poison")?;
+        if p.n() == 0 {
+            return Err(Error::parse(
+                Location::whole("poison"),
+                "no points (omit the poison to evaluate the clean data)",
+            ));
+        }
+    }
+    let combined = match poison {
+        Some(p) => train_set.concat(p)?,
+        None => train_set.clone(),
+    };
+    let n_clean = train_set.n();
+    let fit = |data: &Dataset, warm: Option<WarmStart>| -> Result<(Fit, f64)> {
+        let t = Instant::now();
+        let problem = Problem::new(data, options.lambda, Loss::Hinge, true, None)?;
+        let f = train(&problem, &options.solver, warm, should_stop)?;
+        Ok((f, t.elapsed().as_secs_f64()))
+    };
+    let (undefended, _) = fit(&combined, None)?;
+    let none = undefended.model.error(test)?;
+    let clean_model: Option<LinearModel> = if options.oracle && poison.is_some() {
+        Some(fit(train_set, None)?.0.model)
+    } else {
+        None
+    };
+    let input = ScoreInput {
+        data: &combined,
+        fit_on: if options.oracle { train_set } else { &combined },
+        model: clean_model.as_ref().unwrap_or(&undefended.model),
+    };
+
+    let mut outcomes = Vec::with_capacity(options.defenses.len());
+    for &defense in &options.defenses {
+        if should_stop() {
+            return Err(Error::Aborted);
+        }
+        let t = Instant::now();
+        let s = scores(defense, &input, &options.scores)?;
+        let kept = sanitize(&s, combined.labels(), &options.removal)?;
+        let score_seconds = t.elapsed().as_secs_f64();
+        let dual: Vec<f64> = kept.iter().map(|&i| undefended.dual[i]).collect();
+        let warm = WarmStart {
+            model: &undefended.model,
+            dual: Some(&dual),
+        };
+        let (retrained, train_seconds) = fit(&combined.slice(&kept)?, Some(warm))?;
+        let poison_count = kept.iter().filter(|&&i| i >= n_clean).count();
+        outcomes.push(DefenseOutcome {
+            defense,
+            test_error: retrained.model.error(test)?,
+            poison_kept: poison.map(|p| poison_count as f64 / p.n() as f64),
+            clean_kept: (kept.len() - poison_count) as f64 / n_clean as f64,
+            converged: retrained.converged,
+            score_seconds,
+            train_seconds,
+        });
+    }
+    let min = outcomes.iter().map(|o| o.test_error).fold(f64::INFINITY, f64::min);
+    Ok(Evaluation {
+        none,
+        none_converged: undefended.converged,
+        min: if outcomes.is_empty() { none } else { min },
+        defenses: outcomes,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// `other` must have the training data's d and only labels of the training data's classes.
+fn check_compatible(train_set: &Dataset, other: &Dataset, what: &str) -> Result<()> {
+    if other.d() != train_set.d() {
+        return Err(Error::DimMismatch {
+            what: format!("{what}: number of features (the training data's d)"),
+            expected: train_set.d(),
+            got: other.d(),
+        });
+    }
+    let classes: Vec<i32> = train_set
+        .class_counts()
+        .iter()
+        .filter(|c| c.1 > 0)
+        .map(|c| c.0)
+        .collect();
+    if let Some((i, y)) = other.labels().iter().enumerate().find(|(_, y)| !classes.contains(y)) {
+        return Err(Error::InvalidLabel {
+            location: Location::row(what, i),
+            message: format!("label {y} is not a class of the training data ({classes:?})"),
+        });
+    }
+    Ok(())
+}
