@@ -61,6 +61,39 @@ export interface CsrArrays {
 /** w·x_i + b for every row. */
 export declare function decisionFunction(data: Dataset, w: Float64Array, bias: number): Float64Array
 
+export interface DefenseOutcome {
+  defense: string
+  testError: number
+  poisonKept?: number
+  cleanKept: number
+  converged: boolean
+  scoreSeconds: number
+  trainSeconds: number
+}
+
+export declare function evaluate(train: Dataset, test: Dataset, poison: Dataset | undefined | null, options: EvaluateOptions, signal?: AbortSignal | undefined | null): Promise<EvaluationResult>
+
+export interface EvaluateOptions {
+  lambda: number
+  defenses?: Array<string>
+  removeFraction?: number
+  fit?: string
+  lossScore?: string
+  knnK?: number
+  knnRule?: string
+  svdRule?: string
+  seed?: number
+  tol?: number
+}
+
+export interface EvaluationResult {
+  none: number
+  noneConverged: boolean
+  defenses: Array<DefenseOutcome>
+  min: number
+  seconds: number
+}
+
 export interface FitResult {
   w: Float64Array
   bias: number

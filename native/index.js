@@ -773,9 +773,10 @@ if (
   }
 }
 
-const { Dataset, decisionFunction, hessianVectorProduct, loadDataset, makeBagOfWords, makeBlobs, meanLoss, objectiveGradient, objectiveValue, predict, train, zeroOneError } = nativeBinding
+const { Dataset, decisionFunction, evaluate, hessianVectorProduct, loadDataset, makeBagOfWords, makeBlobs, meanLoss, objectiveGradient, objectiveValue, predict, train, zeroOneError } = nativeBinding
 export { Dataset }
 export { decisionFunction }
+export { evaluate }
 export { hessianVectorProduct }
 export { loadDataset }
 export { makeBagOfWords }

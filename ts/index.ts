@@ -14,6 +14,7 @@ export {
   type Format,
   type LoadOptions,
 } from './dataset.js'
+export { DEFENSES, evaluate, type DefenseName, type DefenseTiming, type EvaluateOptions, type Evaluation } from './defense.js'
 export {
   LinearModel,
   hessianVectorProduct,

@@ -1,7 +1,8 @@
 /** `poisonkit train`: trains the defender on a training file and reports its test error. */
 import { writeFileSync } from 'node:fs'
 import { PoisonkitError } from '../errors.js'
-import { loadDataset, type Dataset } from '../dataset.js'
+import type { Dataset } from '../dataset.js'
+import { loadAll } from './load.js'
 import { train, type LossName } from '../model.js'
 import { choice, numberOption, parse, progress, required } from './args.js'
 
@@ -19,17 +20,6 @@ Trains the L2-regularized linear classifier (the defender) on F and reports its 
   --max-iter N         at most N epochs / Newton steps (10000)
   --model-out FILE     write {w, bias, lambda, loss, objective} as JSON
   --json               print one JSON object on stdout`
-
-/** Loads train and test files so that they share d (reloading one with the larger d if needed). */
-export async function loadPair(trainPath: string, testPath: string, d: number | undefined): Promise<[Dataset, Dataset]> {
-  let [tr, te] = await Promise.all([loadDataset(trainPath, { d }), loadDataset(testPath, { d })])
-  if (d === undefined && tr.d !== te.d) {
-    const wide = Math.max(tr.d, te.d)
-    if (tr.d < wide) tr = await loadDataset(trainPath, { d: wide })
-    else te = await loadDataset(testPath, { d: wide })
-  }
-  return [tr, te]
-}
 
 export async function run(argv: string[]): Promise<void> {
   const o = parse(argv, {
@@ -53,7 +43,7 @@ export async function run(argv: string[]): Promise<void> {
   const maxIter = o['max-iter'] === undefined ? undefined : numberOption('max-iter', o['max-iter'], 'count')
 
   progress(`loading ${trainPath} and ${testPath}`)
-  const [tr, te] = await loadPair(trainPath, testPath, d)
+  const [tr, te] = (await loadAll([trainPath, testPath], d)) as [Dataset, Dataset]
   if (te.n === 0) throw new PoisonkitError('ERR_PARSE', `${testPath}: no data points`)
   progress(`training (${loss}, λ = ${lambda}) on ${tr.n} points, ${tr.d} features`)
   const model = await train(tr, { lambda, loss, regularizeBias: !o['unregularized-bias'], tol, maxIter })

@@ -6,8 +6,10 @@
 #![allow(missing_docs)] // documented in ts/, where users read it
 
 mod dataset;
+mod defense;
 mod guard;
 mod model;
 
 pub use dataset::*;
+pub use defense::*;
 pub use model::*;

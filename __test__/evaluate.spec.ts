@@ -1,0 +1,94 @@
+import test from 'ava'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { Dataset, PoisonkitError, evaluate, loadDataset, makeBagOfWords } from '../ts/index.js'
+import { cli, data, dataDir, hasData, tmp } from './helpers.js'
+
+const realData = hasData ? test : test.skip
+const fixture = (name: string) => join(dataDir, '../fixtures/enron-minmax-eps0.03', `${name}.svm.gz`)
+
+realData('Enron + recorded min-max attack 24: the fixture README numbers', async (t) => {
+  const [train, test, poison] = await Promise.all(
+    [data('enron.train.svm.gz'), data('enron.test.svm.gz'), fixture('attack-24')].map((p) => loadDataset(p, { d: 5116 })),
+  )
+  const e = await evaluate({ train, test, poison, lambda: 0.09 })
+  // README: none 0.2348, L2 0.2329, slab 0.2280, loss 0.2454, svd 0.2329, knn 0.2338 (±0.3 points).
+  t.is(Math.round(e.none * 1035), Math.round(0.2348 * 1035))
+  const reference = { l2: 0.2329, slab: 0.228, loss: 0.2454, svd: 0.2329, knn: 0.2338 }
+  for (const [name, want] of Object.entries(reference)) {
+    const got = e[name as keyof typeof reference]!
+    t.true(Math.abs(got - want) <= 0.003, `${name}: ${got} vs ${want}`)
+  }
+  t.is(e.min, Math.min(e.l2!, e.slab!, e.loss!, e.svd!, e.knn!))
+  // The slab defense caught about 31% of this attack (digest §10: 69% kept); the others little.
+  t.true(Math.abs(e.poisonKept.slab! - 0.69) < 0.02)
+  t.true(e.converged)
+})
+
+function tinyProblem() {
+  const all = makeBagOfWords({ n: 700, d: 200, seed: 9 })
+  const rows = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i)
+  return { train: all.slice(rows(0, 400)), test: all.slice(rows(400, 600)), pool: all.slice(rows(600, 700)) }
+}
+
+test('label-flipped points are scored, and a subset of defenses can be asked for', async (t) => {
+  const { train, test, pool } = tinyProblem()
+  const csr = pool.toCsr()
+  const flipped = Dataset.fromCsr({ ...csr, labels: Array.from(csr.labels, (y) => -y) })
+  const e = await evaluate({ train, test, poison: flipped, lambda: 0.01, defenses: ['loss', 'l2'] })
+  t.deepEqual(Object.keys(e.poisonKept).sort(), ['l2', 'loss'])
+  t.is(e.svd, undefined)
+  t.true(e.none >= 0 && e.none <= 1)
+  // The loss defense sees label flips: it keeps fewer poison points than clean ones.
+  t.true(e.poisonKept.loss! < e.cleanKept.loss!)
+  const clean = await evaluate({ train, test, lambda: 0.01 })
+  t.deepEqual(clean.poisonKept, {})
+  t.is(typeof clean.knn, 'number')
+})
+
+test('bad evaluation input rejects with a code', async (t) => {
+  const { train, test, pool } = tinyProblem()
+  const code = async (p: Promise<unknown>) => (await t.throwsAsync(p, { instanceOf: PoisonkitError }))!.code
+  const wide = makeBagOfWords({ n: 10, d: 300 })
+  t.is(await code(evaluate({ train, test, poison: wide, lambda: 0.01 })), 'ERR_DIM_MISMATCH')
+  const multi = Dataset.fromDense(Array.from({ length: 3 }, () => new Array(200).fill(0)), [0, 1, 2])
+  t.is(await code(evaluate({ train, test, poison: multi, lambda: 0.01 })), 'ERR_LABEL')
+  t.is(await code(evaluate({ train, test, poison: pool.slice([]), lambda: 0.01 })), 'ERR_PARSE')
+  for (const removeFraction of [0, 1, -0.5, 1.5]) {
+    t.is(await code(evaluate({ train, test, poison: pool, lambda: 0.01, removeFraction })), 'ERR_INVALID_OPTION')
+  }
+  t.is(await code(evaluate({ train, test, lambda: 0.01, defenses: ['pca' as never] })), 'ERR_INVALID_OPTION')
+  t.is(await code(evaluate({ train, test, lambda: 0 })), 'ERR_INVALID_OPTION')
+})
+
+realData('poisonkit evaluate --json prints the paper\'s table as one object', (t) => {
+  const r = cli(
+    'evaluate', '--train', data('enron.train.svm.gz'), '--test', data('enron.test.svm.gz'),
+    '--poison', fixture('attack-01'), '--lambda', '0.09', '--d', '5116', '--json',
+  )
+  t.is(r.code, 0, r.stderr)
+  const o = JSON.parse(r.stdout)
+  for (const key of ['none', 'l2', 'slab', 'loss', 'svd', 'knn', 'min', 'poisonKept', 'cleanKept', 'seconds']) t.true(key in o, key)
+  // expected.jsonl, attack-01: none 0.2444 (exact), slab 0.0609, loss 0.0792, min = slab.
+  t.is(Math.round(o.none * 1035), Math.round(0.24444444444444446 * 1035))
+  t.true(Math.abs(o.slab - 0.060869565217391286) <= 0.003)
+  t.true(Math.abs(o.loss - 0.07922705314009659) <= 0.003)
+  t.is(o.min, Math.min(o.l2, o.slab, o.loss, o.svd, o.knn))
+})
+
+test('evaluate CLI: bad options exit 2, an empty poison file exits 1', (t) => {
+  const r1 = cli('evaluate', '--train', 'a.svm', '--test', 'b.svm', '--lambda', '1', '--remove', '1.5')
+  t.is(r1.code, 2)
+  t.regex(r1.stderr, /^error\[ERR_INVALID_OPTION\]: option --remove = 1\.5/)
+  const r2 = cli('evaluate', '--train', 'a.svm', '--test', 'b.svm', '--lambda', '1', '--defenses', 'l2,pca')
+  t.is(r2.code, 2)
+  t.regex(r2.stderr, /^error\[ERR_INVALID_OPTION\]: option --defenses = pca/)
+  const dir = tmp()
+  const ok = join(dir, 'ok.svm')
+  const empty = join(dir, 'empty.svm')
+  writeFileSync(ok, '1 1:1\n-1 2:1\n1 1:2\n-1 2:2\n')
+  writeFileSync(empty, '# no points\n')
+  const r3 = cli('evaluate', '--train', ok, '--test', ok, '--poison', empty, '--lambda', '1', '--d', '2')
+  t.is(r3.code, 1)
+  t.regex(r3.stderr, /^error\[ERR_PARSE\]: .*empty\.svm: no poison points/)
+})

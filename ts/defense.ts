@@ -1,0 +1,136 @@
+/**
+ * The evaluation harness of the paper (§2.2): the defender (hinge SVM, bias regularized) trains on
+ * clean + poison with no defense and after each sanitization defense has removed a fraction of
+ * every class; an attack is scored by the minimum test error over the defenses.
+ *
+ * Defenses (scores fitted on clean + poison by default, as the paper's defender):
+ * - `l2`: distance to the class centroid;
+ * - `slab`: distance to the class centroid along the line between the two centroids;
+ * - `loss`: 1 − y(w·x + b) of the model trained on everything, not clipped (the reference);
+ * - `svd`: distance to the span of the top singular vectors (95%-energy rank rule) and the centroids;
+ * - `knn`: sum of the distances to the 5 nearest neighbours, the point itself included.
+ */
+import * as addon from '../native/index.js'
+import type { Dataset } from './dataset.js'
+import { PoisonkitError, count, finiteNumber, invalidOption, nativeAsync } from './errors.js'
+
+/** The five defenses of the paper. */
+export const DEFENSES = ['l2', 'slab', 'loss', 'svd', 'knn'] as const
+/** One of the five defenses. */
+export type DefenseName = (typeof DEFENSES)[number]
+
+/** Options of `evaluate`. */
+export interface EvaluateOptions {
+  /** Clean training data. */
+  train: Dataset
+  /** Test data. */
+  test: Dataset
+  /** Poison points added to the training data (none: evaluate the clean data). */
+  poison?: Dataset
+  /** λ of the defender. */
+  lambda: number
+  /** Defenses to run (all five). */
+  defenses?: DefenseName[]
+  /** Fraction p of every class each defense removes, in (0, 1) (0.05, as the reference). */
+  removeFraction?: number
+  /** Fit the defenses on `'empirical'` clean + poison (the paper's defender) or `'oracle'` clean data only. */
+  fit?: 'empirical' | 'oracle'
+  /** Loss-defense score: `'margin'` 1 − m unclipped (reference), `'hinge'` or `'logistic'`. */
+  lossScore?: 'margin' | 'hinge' | 'logistic'
+  /** k of the k-NN defense (5). */
+  knnK?: number
+  /** k-NN score: `'sum'` of the k distances (reference) or distance to the `'kth'` (paper text). */
+  knnRule?: 'sum' | 'kth'
+  /** SVD rank rule: `'reference'` (code) or `'paper'` (text, one more vector). */
+  svdRule?: 'reference' | 'paper'
+  /** Seed of the randomized SVD and of the solver's coordinate order (0). */
+  seed?: number
+  /** Defender's duality-gap tolerance (1e-6). */
+  tol?: number
+  /** Stops the evaluation; the promise rejects with `ERR_ABORTED`. */
+  signal?: AbortSignal
+}
+
+/** Per-defense timings in seconds. */
+export interface DefenseTiming {
+  score: number
+  train: number
+}
+
+/** Test errors are fractions of the test set in [0, 1]. */
+export interface Evaluation {
+  /** Test error with no defense. */
+  none: number
+  l2?: number
+  slab?: number
+  loss?: number
+  svd?: number
+  knn?: number
+  /** Minimum test error over the defenses run (the paper's score). */
+  min: number
+  /** Fraction of the poison each defense kept (absent without poison). */
+  poisonKept: Partial<Record<DefenseName, number>>
+  /** Fraction of the clean points each defense kept. */
+  cleanKept: Partial<Record<DefenseName, number>>
+  /** Seconds per defense: scoring and retraining. */
+  timing: Partial<Record<DefenseName, DefenseTiming>>
+  /** Whether every training reached its tolerance. */
+  converged: boolean
+  /** Seconds in all. */
+  seconds: number
+}
+
+/** Scores a poisoned training set against the defenses, off the main thread. */
+export async function evaluate(options: EvaluateOptions): Promise<Evaluation> {
+  const { train, test, poison, signal, defenses, removeFraction, knnK, seed, tol } = options
+  const lambda = finiteNumber('lambda', options.lambda)
+  if (!(lambda > 0)) invalidOption('lambda', lambda, 'must be a positive number')
+  if (defenses !== undefined) {
+    if (!Array.isArray(defenses)) invalidOption('defenses', defenses, 'must be a list of defense names')
+    for (const d of defenses) if (!DEFENSES.includes(d)) invalidOption('defenses', d, `each must be one of ${DEFENSES.join(', ')}`)
+  }
+  if (removeFraction !== undefined && !(finiteNumber('removeFraction', removeFraction) > 0 && removeFraction < 1)) {
+    invalidOption('removeFraction', removeFraction, 'must lie in (0, 1)')
+  }
+  if (knnK !== undefined) count('knnK', knnK)
+  if (seed !== undefined) count('seed', seed)
+  if (tol !== undefined) finiteNumber('tol', tol)
+  if (signal?.aborted) throw new PoisonkitError('ERR_ABORTED', 'aborted before the evaluation started')
+  const r = await nativeAsync(() =>
+    addon.evaluate(
+      train.handle,
+      test.handle,
+      poison?.handle,
+      {
+        lambda,
+        defenses,
+        removeFraction,
+        fit: options.fit,
+        lossScore: options.lossScore,
+        knnK,
+        knnRule: options.knnRule,
+        svdRule: options.svdRule,
+        seed,
+        tol,
+      },
+      signal,
+    ),
+  )
+  const out: Evaluation = {
+    none: r.none,
+    min: r.min,
+    poisonKept: {},
+    cleanKept: {},
+    timing: {},
+    converged: r.noneConverged && r.defenses.every((d) => d.converged),
+    seconds: r.seconds,
+  }
+  for (const d of r.defenses) {
+    const name = d.defense as DefenseName
+    out[name] = d.testError
+    if (d.poisonKept !== undefined && d.poisonKept !== null) out.poisonKept[name] = d.poisonKept
+    out.cleanKept[name] = d.cleanKept
+    out.timing[name] = { score: d.scoreSeconds, train: d.trainSeconds }
+  }
+  return out
+}
