@@ -41,6 +41,10 @@ test('label-flipped points are scored, and a subset of defenses can be asked for
   t.true(e.none >= 0 && e.none <= 1)
   // The loss defense sees label flips: it keeps fewer poison points than clean ones.
   t.true(e.poisonKept.loss! < e.cleanKept.loss!)
+  // A threshold above every score keeps everything: each defense then equals no defense.
+  const keepAll = await evaluate({ train, test, poison: flipped, lambda: 0.01, defenses: ['l2'], thresholds: { 1: 1e9, '-1': 1e9 } })
+  t.is(keepAll.poisonKept.l2, 1)
+  t.is(keepAll.l2, keepAll.none)
   const clean = await evaluate({ train, test, lambda: 0.01 })
   t.deepEqual(clean.poisonKept, {})
   t.is(typeof clean.knn, 'number')
@@ -59,6 +63,7 @@ test('bad evaluation input rejects with a code', async (t) => {
   }
   t.is(await code(evaluate({ train, test, lambda: 0.01, defenses: ['pca' as never] })), 'ERR_INVALID_OPTION')
   t.is(await code(evaluate({ train, test, lambda: 0 })), 'ERR_INVALID_OPTION')
+  t.is(await code(evaluate({ train, test, lambda: 1, removeFraction: 0.1, thresholds: { 1: 2 } })), 'ERR_INVALID_OPTION')
 })
 
 realData('poisonkit evaluate --json prints the paper\'s table as one object', (t) => {

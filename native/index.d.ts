@@ -49,6 +49,11 @@ export interface ClassCount {
   count: number
 }
 
+export interface ClassThreshold {
+  label: number
+  tau: number
+}
+
 export interface CsrArrays {
   indptr: Float64Array
   indices: Uint32Array
@@ -77,6 +82,7 @@ export interface EvaluateOptions {
   lambda: number
   defenses?: Array<string>
   removeFraction?: number
+  thresholds?: Array<ClassThreshold>
   fit?: string
   lossScore?: string
   knnK?: number

@@ -33,6 +33,8 @@ export interface EvaluateOptions {
   defenses?: DefenseName[]
   /** Fraction p of every class each defense removes, in (0, 1) (0.05, as the reference). */
   removeFraction?: number
+  /** Instead of a fraction: remove the points of class `label` scoring above `thresholds[label]` (the paper's τ_y; classes not listed keep every point). One threshold applies to every defense. */
+  thresholds?: Record<number, number>
   /** Fit the defenses on `'empirical'` clean + poison (the paper's defender) or `'oracle'` clean data only. */
   fit?: 'empirical' | 'oracle'
   /** Loss-defense score: `'margin'` 1 − m unclipped (reference), `'hinge'` or `'logistic'`. */
@@ -92,6 +94,10 @@ export async function evaluate(options: EvaluateOptions): Promise<Evaluation> {
   if (removeFraction !== undefined && !(finiteNumber('removeFraction', removeFraction) > 0 && removeFraction < 1)) {
     invalidOption('removeFraction', removeFraction, 'must lie in (0, 1)')
   }
+  const thresholds =
+    options.thresholds === undefined
+      ? undefined
+      : Object.entries(options.thresholds).map(([label, tau]) => ({ label: Number(label), tau: finiteNumber(`thresholds[${label}]`, tau) }))
   if (knnK !== undefined) count('knnK', knnK)
   if (seed !== undefined) count('seed', seed)
   if (tol !== undefined) finiteNumber('tol', tol)
@@ -105,6 +111,7 @@ export async function evaluate(options: EvaluateOptions): Promise<Evaluation> {
         lambda,
         defenses,
         removeFraction,
+        thresholds,
         fit: options.fit,
         lossScore: options.lossScore,
         knnK,

@@ -16,6 +16,7 @@ pub struct EvaluateOptions {
     pub lambda: f64,
     pub defenses: Option<Vec<String>>,
     pub remove_fraction: Option<f64>,
+    pub thresholds: Option<Vec<ClassThreshold>>,
     pub fit: Option<String>,
     pub loss_score: Option<String>,
     pub knn_k: Option<f64>,
@@ -23,6 +24,12 @@ pub struct EvaluateOptions {
     pub svd_rule: Option<String>,
     pub seed: Option<f64>,
     pub tol: Option<f64>,
+}
+
+#[napi(object)]
+pub struct ClassThreshold {
+    pub label: i32,
+    pub tau: f64,
 }
 
 #[napi(object)]
@@ -72,10 +79,18 @@ fn core_options(o: &EvaluateOptions) -> Result<EvaluationOptions> {
             .map(|n| guard(|| Defense::parse(n)))
             .collect::<Result<Vec<_>>>()?;
     }
-    if let Some(p) = o.remove_fraction {
-        options.removal = Removal::Fraction(p);
-        guard(|| options.removal.validate())?;
+    match (o.remove_fraction, &o.thresholds) {
+        (Some(_), Some(_)) => {
+            return Err(js_error(
+                "ERR_INVALID_OPTION",
+                "options removeFraction and thresholds: give one or the other",
+            ));
+        }
+        (Some(p), None) => options.removal = Removal::Fraction(p),
+        (None, Some(t)) => options.removal = Removal::Threshold(t.iter().map(|c| (c.label, c.tau)).collect()),
+        (None, None) => {}
     }
+    guard(|| options.removal.validate())?;
     options.oracle = choice(
         "fit",
         o.fit.as_deref(),
