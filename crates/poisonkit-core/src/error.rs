@@ -103,6 +103,24 @@ pub enum Error {
         /// The class label.
         class: i32,
     },
+    /// A constraint set with no point in it.
+    #[error("{what} is infeasible: {reason}")]
+    Infeasible {
+        /// Which set.
+        what: String,
+        /// Why (the solver's status or the violated condition).
+        reason: String,
+    },
+    /// A numerical solver stopped without a solution or a certificate of infeasibility.
+    #[error("{solver} stopped with status {status} after {iterations} iterations")]
+    Solver {
+        /// Which solver.
+        solver: &'static str,
+        /// Its status.
+        status: String,
+        /// Iterations run.
+        iterations: u32,
+    },
     /// The caller asked the work to stop.
     #[error("aborted")]
     Aborted,
@@ -121,6 +139,8 @@ impl Error {
             Error::DimMismatch { .. } => "ERR_DIM_MISMATCH",
             Error::InvalidOption { .. } => "ERR_INVALID_OPTION",
             Error::EmptyClass { .. } => "ERR_EMPTY_CLASS",
+            Error::Infeasible { .. } => "ERR_INFEASIBLE",
+            Error::Solver { .. } => "ERR_SOLVER",
             Error::Aborted => "ERR_ABORTED",
         }
     }

@@ -8,6 +8,7 @@
 pub mod data;
 pub mod defense;
 pub mod error;
+pub mod feasible;
 pub mod linalg;
 pub mod model;
 pub mod rng;

@@ -87,6 +87,24 @@ impl Dataset {
     }
 }
 
+impl Dataset {
+    /// ‖x_i − μ‖² given ‖μ‖², computed as ‖μ‖² + Σ_{j ∈ nz(x_i)} ((x_ij − μ_j)² − μ_j²) so that no
+    /// cancellation between ‖x‖² and ‖μ‖² occurs. `mu` has length ≥ d.
+    #[inline]
+    pub fn row_sq_distance(&self, i: usize, mu: &[f64], mu_sq_norm: f64) -> f64 {
+        let (indices, values) = self.row(i);
+        let correction: f64 = indices
+            .iter()
+            .zip(values)
+            .map(|(&j, &x)| {
+                let m = mu[j as usize];
+                (x - m) * (x - m) - m * m
+            })
+            .sum();
+        (mu_sq_norm + correction).max(0.0)
+    }
+}
+
 /// Σ values[k]²: the squared norm of a sparse row's values.
 #[inline]
 pub fn sq_norm(values: &[f64]) -> f64 {

@@ -73,8 +73,7 @@ pub(crate) fn class_index(classes: Classes, label: i32) -> usize {
     }
 }
 
-/// ‖x_i − μ_{y_i}‖ for every row, computed as ‖μ‖² + Σ_{j ∈ nz(x)} ((x_j − μ_j)² − μ_j²) so that no
-/// cancellation between ‖x‖² and ‖μ‖² occurs.
+/// ‖x_i − μ_{y_i}‖ for every row.
 pub fn l2_scores(data: &Dataset, centroids: &Centroids) -> Result<Vec<f64>> {
     let classes: Vec<usize> = data
         .labels()
@@ -85,17 +84,8 @@ pub fn l2_scores(data: &Dataset, centroids: &Centroids) -> Result<Vec<f64>> {
         .into_par_iter()
         .map(|i| {
             let c = classes[i];
-            let mu = &centroids.means[c];
-            let (idx, val) = data.row(i);
-            let correction: f64 = idx
-                .iter()
-                .zip(val)
-                .map(|(&j, &x)| {
-                    let m = mu[j as usize];
-                    (x - m) * (x - m) - m * m
-                })
-                .sum();
-            (centroids.sq_norms[c] + correction).max(0.0).sqrt()
+            data.row_sq_distance(i, &centroids.means[c], centroids.sq_norms[c])
+                .sqrt()
         })
         .collect())
 }

@@ -163,16 +163,7 @@ impl Subspace {
                     extra_mu: emu,
                 } = &per_class[classes[i]];
                 let (idx, val) = data.row(i);
-                // ‖x − μ‖², without cancellation (as the L2 defense).
-                let dist_sq = mu_sq
-                    + idx
-                        .iter()
-                        .zip(val)
-                        .map(|(&j, &v)| {
-                            let m = mu[j as usize];
-                            (v - m) * (v - m) - m * m
-                        })
-                        .sum::<f64>();
+                let dist_sq = data.row_sq_distance(i, mu, *mu_sq);
                 // ‖P(x − μ)‖² over the orthonormal rows of V_k and the extra directions.
                 let mut c = vmu.iter().map(|v| -v).collect::<Vec<f64>>();
                 for (&j, &v) in idx.iter().zip(val) {

@@ -1,0 +1,313 @@
+//! Feasible sets: where an attacker places poison of class y so that the defenses cannot see it
+//! (paper §3.2–3.3; digest §3). Per class, the intersection of
+//! - the sphere ‖x − μ_y‖ ≤ r_y (L2 defense), or, for integer data, its **LP relaxation** for points
+//!   that will be randomly rounded: Σ_j f(x_j) − 2μ_y·x + ‖μ_y‖² ≤ r_y², with f(x) = max_k
+//!   (2k − 1)x − k(k − 1) the chord interpolation of x² at the integers (so E‖round(x) − μ‖² is
+//!   exactly that left side; paper eq. 5–8, digest §3.2);
+//! - the slab |v·(x − μ_y)| ≤ s_y, v the unit vector between the class centroids (slab defense);
+//! - a box l ≤ x ≤ u (non-negativity, pixels in [0, 1], counts up to X_max);
+//! - halfspaces a·x ≤ b, such as the decoy-loss cap 1 − y(θ·x + b) ≤ τ_y (digest §3.4).
+//!
+//! Radii default to the reference's: the 90th percentile (numpy's linear interpolation) of the
+//! clean class's distances, against a defender that removes 5% (digest §3.1). The sets are solved
+//! by Clarabel ([`conic`]); every operation returns how the solver ended.
+
+mod conic;
+mod percentile;
+mod rounding;
+
+pub use conic::{Solution, SolverReport};
+pub use percentile::percentile;
+pub use rounding::{Repeats, round_points};
+
+use crate::data::{Classes, Dataset};
+use crate::defense::Centroids;
+use crate::error::{Error, Result};
+use crate::linalg::dense_dot;
+
+/// The upper end of the box.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Upper {
+    /// No upper bound.
+    None,
+    /// The same bound for every feature (e.g. 1 for pixels).
+    Constant(f64),
+    /// The reference's rule for counts: the column's maximum over the clean data, clipped to
+    /// [1, 50] (Python `upper_bounds`, digest §3.2).
+    ColumnMax,
+}
+
+/// Options of [`FeasibleSet::from_clean`].
+#[derive(Debug, Clone)]
+pub struct FeasibleOptions {
+    /// Percentile of the clean distances used as radii; defaults to `90.0`.
+    pub percentile: f64,
+    /// Constrain to the sphere (or its LP relaxation); defaults to `true`.
+    pub sphere: bool,
+    /// Constrain to the slab (binary data only); defaults to `true`.
+    pub slab: bool,
+    /// Constrain x ≥ 0; defaults to `true` when the clean data are non-negative.
+    pub nonnegative: Option<bool>,
+    /// The box's upper end; defaults to [`Upper::None`].
+    pub upper: Upper,
+    /// Replace the sphere by its LP relaxation for rounded integer points; needs an upper bound
+    /// (the envelope has one piece per integer up to it); defaults to `false`.
+    pub lp_relaxation: bool,
+}
+
+impl Default for FeasibleOptions {
+    fn default() -> Self {
+        FeasibleOptions {
+            percentile: 90.0,
+            sphere: true,
+            slab: true,
+            nonnegative: None,
+            upper: Upper::None,
+            lp_relaxation: false,
+        }
+    }
+}
+
+/// The constraints of one class.
+#[derive(Debug, Clone)]
+pub struct ClassSet {
+    /// The class label.
+    pub label: i32,
+    /// μ_y.
+    pub centroid: Vec<f64>,
+    /// r_y, or None for no sphere.
+    pub sphere_radius: Option<f64>,
+    /// (v, s_y) for the slab |v·(x − μ_y)| ≤ s_y, v a unit vector; None for no slab.
+    pub slab: Option<(Vec<f64>, f64)>,
+    /// Halfspaces a·x ≤ b.
+    pub halfspaces: Vec<(Vec<f64>, f64)>,
+}
+
+/// The feasible sets of every class, sharing the box and the sphere's form.
+#[derive(Debug, Clone)]
+pub struct FeasibleSet {
+    d: usize,
+    classes: Vec<ClassSet>,
+    lower: Option<f64>,
+    upper: Option<Vec<f64>>,
+    lp_relaxation: bool,
+}
+
+impl FeasibleSet {
+    /// Fits the sets on clean data: centroids, radii at the percentile, box and relaxation.
+    pub fn from_clean(clean: &Dataset, options: &FeasibleOptions) -> Result<Self> {
+        if !(0.0..=100.0).contains(&options.percentile) {
+            return Err(Error::option("percentile", options.percentile, "must lie in [0, 100]"));
+        }
+        let centroids = Centroids::fit(clean)?;
+        let d = clean.d();
+        let slab_direction = match (options.slab, clean.classes()) {
+            (false, _) => None,
+            (true, Classes::Binary) => {
+                let (neg, pos) = (centroids.mean(-1).expect("binary"), centroids.mean(1).expect("binary"));
+                let mut v: Vec<f64> = neg.iter().zip(pos).map(|(a, b)| a - b).collect();
+                let norm = dense_dot(&v, &v).sqrt();
+                if norm == 0.0 {
+                    return Err(Error::option("slab", true, "the two class centroids coincide"));
+                }
+                v.iter_mut().for_each(|x| *x /= norm);
+                Some(v)
+            }
+            (true, Classes::Multiclass(_)) => {
+                return Err(Error::option("slab", true, "the slab needs binary ±1 labels"));
+            }
+        };
+        let mut classes = Vec::new();
+        for &label in centroids.labels() {
+            let mu = centroids.mean(label).expect("fitted").to_vec();
+            let rows: Vec<usize> = (0..clean.n()).filter(|&i| clean.labels()[i] == label).collect();
+            let sphere_radius = if options.sphere {
+                let mu_sq = dense_dot(&mu, &mu);
+                let dist: Vec<f64> = rows
+                    .iter()
+                    .map(|&i| clean.row_sq_distance(i, &mu, mu_sq).sqrt())
+                    .collect();
+                Some(percentile(&dist, options.percentile)?)
+            } else {
+                None
+            };
+            let slab = match &slab_direction {
+                Some(v) => {
+                    let offset = dense_dot(v, &mu);
+                    let dist: Vec<f64> = rows.iter().map(|&i| (clean.row_dot(i, v) - offset).abs()).collect();
+                    Some((v.clone(), percentile(&dist, options.percentile)?))
+                }
+                None => None,
+            };
+            classes.push(ClassSet {
+                label,
+                centroid: mu,
+                sphere_radius,
+                slab,
+                halfspaces: Vec::new(),
+            });
+        }
+        let nonnegative = options
+            .nonnegative
+            .unwrap_or_else(|| clean.values().iter().all(|&v| v >= 0.0));
+        let upper = match options.upper {
+            Upper::None => None,
+            Upper::Constant(u) => {
+                if !u.is_finite() {
+                    return Err(Error::option("upper", u, "must be a finite number"));
+                }
+                Some(vec![u; d])
+            }
+            Upper::ColumnMax => {
+                let mut max = vec![0.0f64; d];
+                for (&j, &v) in clean.indices().iter().zip(clean.values()) {
+                    max[j as usize] = max[j as usize].max(v);
+                }
+                Some(max.into_iter().map(|m| m.clamp(1.0, 50.0)).collect())
+            }
+        };
+        if options.lp_relaxation && upper.is_none() {
+            return Err(Error::option(
+                "lpRelaxation",
+                true,
+                "the LP relaxation needs an upper bound (use upper: column-max, the reference's X_max)",
+            ));
+        }
+        Ok(FeasibleSet {
+            d,
+            classes,
+            lower: nonnegative.then_some(0.0),
+            upper,
+            lp_relaxation: options.lp_relaxation,
+        })
+    }
+
+    /// The number of features.
+    pub fn d(&self) -> usize {
+        self.d
+    }
+    /// The per-class constraints.
+    pub fn classes(&self) -> &[ClassSet] {
+        &self.classes
+    }
+    /// Whether the sphere is LP-relaxed.
+    pub fn lp_relaxation(&self) -> bool {
+        self.lp_relaxation
+    }
+
+    /// The constraints of class `label`, mutable (to set radii or centroids explicitly).
+    pub fn class_mut(&mut self, label: i32) -> Result<&mut ClassSet> {
+        let labels: Vec<i32> = self.classes.iter().map(|c| c.label).collect();
+        self.classes
+            .iter_mut()
+            .find(|c| c.label == label)
+            .ok_or_else(|| Error::option("label", label, &format!("must be one of the set's classes {labels:?}")))
+    }
+
+    /// The constraints of class `label`.
+    pub fn class(&self, label: i32) -> Result<&ClassSet> {
+        let labels: Vec<i32> = self.classes.iter().map(|c| c.label).collect();
+        self.classes
+            .iter()
+            .find(|c| c.label == label)
+            .ok_or_else(|| Error::option("label", label, &format!("must be one of the set's classes {labels:?}")))
+    }
+
+    /// Adds the decoy-loss cap 1 − y(θ·x + b) ≤ τ to class y (digest §3.4).
+    pub fn add_loss_cap(&mut self, label: i32, theta: &[f64], bias: f64, tau: f64) -> Result<()> {
+        self.check_len("theta", theta.len())?;
+        let y = label as f64;
+        let a = theta.iter().map(|t| -y * t).collect();
+        self.class_mut(label)?.halfspaces.push((a, tau - 1.0 + y * bias));
+        Ok(())
+    }
+
+    /// Adds the halfspace a·x ≤ b to class y.
+    pub fn add_halfspace(&mut self, label: i32, a: Vec<f64>, b: f64) -> Result<()> {
+        self.check_len("halfspace normal", a.len())?;
+        if !b.is_finite() || a.iter().any(|v| !v.is_finite()) {
+            return Err(Error::option("halfspace", b, "must have finite coefficients"));
+        }
+        self.class_mut(label)?.halfspaces.push((a, b));
+        Ok(())
+    }
+
+    fn check_len(&self, what: &str, len: usize) -> Result<()> {
+        if len != self.d {
+            return Err(Error::DimMismatch {
+                what: format!("{what}: number of features of the feasible set"),
+                expected: self.d,
+                got: len,
+            });
+        }
+        Ok(())
+    }
+
+    /// The largest violation of class y's constraints at x (≤ 0 inside the set), for the sphere
+    /// in its own form (relaxed or exact).
+    pub fn violation(&self, x: &[f64], label: i32) -> Result<f64> {
+        self.check_len("point", x.len())?;
+        let c = self.class(label)?;
+        let mut worst = f64::NEG_INFINITY;
+        if let Some(r) = c.sphere_radius {
+            let lhs = if self.lp_relaxation {
+                x.iter().map(|&v| envelope(v)).sum::<f64>() - 2.0 * dense_dot(&c.centroid, x)
+                    + dense_dot(&c.centroid, &c.centroid)
+            } else {
+                x.iter().zip(&c.centroid).map(|(a, b)| (a - b) * (a - b)).sum()
+            };
+            worst = worst.max(lhs - r * r);
+        }
+        if let Some((v, s)) = &c.slab {
+            worst = worst.max((dense_dot(v, x) - dense_dot(v, &c.centroid)).abs() - s);
+        }
+        for (a, b) in &c.halfspaces {
+            worst = worst.max(dense_dot(a, x) - b);
+        }
+        if let Some(l) = self.lower {
+            worst = x.iter().fold(worst, |w, &v| w.max(l - v));
+        }
+        if let Some(u) = &self.upper {
+            worst = x.iter().zip(u).fold(worst, |w, (&v, &u)| w.max(v - u));
+        }
+        Ok(worst)
+    }
+
+    /// Whether x lies in class y's set, up to `tol`.
+    pub fn contains(&self, x: &[f64], label: i32, tol: f64) -> Result<bool> {
+        Ok(self.violation(x, label)? <= tol)
+    }
+
+    /// argmin ‖x − x0‖² over class y's set.
+    pub fn project(&self, x0: &[f64], label: i32) -> Result<Solution> {
+        self.check_len("point", x0.len())?;
+        conic::solve(self, self.class(label)?, conic::Objective::Distance(x0))
+    }
+
+    /// argmin c·x over class y's set (the min-max attack's inner step).
+    pub fn minimize_linear(&self, c: &[f64], label: i32) -> Result<Solution> {
+        self.check_len("cost vector", c.len())?;
+        conic::solve(self, self.class(label)?, conic::Objective::Linear(c))
+    }
+}
+
+/// f(x) = max_{k ≥ 1} (2k − 1)x − k(k − 1): x² at integers, linear in between (the expected
+/// square after randomized rounding; 0-based pieces extend it as the first chord below 1).
+pub fn envelope(x: f64) -> f64 {
+    let k = x.ceil().max(1.0);
+    (2.0 * k - 1.0) * x - k * (k - 1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_interpolates_squares() {
+        for k in 0..6 {
+            assert_eq!(envelope(k as f64), (k * k) as f64);
+        }
+        assert_eq!(envelope(2.5), 6.5); // the chord between 4 and 9
+        assert_eq!(envelope(0.25), 0.25); // the first chord, from 0 to 1
+    }
+}

@@ -1,0 +1,161 @@
+//! Feasible sets: radii against the digest's Enron table, projection and linear minimization
+//! properties, infeasibility, and the LP relaxation's guarantee after randomized rounding.
+
+mod common;
+
+use poisonkit_core::data::{BagOfWordsOptions, Dataset, make_bag_of_words};
+use poisonkit_core::feasible::{FeasibleOptions, FeasibleSet, Repeats, Upper, round_points};
+use poisonkit_core::rng::seeded;
+use rand::RngExt;
+
+fn small_set(lp: bool) -> (Dataset, FeasibleSet) {
+    let data = make_bag_of_words(&BagOfWordsOptions {
+        n: 300,
+        d: 40,
+        doc_length: 30.0,
+        ..Default::default()
+    })
+    .unwrap();
+    let options = FeasibleOptions {
+        upper: Upper::ColumnMax,
+        lp_relaxation: lp,
+        ..Default::default()
+    };
+    let set = FeasibleSet::from_clean(&data, &options).unwrap();
+    (data, set)
+}
+
+#[test]
+fn enron_radii_match_the_digest() {
+    let Some((train, _)) = common::load("enron", 5116) else {
+        return;
+    };
+    let set = FeasibleSet::from_clean(&train, &FeasibleOptions::default()).unwrap();
+    // Digest §1.2 (numpy, 90th percentile): sphere 25.74 / 20.54, slab 7.736 / 0.610 for −1 / +1.
+    for (label, sphere, slab) in [(-1, 25.74, 7.736), (1, 20.54, 0.610)] {
+        let c = set.class(label).unwrap();
+        assert!(
+            (c.sphere_radius.unwrap() - sphere).abs() < 5e-3,
+            "{label}: {:?}",
+            c.sphere_radius
+        );
+        assert!(
+            (c.slab.as_ref().unwrap().1 - slab).abs() < 5e-4,
+            "{label}: {:?}",
+            c.slab.as_ref().unwrap().1
+        );
+    }
+}
+
+#[test]
+fn projection_is_feasible_idempotent_and_nearest() {
+    for lp in [false, true] {
+        let (_, set) = small_set(lp);
+        let mut rng = seeded(3);
+        for label in [-1, 1] {
+            for _ in 0..5 {
+                let x0: Vec<f64> = (0..set.d()).map(|_| 6.0 * rng.random::<f64>() - 1.0).collect();
+                let p = set.project(&x0, label).unwrap();
+                assert!(set.violation(&p.x, label).unwrap() <= 1e-6, "lp {lp}: violation");
+                let again = set.project(&p.x, label).unwrap();
+                let moved: f64 = again
+                    .x
+                    .iter()
+                    .zip(&p.x)
+                    .map(|(a, b)| (a - b) * (a - b))
+                    .sum::<f64>()
+                    .sqrt();
+                assert!(moved <= 1e-5, "lp {lp}: not idempotent ({moved})");
+                // No feasible point tried is nearer: the centroid and points between it and p.
+                let mu = &set.class(label).unwrap().centroid;
+                for t in [0.0, 0.5, 0.9] {
+                    let z: Vec<f64> = mu.iter().zip(&p.x).map(|(m, x)| m + t * (x - m)).collect();
+                    if set.contains(&z, label, 1e-9).unwrap() {
+                        let dz: f64 = z.iter().zip(&x0).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt();
+                        assert!(p.value <= dz + 1e-6, "lp {lp}: a nearer feasible point");
+                    }
+                }
+            }
+            // A feasible point comes back unchanged.
+            let mu = set.class(label).unwrap().centroid.clone();
+            let p = set.project(&mu, label).unwrap();
+            assert!(p.value < 1e-5, "lp {lp}: the centroid moved by {}", p.value);
+        }
+    }
+}
+
+#[test]
+fn linear_minimization_beats_feasible_points() {
+    let (_, set) = small_set(true);
+    let mut rng = seeded(5);
+    let c: Vec<f64> = (0..set.d()).map(|_| rng.random::<f64>() - 0.5).collect();
+    let best = set.minimize_linear(&c, 1).unwrap();
+    assert!(set.violation(&best.x, 1).unwrap() <= 1e-6);
+    for _ in 0..20 {
+        let x0: Vec<f64> = (0..set.d()).map(|_| 5.0 * rng.random::<f64>()).collect();
+        let z = set.project(&x0, 1).unwrap().x;
+        let cz: f64 = c.iter().zip(&z).map(|(a, b)| a * b).sum();
+        assert!(best.value <= cz + 1e-6);
+    }
+}
+
+#[test]
+fn a_cap_that_excludes_the_ball_is_infeasible() {
+    let (_, mut set) = small_set(false);
+    // 1 − (θ·x + b) ≤ τ with θ = 0, b = −5, τ = 0.1: 6 ≤ 0.1 never holds.
+    let theta = vec![0.0; set.d()];
+    set.add_loss_cap(1, &theta, -5.0, 0.1).unwrap();
+    let err = set.project(&vec![1.0; set.d()], 1).unwrap_err();
+    assert_eq!(err.code(), "ERR_INFEASIBLE", "{err}");
+    assert!(
+        set.project(&vec![1.0; set.d()], -1).is_ok(),
+        "the other class is unaffected"
+    );
+}
+
+#[test]
+fn lp_relaxation_keeps_rounded_points_in_the_sphere_on_average() {
+    let Some((train, _)) = common::load("enron", 5116) else {
+        return;
+    };
+    let options = |lp| FeasibleOptions {
+        slab: false,
+        upper: Upper::ColumnMax,
+        lp_relaxation: lp,
+        ..Default::default()
+    };
+    // Push as far as possible along a fixed direction (the min-max attack's inner step).
+    let label = 1;
+    let mut rng = seeded(11);
+    let c: Vec<f64> = (0..train.d()).map(|_| -rng.random::<f64>()).collect();
+    for lp in [true, false] {
+        let set = FeasibleSet::from_clean(&train, &options(lp)).unwrap();
+        let class = set.class(label).unwrap();
+        let r2 = class.sphere_radius.unwrap().powi(2);
+        let x = set.minimize_linear(&c, label).unwrap().x;
+        let point = Dataset::from_dense(&x, train.d(), vec![label], "x").unwrap();
+        let rounded = round_points(&point, Repeats::Independent(1000), 1).unwrap();
+        let sq: Vec<f64> = (0..rounded.n())
+            .map(|i| {
+                let mut z = class.centroid.clone();
+                let (idx, val) = rounded.row(i);
+                idx.iter().zip(val).for_each(|(&j, &v)| z[j as usize] -= v);
+                z.iter().map(|v| v * v).sum()
+            })
+            .collect();
+        let mean = sq.iter().sum::<f64>() / sq.len() as f64;
+        let sd = (sq.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / (sq.len() - 1) as f64).sqrt();
+        let standard_error = sd / (sq.len() as f64).sqrt();
+        if lp {
+            assert!(
+                mean <= r2 + 3.0 * standard_error,
+                "LP: mean {mean} > r² {r2} (se {standard_error})"
+            );
+        } else {
+            assert!(
+                mean > r2 + 3.0 * standard_error,
+                "sphere: mean {mean} ≤ r² {r2} (se {standard_error})"
+            );
+        }
+    }
+}
