@@ -50,6 +50,25 @@ test('label-flipped points are scored, and a subset of defenses can be asked for
   t.is(typeof clean.knn, 'number')
 })
 
+test('oracle defenses are fitted on the clean data only', async (t) => {
+  const { train, test, pool } = tinyProblem()
+  const csr = pool.toCsr()
+  const flipped = Dataset.fromCsr({ ...csr, labels: Array.from(csr.labels, (y) => -y) })
+  // Without poison the two fits see the same data.
+  const [emp, oracle] = await Promise.all([
+    evaluate({ train, test, lambda: 0.01, fit: 'empirical' }),
+    evaluate({ train, test, lambda: 0.01, fit: 'oracle' }),
+  ])
+  t.deepEqual(oracle, { ...emp, seconds: oracle.seconds, timing: oracle.timing })
+  // With poison, the oracle's loss defense scores with the clean model, which the flips did not
+  // bend: it removes more of the poison (and less clean data) than the empirical one.
+  const run = (fit: 'empirical' | 'oracle') =>
+    evaluate({ train, test, poison: flipped, lambda: 0.01, fit, defenses: ['loss'] })
+  const [e, o] = await Promise.all([run('empirical'), run('oracle')])
+  t.true(o.poisonKept.loss! < e.poisonKept.loss!, `${o.poisonKept.loss} vs ${e.poisonKept.loss}`)
+  t.true(o.cleanKept.loss! > e.cleanKept.loss!)
+})
+
 test('bad evaluation input rejects with a code', async (t) => {
   const { train, test, pool } = tinyProblem()
   const code = async (p: Promise<unknown>) => (await t.throwsAsync(p, { instanceOf: PoisonkitError }))!.code
