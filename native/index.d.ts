@@ -26,6 +26,28 @@ export declare class Dataset {
   writeSvmlight(path: string): Promise<void>
 }
 
+/** Per-class feasible sets held in native memory; changes copy the sets a running solve uses. */
+export declare class FeasibleSet {
+  static fromClean(clean: Dataset, options?: FeasibleSetOptions | undefined | null): FeasibleSet
+  get d(): number
+  get lpRelaxation(): boolean
+  get classes(): Array<ClassConstraints>
+  /** Sets class y's sphere radius (null removes the sphere). */
+  setSphereRadius(label: number, radius?: number | undefined | null): void
+  /** Sets class y's slab radius (the slab must exist: fitted with slab: true). */
+  setSlabRadius(label: number, radius: number): void
+  /** Sets class y's centroid μ_y. */
+  setCentroid(label: number, centroid: Float64Array): void
+  /** Adds the decoy-loss cap 1 − y(θ·x + b) ≤ τ to class y. */
+  addLossCap(label: number, theta: Float64Array, bias: number, tau: number): void
+  /** Adds the halfspace a·x ≤ b to class y. */
+  addHalfspace(label: number, a: Float64Array, b: number): void
+  /** The largest constraint violation of x for class y (≤ 0 inside). */
+  violation(x: Float64Array, label: number): number
+  project(x0: Float64Array, label: number): Promise<SetSolution>
+  minimizeLinear(c: Float64Array, label: number): Promise<SetSolution>
+}
+
 export interface BagOfWordsOptions {
   n?: number
   d?: number
@@ -42,6 +64,14 @@ export interface BlobsOptions {
   separation?: number
   std?: number
   seed?: number
+}
+
+export interface ClassConstraints {
+  label: number
+  centroid: Float64Array
+  sphereRadius?: number
+  slabRadius?: number
+  halfspaces: number
 }
 
 export interface ClassCount {
@@ -100,6 +130,16 @@ export interface EvaluationResult {
   seconds: number
 }
 
+export interface FeasibleSetOptions {
+  percentile?: number
+  sphere?: boolean
+  slab?: boolean
+  nonnegative?: boolean
+  /** A number, or "column-max" for the reference's X_max rule. */
+  upper?: number | string
+  lpRelaxation?: boolean
+}
+
 export interface FitResult {
   w: Float64Array
   bias: number
@@ -151,6 +191,20 @@ export declare function objectiveValue(data: Dataset, w: Float64Array, bias: num
 
 /** Predicted labels ±1 (+1 iff w·x + b > 0). */
 export declare function predict(data: Dataset, w: Float64Array, bias: number): Int32Array
+
+/**
+ * Randomized rounding: ⌊x⌋ + Bernoulli(x − ⌊x⌋) per value, each point repeated `repeats` times
+ * (one rounding copied, or independent roundings).
+ */
+export declare function roundPoints(points: Dataset, repeats?: number | undefined | null, independent?: boolean | undefined | null, seed?: number | undefined | null): Dataset
+
+export interface SetSolution {
+  x: Float64Array
+  value: number
+  status: string
+  iterations: number
+  residual: number
+}
 
 export interface SolverOptions {
   tol?: number

@@ -773,8 +773,9 @@ if (
   }
 }
 
-const { Dataset, decisionFunction, evaluate, hessianVectorProduct, loadDataset, makeBagOfWords, makeBlobs, meanLoss, objectiveGradient, objectiveValue, predict, train, zeroOneError } = nativeBinding
+const { Dataset, FeasibleSet, decisionFunction, evaluate, hessianVectorProduct, loadDataset, makeBagOfWords, makeBlobs, meanLoss, objectiveGradient, objectiveValue, predict, roundPoints, train, zeroOneError } = nativeBinding
 export { Dataset }
+export { FeasibleSet }
 export { decisionFunction }
 export { evaluate }
 export { hessianVectorProduct }
@@ -785,6 +786,7 @@ export { meanLoss }
 export { objectiveGradient }
 export { objectiveValue }
 export { predict }
+export { roundPoints }
 export { train }
 export { zeroOneError }
 export const __napiBindingTarget = __napiLoadedBindingTarget

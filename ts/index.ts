@@ -14,6 +14,14 @@ export {
   type Format,
   type LoadOptions,
 } from './dataset.js'
+export {
+  FeasibleSet,
+  roundPoints,
+  type ClassConstraints,
+  type FeasibleSetOptions,
+  type RoundOptions,
+  type SetSolution,
+} from './feasible.js'
 export { DEFENSES, evaluate, type DefenseName, type DefenseTiming, type EvaluateOptions, type Evaluation } from './defense.js'
 export {
   LinearModel,

@@ -7,9 +7,11 @@
 
 mod dataset;
 mod defense;
+mod feasible;
 mod guard;
 mod model;
 
 pub use dataset::*;
 pub use defense::*;
+pub use feasible::*;
 pub use model::*;

@@ -1,0 +1,75 @@
+import test from 'ava'
+import { Dataset, FeasibleSet, PoisonkitError, loadDataset, makeBagOfWords, roundPoints } from '../ts/index.js'
+import { data, hasData } from './helpers.js'
+
+const realData = hasData ? test : test.skip
+
+realData('Enron feasible sets: the digest\'s radii at the 90th percentile', async (t) => {
+  const train = await loadDataset(data('enron.train.svm.gz'), { d: 5116 })
+  const set = FeasibleSet.fromClean(train, { upper: 'column-max', lpRelaxation: true })
+  const byLabel = Object.fromEntries(set.classes.map((c) => [c.label, c]))
+  // Digest §1.2: sphere 25.74 / 20.54, slab 7.736 / 0.610 for −1 / +1.
+  t.true(Math.abs(byLabel[-1]!.sphereRadius! - 25.74) < 5e-3)
+  t.true(Math.abs(byLabel[1]!.sphereRadius! - 20.54) < 5e-3)
+  t.true(Math.abs(byLabel[-1]!.slabRadius! - 7.736) < 5e-4)
+  t.true(Math.abs(byLabel[1]!.slabRadius! - 0.61) < 5e-4)
+  // A point far away projects into the (relaxed) set, non-negative and within X_max ≤ 50.
+  const far = new Float64Array(5116).fill(3)
+  const p = await set.project(far, 1)
+  t.regex(p.status, /Solved/)
+  t.true(set.contains(p.x, 1, 1e-6))
+  t.true(p.x.every((v) => v >= -1e-7 && v <= 50 + 1e-7))
+})
+
+function smallSet() {
+  const clean = makeBagOfWords({ n: 300, d: 30, seed: 2 })
+  return FeasibleSet.fromClean(clean, { upper: 'column-max' })
+}
+
+test('projection, linear minimization and explicit radii', async (t) => {
+  const set = smallSet()
+  const x0 = Array.from({ length: 30 }, (_, j) => (j % 3) * 4)
+  const p = await set.project(x0, -1)
+  t.true(set.contains(p.x, -1, 1e-6))
+  const again = await set.project(p.x, -1)
+  t.true(again.value < 1e-5)
+  const c = Array.from({ length: 30 }, (_, j) => (j % 2 ? 1 : -1))
+  const m = await set.minimizeLinear(c, 1)
+  t.true(set.contains(m.x, 1, 1e-6))
+  t.true(Math.abs(m.value - m.x.reduce((acc, v, j) => acc + v * c[j]!, 0)) < 1e-9)
+  // A smaller sphere can only raise the minimum.
+  const r = set.classes.find((k) => k.label === 1)!.sphereRadius!
+  set.setSphereRadius(1, r / 2)
+  t.true((await set.minimizeLinear(c, 1)).value >= m.value - 1e-9)
+})
+
+test('an empty set rejects with ERR_INFEASIBLE; bad input throws with a code', async (t) => {
+  const set = smallSet()
+  // 1 − (0·x − 5) ≤ 0.1 is never true.
+  set.addLossCap(1, new Array(30).fill(0), -5, 0.1)
+  const err = await t.throwsAsync(set.project(new Array(30).fill(1), 1), { instanceOf: PoisonkitError })
+  t.is(err!.code, 'ERR_INFEASIBLE')
+  t.regex(err!.message, /class 1/)
+  const code = (f: () => unknown) => (t.throws(f, { instanceOf: PoisonkitError }) as PoisonkitError).code
+  t.is(code(() => set.violation([1, 2], 1)), 'ERR_DIM_MISMATCH')
+  t.is(code(() => set.violation(new Array(30).fill(0), 7)), 'ERR_INVALID_OPTION')
+  t.is(code(() => set.setSphereRadius(1, -1)), 'ERR_INVALID_OPTION')
+  t.is(code(() => FeasibleSet.fromClean(makeBagOfWords({ n: 50, d: 5 }), { lpRelaxation: true })), 'ERR_INVALID_OPTION')
+})
+
+test('randomized rounding: integer, unbiased, seeded, with shared or independent repeats', (t) => {
+  const x = Dataset.fromDense([[0.3, 2.5, 4]], [1])
+  const a = roundPoints(x, { repeats: 4000, independent: true, seed: 3 })
+  t.is(a.n, 4000)
+  const csr = a.toCsr()
+  t.true(csr.values.every((v) => Number.isInteger(v)))
+  const mean = [0, 0, 0]
+  for (let i = 0; i < a.n; i++) {
+    for (let k = csr.indptr[i]!; k < csr.indptr[i + 1]!; k++) mean[csr.indices[k]!]! += csr.values[k]! / a.n
+  }
+  t.true(Math.abs(mean[0]! - 0.3) < 0.03 && Math.abs(mean[1]! - 2.5) < 0.05 && Math.abs(mean[2]! - 4) < 1e-9)
+  t.deepEqual(roundPoints(x, { repeats: 3, seed: 1 }).toCsr(), roundPoints(x, { repeats: 3, seed: 1 }).toCsr())
+  const shared = roundPoints(x, { repeats: 5, seed: 9 }).toCsr()
+  const rows = Array.from({ length: 5 }, (_, i) => Array.from(shared.values.slice(shared.indptr[i]!, shared.indptr[i + 1]!)).join())
+  t.true(rows.every((r) => r === rows[0]))
+})

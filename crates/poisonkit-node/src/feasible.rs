@@ -1,0 +1,243 @@
+//! `FeasibleSet` (per-class constraint sets, solved off the JS thread) and randomized rounding.
+
+use std::sync::Arc;
+
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use poisonkit_core::feasible::{self, FeasibleOptions, Repeats, Upper};
+
+use crate::dataset::{Dataset, check_len};
+use crate::guard::{count, guard, js_error};
+
+#[napi(object)]
+#[derive(Default)]
+pub struct FeasibleSetOptions {
+    pub percentile: Option<f64>,
+    pub sphere: Option<bool>,
+    pub slab: Option<bool>,
+    pub nonnegative: Option<bool>,
+    /// A number, or "column-max" for the reference's X_max rule.
+    pub upper: Option<Either<f64, String>>,
+    pub lp_relaxation: Option<bool>,
+}
+
+#[napi(object)]
+pub struct ClassConstraints {
+    pub label: i32,
+    pub centroid: Float64Array,
+    pub sphere_radius: Option<f64>,
+    pub slab_radius: Option<f64>,
+    pub halfspaces: u32,
+}
+
+#[napi(object)]
+pub struct SetSolution {
+    pub x: Float64Array,
+    pub value: f64,
+    pub status: String,
+    pub iterations: u32,
+    pub residual: f64,
+}
+
+/// Per-class feasible sets held in native memory; changes copy the sets a running solve uses.
+#[napi]
+pub struct FeasibleSet {
+    inner: Arc<feasible::FeasibleSet>,
+}
+
+#[napi]
+impl FeasibleSet {
+    #[napi(factory)]
+    pub fn from_clean(clean: &Dataset, options: Option<FeasibleSetOptions>) -> Result<FeasibleSet> {
+        let o = options.unwrap_or_default();
+        let def = FeasibleOptions::default();
+        let upper = match o.upper {
+            None => Upper::None,
+            Some(Either::A(u)) => Upper::Constant(u),
+            Some(Either::B(s)) if s == "column-max" => Upper::ColumnMax,
+            Some(Either::B(s)) => {
+                return Err(js_error(
+                    "ERR_INVALID_OPTION",
+                    format!("option upper = {s}: must be a number or \"column-max\""),
+                ));
+            }
+        };
+        let options = FeasibleOptions {
+            percentile: o.percentile.unwrap_or(def.percentile),
+            sphere: o.sphere.unwrap_or(def.sphere),
+            slab: o.slab.unwrap_or(def.slab),
+            nonnegative: o.nonnegative,
+            upper,
+            lp_relaxation: o.lp_relaxation.unwrap_or(def.lp_relaxation),
+        };
+        let set = guard(|| feasible::FeasibleSet::from_clean(&clean.inner, &options))?;
+        Ok(FeasibleSet { inner: Arc::new(set) })
+    }
+
+    #[napi(getter)]
+    pub fn d(&self) -> u32 {
+        self.inner.d() as u32
+    }
+
+    #[napi(getter)]
+    pub fn lp_relaxation(&self) -> bool {
+        self.inner.lp_relaxation()
+    }
+
+    #[napi(getter)]
+    pub fn classes(&self) -> Vec<ClassConstraints> {
+        self.inner
+            .classes()
+            .iter()
+            .map(|c| ClassConstraints {
+                label: c.label,
+                centroid: Float64Array::new(c.centroid.clone()),
+                sphere_radius: c.sphere_radius,
+                slab_radius: c.slab.as_ref().map(|s| s.1),
+                halfspaces: c.halfspaces.len() as u32,
+            })
+            .collect()
+    }
+
+    /// Sets class y's sphere radius (null removes the sphere).
+    #[napi]
+    pub fn set_sphere_radius(&mut self, label: i32, radius: Option<f64>) -> Result<()> {
+        if let Some(r) = radius
+            && !(r >= 0.0 && r.is_finite())
+        {
+            return Err(js_error(
+                "ERR_INVALID_OPTION",
+                format!("option sphereRadius = {r}: must be a finite number ≥ 0"),
+            ));
+        }
+        let set = Arc::make_mut(&mut self.inner);
+        guard(|| set.class_mut(label).map(|c| c.sphere_radius = radius))
+    }
+
+    /// Sets class y's slab radius (the slab must exist: fitted with slab: true).
+    #[napi]
+    pub fn set_slab_radius(&mut self, label: i32, radius: f64) -> Result<()> {
+        if !(radius >= 0.0 && radius.is_finite()) {
+            return Err(js_error(
+                "ERR_INVALID_OPTION",
+                format!("option slabRadius = {radius}: must be a finite number ≥ 0"),
+            ));
+        }
+        let set = Arc::make_mut(&mut self.inner);
+        let class = guard(|| set.class_mut(label))?;
+        match &mut class.slab {
+            Some(slab) => {
+                slab.1 = radius;
+                Ok(())
+            }
+            None => Err(js_error(
+                "ERR_INVALID_OPTION",
+                format!("class {label} has no slab (fit the set with slab: true)"),
+            )),
+        }
+    }
+
+    /// Sets class y's centroid μ_y.
+    #[napi]
+    pub fn set_centroid(&mut self, label: i32, centroid: Float64Array) -> Result<()> {
+        check_len("centroid (number of features)", self.inner.d(), centroid.len())?;
+        if centroid.iter().any(|v| !v.is_finite()) {
+            return Err(js_error("ERR_NON_FINITE", "centroid: non-finite value"));
+        }
+        let set = Arc::make_mut(&mut self.inner);
+        guard(|| set.class_mut(label).map(|c| c.centroid = centroid.to_vec()))
+    }
+
+    /// Adds the decoy-loss cap 1 − y(θ·x + b) ≤ τ to class y.
+    #[napi]
+    pub fn add_loss_cap(&mut self, label: i32, theta: Float64Array, bias: f64, tau: f64) -> Result<()> {
+        let set = Arc::make_mut(&mut self.inner);
+        guard(|| set.add_loss_cap(label, &theta, bias, tau))
+    }
+
+    /// Adds the halfspace a·x ≤ b to class y.
+    #[napi]
+    pub fn add_halfspace(&mut self, label: i32, a: Float64Array, b: f64) -> Result<()> {
+        let set = Arc::make_mut(&mut self.inner);
+        guard(|| set.add_halfspace(label, a.to_vec(), b))
+    }
+
+    /// The largest constraint violation of x for class y (≤ 0 inside).
+    #[napi]
+    pub fn violation(&self, x: Float64Array, label: i32) -> Result<f64> {
+        guard(|| self.inner.violation(&x, label))
+    }
+
+    #[napi(ts_return_type = "Promise<SetSolution>")]
+    pub fn project(&self, x0: Float64Array, label: i32) -> AsyncTask<SolveTask> {
+        self.task(x0.to_vec(), label, true)
+    }
+
+    #[napi(ts_return_type = "Promise<SetSolution>")]
+    pub fn minimize_linear(&self, c: Float64Array, label: i32) -> AsyncTask<SolveTask> {
+        self.task(c.to_vec(), label, false)
+    }
+}
+
+impl FeasibleSet {
+    fn task(&self, vector: Vec<f64>, label: i32, project: bool) -> AsyncTask<SolveTask> {
+        AsyncTask::new(SolveTask {
+            set: self.inner.clone(),
+            vector,
+            label,
+            project,
+        })
+    }
+}
+
+pub struct SolveTask {
+    set: Arc<feasible::FeasibleSet>,
+    vector: Vec<f64>,
+    label: i32,
+    project: bool,
+}
+
+#[napi]
+impl Task for SolveTask {
+    type Output = feasible::Solution;
+    type JsValue = SetSolution;
+
+    fn compute(&mut self) -> Result<Self::Output> {
+        guard(|| {
+            if self.project {
+                self.set.project(&self.vector, self.label)
+            } else {
+                self.set.minimize_linear(&self.vector, self.label)
+            }
+        })
+    }
+
+    fn resolve(&mut self, _env: Env, s: Self::Output) -> Result<Self::JsValue> {
+        Ok(SetSolution {
+            x: Float64Array::new(s.x),
+            value: s.value,
+            status: s.report.status,
+            iterations: s.report.iterations,
+            residual: s.report.residual,
+        })
+    }
+}
+
+/// Randomized rounding: ⌊x⌋ + Bernoulli(x − ⌊x⌋) per value, each point repeated `repeats` times
+/// (one rounding copied, or independent roundings).
+#[napi]
+pub fn round_points(
+    points: &Dataset,
+    repeats: Option<f64>,
+    independent: Option<bool>,
+    seed: Option<f64>,
+) -> Result<Dataset> {
+    let r = count("repeats", repeats.unwrap_or(1.0))?;
+    let mode = if independent.unwrap_or(false) {
+        Repeats::Independent(r)
+    } else {
+        Repeats::Shared(r)
+    };
+    let seed = count("seed", seed.unwrap_or(0.0))? as u64;
+    guard(|| feasible::round_points(&points.inner, mode, seed)).map(Dataset::wrap)
+}

@@ -1,0 +1,129 @@
+/**
+ * Feasible sets: where poison of class y can go without the defenses seeing it (paper §3.2–3.3).
+ * Per class, the intersection of the sphere ‖x − μ_y‖ ≤ r_y (or, for integer data that will be
+ * randomly rounded, its LP relaxation), the slab |v·(x − μ_y)| ≤ s_y, a box, and halfspaces such as
+ * the decoy-loss cap 1 − y(θ·x + b) ≤ τ_y. Radii default to the 90th percentile of the clean class
+ * (numpy's linear interpolation), as the reference's attackers use.
+ */
+import * as addon from '../native/index.js'
+import { Dataset } from './dataset.js'
+import { count, finiteNumber, invalidOption, native, nativeAsync } from './errors.js'
+
+/** Options of `FeasibleSet.fromClean`. */
+export interface FeasibleSetOptions {
+  /** Percentile of the clean distances used as radii (90). */
+  percentile?: number
+  /** Constrain to the sphere or its LP relaxation (true). */
+  sphere?: boolean
+  /** Constrain to the slab; binary data only (true). */
+  slab?: boolean
+  /** x ≥ 0 (default: when the clean data are non-negative). */
+  nonnegative?: boolean
+  /** Upper end of the box: a number, or `'column-max'` (each column's clean maximum clipped to [1, 50], the reference's X_max). */
+  upper?: number | 'column-max'
+  /** LP relaxation of the sphere for rounded integer data (paper eq. 5–8); needs `upper` (false). */
+  lpRelaxation?: boolean
+}
+
+/** A point of the set and how the solver ended. */
+export interface SetSolution {
+  /** The minimizer. */
+  x: Float64Array
+  /** ‖x − x0‖ for a projection, c·x for a linear objective. */
+  value: number
+  /** The solver's status (`Solved`, `AlmostSolved`). */
+  status: string
+  iterations: number
+  /** Primal residual. */
+  residual: number
+}
+
+/** One class's constraints. */
+export interface ClassConstraints {
+  label: number
+  centroid: Float64Array
+  sphereRadius?: number
+  slabRadius?: number
+  /** Number of halfspaces added. */
+  halfspaces: number
+}
+
+/** Per-class feasible sets. Infeasible sets reject with `ERR_INFEASIBLE`; solver failures with `ERR_SOLVER`. */
+export class FeasibleSet {
+  private constructor(private readonly handle: addon.FeasibleSet) {}
+
+  /** Fits the sets on clean data: centroids, radii at the percentile, box and relaxation. */
+  static fromClean(clean: Dataset, options: FeasibleSetOptions = {}): FeasibleSet {
+    if (options.percentile !== undefined) finiteNumber('percentile', options.percentile)
+    if (typeof options.upper === 'number') finiteNumber('upper', options.upper)
+    return new FeasibleSet(native(() => addon.FeasibleSet.fromClean(clean.handle, options)))
+  }
+
+  /** Number of features. */
+  get d(): number {
+    return this.handle.d
+  }
+  /** The per-class constraints. */
+  get classes(): ClassConstraints[] {
+    return this.handle.classes
+  }
+
+  /** Sets class `label`'s sphere radius (`null` removes the sphere). */
+  setSphereRadius(label: number, radius: number | null): void {
+    native(() => this.handle.setSphereRadius(label, radius))
+  }
+  /** Sets class `label`'s slab radius. */
+  setSlabRadius(label: number, radius: number): void {
+    native(() => this.handle.setSlabRadius(label, radius))
+  }
+  /** Sets class `label`'s centroid (e.g. refitted on clean + poison, as iterative attacks do). */
+  setCentroid(label: number, centroid: ArrayLike<number>): void {
+    native(() => this.handle.setCentroid(label, Float64Array.from(centroid)))
+  }
+  /** Adds the decoy-loss cap 1 − y(θ·x + b) ≤ τ to class y = `label`. */
+  addLossCap(label: number, theta: ArrayLike<number>, bias: number, tau: number): void {
+    native(() => this.handle.addLossCap(label, Float64Array.from(theta), finiteNumber('bias', bias), finiteNumber('tau', tau)))
+  }
+  /** Adds the halfspace a·x ≤ b to class `label`. */
+  addHalfspace(label: number, a: ArrayLike<number>, b: number): void {
+    native(() => this.handle.addHalfspace(label, Float64Array.from(a), finiteNumber('b', b)))
+  }
+
+  /** The largest constraint violation of x for class `label` (≤ 0 inside the set). */
+  violation(x: ArrayLike<number>, label: number): number {
+    return native(() => this.handle.violation(Float64Array.from(x), label))
+  }
+  /** Whether x lies in class `label`'s set, up to `tol` (1e-9). */
+  contains(x: ArrayLike<number>, label: number, tol = 1e-9): boolean {
+    return this.violation(x, label) <= tol
+  }
+
+  /** argmin ‖x − x0‖² over class `label`'s set. */
+  project(x0: ArrayLike<number>, label: number): Promise<SetSolution> {
+    const v = Float64Array.from(x0)
+    return nativeAsync(() => this.handle.project(v, label))
+  }
+  /** argmin c·x over class `label`'s set (the min-max attack's inner step). */
+  minimizeLinear(c: ArrayLike<number>, label: number): Promise<SetSolution> {
+    const v = Float64Array.from(c)
+    return nativeAsync(() => this.handle.minimizeLinear(v, label))
+  }
+}
+
+/** Options of `roundPoints`. */
+export interface RoundOptions {
+  /** Copies of every point (1). */
+  repeats?: number
+  /** Round every copy independently (the MATLAB reference) instead of copying one rounding (the Python reference) (false). */
+  independent?: boolean
+  /** Seed (0). */
+  seed?: number
+}
+
+/** Randomized rounding (paper §3.3): each value becomes ⌊x⌋ + Bernoulli(x − ⌊x⌋), seeded. */
+export function roundPoints(points: Dataset, options: RoundOptions = {}): Dataset {
+  const { repeats, independent, seed } = options
+  if (repeats !== undefined && count('repeats', repeats) < 1) invalidOption('repeats', repeats, 'must be at least 1')
+  if (seed !== undefined) count('seed', seed)
+  return new Dataset(native(() => addon.roundPoints(points.handle, repeats, independent, seed)))
+}
