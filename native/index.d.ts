@@ -44,7 +44,8 @@ export declare class FeasibleSet {
   addHalfspace(label: number, a: Float64Array, b: number): void
   /** The largest constraint violation of x for class y (≤ 0 inside). */
   violation(x: Float64Array, label: number): number
-  project(x0: Float64Array, label: number): Promise<SetSolution>
+  /** `method`: "fast" (the default) or "conic" (Clarabel). */
+  project(x0: Float64Array, label: number, method?: string | undefined | null): Promise<SetSolution>
   minimizeLinear(c: Float64Array, label: number): Promise<SetSolution>
 }
 
@@ -200,6 +201,7 @@ export declare function roundPoints(points: Dataset, repeats?: number | undefine
 
 export interface SetSolution {
   x: Float64Array
+  solver: string
   value: number
   status: string
   iterations: number

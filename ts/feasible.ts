@@ -29,6 +29,8 @@ export interface FeasibleSetOptions {
 export interface SetSolution {
   /** The minimizer. */
   x: Float64Array
+  /** The solver that produced it: `'dual-newton'` (the fast path) or `'clarabel'`. */
+  solver: string
   /** ‖x − x0‖ for a projection, c·x for a linear objective. */
   value: number
   /** The solver's status (`Solved`, `AlmostSolved`). */
@@ -98,12 +100,15 @@ export class FeasibleSet {
     return this.violation(x, label) <= tol
   }
 
-  /** argmin ‖x − x0‖² over class `label`'s set. */
-  project(x0: ArrayLike<number>, label: number): Promise<SetSolution> {
+  /**
+   * argmin ‖x − x0‖² over class `label`'s set. `method`: `'fast'` (default; an exact dual Newton
+   * method, falling back to Clarabel where it cannot conclude) or `'conic'` (Clarabel).
+   */
+  project(x0: ArrayLike<number>, label: number, method: 'fast' | 'conic' = 'fast'): Promise<SetSolution> {
     const v = Float64Array.from(x0)
-    return nativeAsync(() => this.handle.project(v, label))
+    return nativeAsync(() => this.handle.project(v, label, method))
   }
-  /** argmin c·x over class `label`'s set (the min-max attack's inner step). */
+  /** argmin c·x over class `label`'s set (the min-max attack's inner step), by Clarabel. */
   minimizeLinear(c: ArrayLike<number>, label: number): Promise<SetSolution> {
     const v = Float64Array.from(c)
     return nativeAsync(() => this.handle.minimizeLinear(v, label))

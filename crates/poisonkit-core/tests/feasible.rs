@@ -159,3 +159,80 @@ fn lp_relaxation_keeps_rounded_points_in_the_sphere_on_average() {
         }
     }
 }
+
+#[test]
+fn fast_projection_agrees_with_clarabel_for_every_combination() {
+    use poisonkit_core::feasible::Method;
+    let data = make_bag_of_words(&BagOfWordsOptions {
+        n: 200,
+        d: 25,
+        doc_length: 40.0,
+        seed: 4,
+        ..Default::default()
+    })
+    .unwrap();
+    let mut rng = seeded(21);
+    let mut checked = 0;
+    for sphere in ["none", "exact", "relaxed"] {
+        for slab in [false, true] {
+            for boxed in [false, true] {
+                for halfspaces in 0..3 {
+                    if sphere == "relaxed" && !boxed {
+                        continue; // the relaxation needs the box's upper end
+                    }
+                    let options = FeasibleOptions {
+                        sphere: sphere != "none",
+                        slab,
+                        nonnegative: Some(boxed),
+                        upper: if boxed { Upper::ColumnMax } else { Upper::None },
+                        lp_relaxation: sphere == "relaxed",
+                        ..Default::default()
+                    };
+                    let mut set = FeasibleSet::from_clean(&data, &options).unwrap();
+                    let mu = set.class(1).unwrap().centroid.clone();
+                    for _ in 0..halfspaces {
+                        // A random cap that the centroid satisfies with some room.
+                        let a: Vec<f64> = (0..set.d()).map(|_| rng.random::<f64>() - 0.5).collect();
+                        let at_mu: f64 = a.iter().zip(&mu).map(|(a, m)| a * m).sum();
+                        set.add_halfspace(1, a, at_mu + 0.3).unwrap();
+                    }
+                    if sphere == "none" && !slab && !boxed && halfspaces == 0 {
+                        continue; // no constraint at all
+                    }
+                    for _ in 0..4 {
+                        let x0: Vec<f64> = (0..set.d()).map(|_| 8.0 * rng.random::<f64>() - 2.0).collect();
+                        let what = format!("sphere {sphere} slab {slab} box {boxed} halfspaces {halfspaces}");
+                        let fast = set
+                            .project_with(&x0, 1, Method::Fast)
+                            .unwrap_or_else(|e| panic!("{what}: {e}"));
+                        let conic = set.project_with(&x0, 1, Method::Conic).unwrap();
+                        assert_eq!(
+                            fast.report.solver, "dual-newton",
+                            "{what}: the fast path fell back to {:?}",
+                            fast.report
+                        );
+                        let gap: f64 = fast
+                            .x
+                            .iter()
+                            .zip(&conic.x)
+                            .map(|(a, b)| (a - b) * (a - b))
+                            .sum::<f64>()
+                            .sqrt();
+                        let what = format!("sphere {sphere} slab {slab} box {boxed} halfspaces {halfspaces}");
+                        assert!(
+                            gap <= 1e-5 * (1.0 + conic.value),
+                            "{what}: fast and Clarabel differ by {gap}"
+                        );
+                        assert!(fast.value <= conic.value + 1e-7, "{what}: fast is farther");
+                        assert!(
+                            set.violation(&fast.x, 1).unwrap() <= 1e-9 * (1.0 + conic.value),
+                            "{what}: infeasible"
+                        );
+                        checked += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked >= 100, "{checked} instances");
+}

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use poisonkit_core::feasible::{self, FeasibleOptions, Repeats, Upper};
+use poisonkit_core::feasible::{self, FeasibleOptions, Method, Repeats, Upper};
 
 use crate::dataset::{Dataset, check_len};
 use crate::guard::{count, guard, js_error};
@@ -33,6 +33,7 @@ pub struct ClassConstraints {
 #[napi(object)]
 pub struct SetSolution {
     pub x: Float64Array,
+    pub solver: String,
     pub value: f64,
     pub status: String,
     pub iterations: u32,
@@ -168,24 +169,36 @@ impl FeasibleSet {
         guard(|| self.inner.violation(&x, label))
     }
 
+    /// `method`: "fast" (the default) or "conic" (Clarabel).
     #[napi(ts_return_type = "Promise<SetSolution>")]
-    pub fn project(&self, x0: Float64Array, label: i32) -> AsyncTask<SolveTask> {
-        self.task(x0.to_vec(), label, true)
+    pub fn project(&self, x0: Float64Array, label: i32, method: Option<String>) -> Result<AsyncTask<SolveTask>> {
+        let method = match method.as_deref() {
+            None | Some("fast") => Method::Fast,
+            Some("conic") => Method::Conic,
+            Some(other) => {
+                return Err(js_error(
+                    "ERR_INVALID_OPTION",
+                    format!("option method = {other}: must be one of fast, conic"),
+                ));
+            }
+        };
+        Ok(self.task(x0.to_vec(), label, Some(method)))
     }
 
     #[napi(ts_return_type = "Promise<SetSolution>")]
     pub fn minimize_linear(&self, c: Float64Array, label: i32) -> AsyncTask<SolveTask> {
-        self.task(c.to_vec(), label, false)
+        self.task(c.to_vec(), label, None)
     }
 }
 
 impl FeasibleSet {
-    fn task(&self, vector: Vec<f64>, label: i32, project: bool) -> AsyncTask<SolveTask> {
+    /// A projection by `method`, or a linear minimization when `method` is None.
+    fn task(&self, vector: Vec<f64>, label: i32, method: Option<Method>) -> AsyncTask<SolveTask> {
         AsyncTask::new(SolveTask {
             set: self.inner.clone(),
             vector,
             label,
-            project,
+            method,
         })
     }
 }
@@ -194,7 +207,7 @@ pub struct SolveTask {
     set: Arc<feasible::FeasibleSet>,
     vector: Vec<f64>,
     label: i32,
-    project: bool,
+    method: Option<Method>,
 }
 
 #[napi]
@@ -203,18 +216,16 @@ impl Task for SolveTask {
     type JsValue = SetSolution;
 
     fn compute(&mut self) -> Result<Self::Output> {
-        guard(|| {
-            if self.project {
-                self.set.project(&self.vector, self.label)
-            } else {
-                self.set.minimize_linear(&self.vector, self.label)
-            }
+        guard(|| match self.method {
+            Some(method) => self.set.project_with(&self.vector, self.label, method),
+            None => self.set.minimize_linear(&self.vector, self.label),
         })
     }
 
     fn resolve(&mut self, _env: Env, s: Self::Output) -> Result<Self::JsValue> {
         Ok(SetSolution {
             x: Float64Array::new(s.x),
+            solver: s.report.solver.to_string(),
             value: s.value,
             status: s.report.status,
             iterations: s.report.iterations,

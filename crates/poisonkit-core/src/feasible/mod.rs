@@ -9,10 +9,12 @@
 //! - halfspaces a·x ≤ b, such as the decoy-loss cap 1 − y(θ·x + b) ≤ τ_y (digest §3.4).
 //!
 //! Radii default to the reference's: the 90th percentile (numpy's linear interpolation) of the
-//! clean class's distances, against a defender that removes 5% (digest §3.1). The sets are solved
-//! by Clarabel ([`conic`]); every operation returns how the solver ended.
+//! clean class's distances, against a defender that removes 5% (digest §3.1). Projections use an
+//! exact dual Newton method ([`fast`]) by default and Clarabel ([`conic`]) on request; linear
+//! minimization uses Clarabel. Every operation returns how its solver ended.
 
 mod conic;
+mod fast;
 mod percentile;
 mod rounding;
 
@@ -24,6 +26,15 @@ use crate::data::{Classes, Dataset};
 use crate::defense::Centroids;
 use crate::error::{Error, Result};
 use crate::linalg::dense_dot;
+
+/// Which solver an operation uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// The exact specialised solver (dual Newton).
+    Fast,
+    /// The general conic solver (Clarabel), the reference in tests.
+    Conic,
+}
 
 /// The upper end of the box.
 #[derive(Debug, Clone, PartialEq)]
@@ -278,10 +289,28 @@ impl FeasibleSet {
         Ok(self.violation(x, label)? <= tol)
     }
 
-    /// argmin ‖x − x0‖² over class y's set.
+    /// argmin ‖x − x0‖² over class y's set, by the fast path.
     pub fn project(&self, x0: &[f64], label: i32) -> Result<Solution> {
+        self.project_with(x0, label, Method::Fast)
+    }
+
+    /// argmin ‖x − x0‖² over class y's set, by the method asked for.
+    pub fn project_with(&self, x0: &[f64], label: i32, method: Method) -> Result<Solution> {
         self.check_len("point", x0.len())?;
-        conic::solve(self, self.class(label)?, conic::Objective::Distance(x0))
+        if x0.iter().any(|v| !v.is_finite()) {
+            return Err(Error::NonFinite {
+                location: crate::error::Location::whole("point to project"),
+                value: "NaN or infinity".into(),
+            });
+        }
+        let class = self.class(label)?;
+        let conic = || conic::solve(self, class, conic::Objective::Distance(x0));
+        match method {
+            // Where the fast path cannot conclude (an empty set, a stall), the conic solver gives
+            // the answer or a certificate of infeasibility.
+            Method::Fast => fast::project(self, class, x0).or_else(|_| conic()),
+            Method::Conic => conic(),
+        }
     }
 
     /// argmin c·x over class y's set (the min-max attack's inner step).
