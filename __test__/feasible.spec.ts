@@ -43,6 +43,16 @@ test('projection, linear minimization and explicit radii', async (t) => {
   t.true((await set.minimizeLinear(c, 1)).value >= m.value - 1e-9)
 })
 
+test('the KKT program reaches a target made of feasible points', async (t) => {
+  const set = smallSet()
+  const a = (await set.project(new Array(30).fill(2), 1)).x
+  const b = (await set.project(new Array(30).fill(1), -1)).x
+  const g = a.map((v, j) => 0.03 * v - 0.01 * b[j]!)
+  const s = await set.kktProgram(g, 0.03, 0.01)
+  t.true(s.value < 1e-6, `${s.value}`)
+  t.true(set.contains(s.xPos, 1, 1e-6) && set.contains(s.xNeg, -1, 1e-6))
+})
+
 test('an empty set rejects with ERR_INFEASIBLE; bad input throws with a code', async (t) => {
   const set = smallSet()
   // 1 − (0·x − 5) ≤ 0.1 is never true.

@@ -47,6 +47,8 @@ export declare class FeasibleSet {
   /** `method`: "fast" (the default) or "conic" (Clarabel). */
   project(x0: Float64Array, label: number, method?: string | undefined | null): Promise<SetSolution>
   minimizeLinear(c: Float64Array, label: number): Promise<SetSolution>
+  /** The KKT attack's program: argmin ‖g − ε₊x₊ + ε₋x₋‖ over x₊ in the +1 set, x₋ in the −1 set. */
+  kktProgram(g: Float64Array, epsPos: number, epsNeg: number): Promise<KktSolution>
 }
 
 export interface BagOfWordsOptions {
@@ -159,6 +161,16 @@ export interface GradientResult {
 
 /** ∇²P(w, b)·(v, vBias). */
 export declare function hessianVectorProduct(data: Dataset, w: Float64Array, bias: number, v: Float64Array, vBias: number, objective: ObjectiveOptions): GradientResult
+
+export interface KktSolution {
+  xPos: Float64Array
+  xNeg: Float64Array
+  value: number
+  solver: string
+  status: string
+  iterations: number
+  residual: number
+}
 
 export declare function loadDataset(path: string, options?: LoadOptions | undefined | null): Promise<Dataset>
 

@@ -40,6 +40,20 @@ export interface SetSolution {
   residual: number
 }
 
+/** The KKT program's minimizers. */
+export interface KktSolution {
+  /** The +1 poison point. */
+  xPos: Float64Array
+  /** The −1 poison point. */
+  xNeg: Float64Array
+  /** ‖g − ε₊x₊ + ε₋x₋‖ at the solution. */
+  value: number
+  solver: string
+  status: string
+  iterations: number
+  residual: number
+}
+
 /** One class's constraints. */
 export interface ClassConstraints {
   label: number
@@ -108,6 +122,15 @@ export class FeasibleSet {
     const v = Float64Array.from(x0)
     return nativeAsync(() => this.handle.project(v, label, method))
   }
+  /**
+   * The KKT attack's program (paper eq. 17): argmin ‖g − ε₊x₊ + ε₋x₋‖ over x₊ in the +1 set and
+   * x₋ in the −1 set, by Clarabel. Binary sets only.
+   */
+  kktProgram(g: ArrayLike<number>, epsPos: number, epsNeg: number): Promise<KktSolution> {
+    const v = Float64Array.from(g)
+    return nativeAsync(() => this.handle.kktProgram(v, finiteNumber('epsPos', epsPos), finiteNumber('epsNeg', epsNeg)))
+  }
+
   /** argmin c·x over class `label`'s set (the min-max attack's inner step), by Clarabel. */
   minimizeLinear(c: ArrayLike<number>, label: number): Promise<SetSolution> {
     const v = Float64Array.from(c)

@@ -19,6 +19,7 @@ export {
   roundPoints,
   type ClassConstraints,
   type FeasibleSetOptions,
+  type KktSolution,
   type RoundOptions,
   type SetSolution,
 } from './feasible.js'

@@ -236,3 +236,42 @@ fn fast_projection_agrees_with_clarabel_for_every_combination() {
     }
     assert!(checked >= 100, "{checked} instances");
 }
+
+#[test]
+fn kkt_program_finds_the_best_pair() {
+    let (_, set) = small_set(true);
+    let (ep, en) = (0.02, 0.01);
+    let mut rng = seeded(8);
+    // A target reachable exactly: g = ε₊a − ε₋b for feasible a, b.
+    let a = set
+        .project(&(0..set.d()).map(|_| 4.0 * rng.random::<f64>()).collect::<Vec<_>>(), 1)
+        .unwrap()
+        .x;
+    let b = set
+        .project(&(0..set.d()).map(|_| 4.0 * rng.random::<f64>()).collect::<Vec<_>>(), -1)
+        .unwrap()
+        .x;
+    let g: Vec<f64> = a.iter().zip(&b).map(|(a, b)| ep * a - en * b).collect();
+    let exact = set.kkt_program(&g, ep, en).unwrap();
+    assert!(exact.value < 1e-6, "reachable target left a residual {}", exact.value);
+    // An unreachable target: the solution is feasible and no worse than feasible pairs tried.
+    let g: Vec<f64> = (0..set.d()).map(|_| rng.random::<f64>() - 0.8).collect();
+    let best = set.kkt_program(&g, ep, en).unwrap();
+    assert!(set.violation(&best.x_pos, 1).unwrap() <= 1e-6 && set.violation(&best.x_neg, -1).unwrap() <= 1e-6);
+    for _ in 0..10 {
+        let a = set
+            .project(&(0..set.d()).map(|_| 6.0 * rng.random::<f64>()).collect::<Vec<_>>(), 1)
+            .unwrap()
+            .x;
+        let b = set
+            .project(&(0..set.d()).map(|_| 6.0 * rng.random::<f64>()).collect::<Vec<_>>(), -1)
+            .unwrap()
+            .x;
+        let r: f64 = (0..set.d())
+            .map(|j| (g[j] - ep * a[j] + en * b[j]).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        assert!(best.value <= r + 1e-7);
+    }
+    assert_eq!(set.kkt_program(&g, -1.0, en).unwrap_err().code(), "ERR_INVALID_OPTION");
+}

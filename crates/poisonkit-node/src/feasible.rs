@@ -191,6 +191,58 @@ impl FeasibleSet {
     }
 }
 
+#[napi]
+impl FeasibleSet {
+    /// The KKT attack's program: argmin ‖g − ε₊x₊ + ε₋x₋‖ over x₊ in the +1 set, x₋ in the −1 set.
+    #[napi(ts_return_type = "Promise<KktSolution>")]
+    pub fn kkt_program(&self, g: Float64Array, eps_pos: f64, eps_neg: f64) -> AsyncTask<KktTask> {
+        AsyncTask::new(KktTask {
+            set: self.inner.clone(),
+            g: g.to_vec(),
+            eps: (eps_pos, eps_neg),
+        })
+    }
+}
+
+#[napi(object)]
+pub struct KktSolution {
+    pub x_pos: Float64Array,
+    pub x_neg: Float64Array,
+    pub value: f64,
+    pub solver: String,
+    pub status: String,
+    pub iterations: u32,
+    pub residual: f64,
+}
+
+pub struct KktTask {
+    set: Arc<feasible::FeasibleSet>,
+    g: Vec<f64>,
+    eps: (f64, f64),
+}
+
+#[napi]
+impl Task for KktTask {
+    type Output = feasible::KktSolution;
+    type JsValue = KktSolution;
+
+    fn compute(&mut self) -> Result<Self::Output> {
+        guard(|| self.set.kkt_program(&self.g, self.eps.0, self.eps.1))
+    }
+
+    fn resolve(&mut self, _env: Env, s: Self::Output) -> Result<Self::JsValue> {
+        Ok(KktSolution {
+            x_pos: Float64Array::new(s.x_pos),
+            x_neg: Float64Array::new(s.x_neg),
+            value: s.value,
+            solver: s.report.solver.to_string(),
+            status: s.report.status,
+            iterations: s.report.iterations,
+            residual: s.report.residual,
+        })
+    }
+}
+
 impl FeasibleSet {
     /// A projection by `method`, or a linear minimization when `method` is None.
     fn task(&self, vector: Vec<f64>, label: i32, method: Option<Method>) -> AsyncTask<SolveTask> {

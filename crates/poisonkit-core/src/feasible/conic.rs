@@ -46,7 +46,7 @@ pub struct Solution {
     pub report: SolverReport,
 }
 
-/// Rows of Az + s = b for the non-negative cone, as triplets, plus the second-order cone block.
+/// Rows Σ coef·z ≤ rhs of the non-negative cone, as triplets.
 #[derive(Default)]
 struct Rows {
     i: Vec<usize>,
@@ -70,109 +70,199 @@ impl Rows {
     }
 }
 
-pub(super) fn solve(set: &FeasibleSet, class: &ClassSet, objective: Objective) -> Result<Solution> {
-    let d = set.d;
-    let relaxed = set.lp_relaxation && class.sphere_radius.is_some();
-    let n_vars = if relaxed { 2 * d } else { d };
-    let mu = &class.centroid;
+/// A second-order cone block: s = b − A z with s₀ ≥ ‖s₁..‖; entries are (row in block, column, value).
+struct Soc {
+    entries: Vec<(usize, usize, f64)>,
+    b: Vec<f64>,
+}
 
-    let mut rows = Rows::default();
-    if let Some(l) = set.lower {
-        for j in 0..d {
-            rows.push([(j, -1.0)], -l);
-        }
+/// A conic program under construction: the non-negative rows, then the second-order cones.
+#[derive(Default)]
+struct Program {
+    n_vars: usize,
+    linear: Rows,
+    socs: Vec<Soc>,
+}
+
+impl Program {
+    /// Allocates `n` variables; returns the first column.
+    fn vars(&mut self, n: usize) -> usize {
+        self.n_vars += n;
+        self.n_vars - n
     }
-    if let Some(u) = &set.upper {
-        for (j, &u) in u.iter().enumerate() {
-            rows.push([(j, 1.0)], u);
-        }
-    }
-    if let Some((v, s)) = &class.slab {
-        let offset = dense_dot(v, mu);
-        rows.push(v.iter().copied().enumerate(), s + offset);
-        rows.push(v.iter().map(|x| -x).enumerate(), s - offset);
-    }
-    for (a, b) in &class.halfspaces {
-        rows.push(a.iter().copied().enumerate(), *b);
-    }
-    if relaxed {
-        let r = class.sphere_radius.expect("relaxed sphere");
-        let upper = set.upper.as_ref().expect("the relaxation has an upper bound");
-        for (j, &u) in upper.iter().enumerate() {
-            for k in 1..=(u.ceil().max(1.0) as usize) {
-                let k = k as f64;
-                rows.push([(j, 2.0 * k - 1.0), (d + j, -1.0)], k * (k - 1.0));
+
+    /// Adds class y's constraints on the d variables starting at column `x`.
+    fn class(&mut self, set: &FeasibleSet, class: &ClassSet, x: usize) {
+        let d = set.d;
+        let mu = &class.centroid;
+        let rows = &mut self.linear;
+        if let Some(l) = set.lower {
+            for j in 0..d {
+                rows.push([(x + j, -1.0)], -l);
             }
         }
-        let entries = (0..d).map(|j| (j, -2.0 * mu[j])).chain((0..d).map(|j| (d + j, 1.0)));
-        rows.push(entries, r * r - dense_dot(mu, mu));
-    }
-    let linear_rows = rows.b.len();
-    let mut cones: Vec<SupportedConeT<f64>> = vec![NonnegativeConeT(linear_rows)];
-    if let (Some(r), false) = (class.sphere_radius, relaxed) {
-        // s = (r, x − μ) ∈ SOC: the row for r is empty, then −x_j + s_j = −μ_j.
-        rows.b.push(r);
-        for (j, &m) in mu.iter().enumerate() {
-            rows.i.push(linear_rows + 1 + j);
-            rows.j.push(j);
-            rows.v.push(-1.0);
-            rows.b.push(-m);
+        if let Some(u) = &set.upper {
+            for (j, &u) in u.iter().enumerate() {
+                rows.push([(x + j, 1.0)], u);
+            }
         }
-        cones.push(SecondOrderConeT(d + 1));
+        if let Some((v, s)) = &class.slab {
+            let offset = dense_dot(v, mu);
+            rows.push(v.iter().enumerate().map(|(j, &c)| (x + j, c)), s + offset);
+            rows.push(v.iter().enumerate().map(|(j, &c)| (x + j, -c)), s - offset);
+        }
+        for (a, b) in &class.halfspaces {
+            rows.push(a.iter().enumerate().map(|(j, &c)| (x + j, c)), *b);
+        }
+        let Some(r) = class.sphere_radius else { return };
+        if set.lp_relaxation {
+            // e_j ≥ (2k − 1)x_j − k(k − 1) for k = 1..⌈u_j⌉, Σ e − 2μ·x ≤ r² − ‖μ‖².
+            let e = self.vars(d);
+            let rows = &mut self.linear;
+            let upper = set.upper.as_ref().expect("the relaxation has an upper bound");
+            for (j, &u) in upper.iter().enumerate() {
+                for k in 1..=(u.ceil().max(1.0) as usize) {
+                    let k = k as f64;
+                    rows.push([(x + j, 2.0 * k - 1.0), (e + j, -1.0)], k * (k - 1.0));
+                }
+            }
+            let entries = (0..d)
+                .map(|j| (x + j, -2.0 * mu[j]))
+                .chain((0..d).map(|j| (e + j, 1.0)));
+            rows.push(entries, r * r - dense_dot(mu, mu));
+        } else {
+            // s = (r, x − μ): the row for r is empty, then −x_j + s_j = −μ_j.
+            let entries = (0..d).map(|j| (1 + j, x + j, -1.0)).collect();
+            let b = std::iter::once(r).chain(mu.iter().map(|m| -m)).collect();
+            self.socs.push(Soc { entries, b });
+        }
     }
-    let m = rows.b.len();
-    let a = CscMatrix::new_from_triplets(m, n_vars, rows.i, rows.j, rows.v);
+
+    /// Solves min ½zᵀPz + qᵀz over the constraints; returns z and how the solver ended, or the
+    /// infeasibility of the set named `what`.
+    fn solve(self, p: CscMatrix<f64>, q: &[f64], what: &str) -> Result<(Vec<f64>, SolverReport)> {
+        let Program { n_vars, linear, socs } = self;
+        let (mut ai, mut aj, mut av, mut b) = (linear.i, linear.j, linear.v, linear.b);
+        let mut cones: Vec<SupportedConeT<f64>> = vec![NonnegativeConeT(b.len())];
+        for soc in socs {
+            let start = b.len();
+            for (r, c, v) in soc.entries {
+                ai.push(start + r);
+                aj.push(c);
+                av.push(v);
+            }
+            cones.push(SecondOrderConeT(soc.b.len()));
+            b.extend(soc.b);
+        }
+        let a = CscMatrix::new_from_triplets(b.len(), n_vars, ai, aj, av);
+        // The projection's objective is ½‖x − x0‖²: a gap ε leaves x off by about √(2ε), so the gap
+        // tolerances are tightened from Clarabel's 1e-8 to 1e-12.
+        let settings = DefaultSettingsBuilder::default()
+            .verbose(false)
+            .tol_gap_abs(1e-12)
+            .tol_gap_rel(1e-12)
+            .build()
+            .expect("valid default settings");
+        let mut solver = DefaultSolver::new(&p, q, &a, &b, &cones, settings).map_err(|e| Error::Solver {
+            solver: "clarabel",
+            status: format!("setup failed: {e}"),
+            iterations: 0,
+        })?;
+        solver.solve();
+        let sol = &solver.solution;
+        let report = SolverReport {
+            solver: "clarabel",
+            status: format!("{:?}", sol.status),
+            iterations: sol.iterations,
+            residual: sol.r_prim,
+        };
+        match sol.status {
+            SolverStatus::Solved | SolverStatus::AlmostSolved => Ok((sol.x.clone(), report)),
+            SolverStatus::PrimalInfeasible | SolverStatus::AlmostPrimalInfeasible => Err(Error::Infeasible {
+                what: what.to_string(),
+                reason: format!("clarabel status {:?}", sol.status),
+            }),
+            other => Err(Error::Solver {
+                solver: "clarabel",
+                status: format!("{other:?}"),
+                iterations: sol.iterations,
+            }),
+        }
+    }
+}
+
+pub(super) fn solve(set: &FeasibleSet, class: &ClassSet, objective: Objective) -> Result<Solution> {
+    let d = set.d;
+    let mut program = Program::default();
+    let x = program.vars(d);
+    program.class(set, class, x);
+    let n = program.n_vars;
     let (p, q) = match objective {
         Objective::Distance(x0) => {
-            let p = CscMatrix::new_from_triplets(n_vars, n_vars, (0..d).collect(), (0..d).collect(), vec![1.0; d]);
-            let mut q = vec![0.0; n_vars];
+            let p = CscMatrix::new_from_triplets(n, n, (0..d).collect(), (0..d).collect(), vec![1.0; d]);
+            let mut q = vec![0.0; n];
             q[..d].iter_mut().zip(x0).for_each(|(q, x)| *q = -x);
             (p, q)
         }
         Objective::Linear(c) => {
-            let mut q = vec![0.0; n_vars];
+            let mut q = vec![0.0; n];
             q[..d].copy_from_slice(c);
-            (CscMatrix::zeros((n_vars, n_vars)), q)
+            (CscMatrix::zeros((n, n)), q)
         }
     };
-    // The projection's objective is ½‖x − x0‖²: a gap ε leaves x off by about √(2ε), so the gap
-    // tolerances are tightened from Clarabel's 1e-8 to 1e-12.
-    let settings = DefaultSettingsBuilder::default()
-        .verbose(false)
-        .tol_gap_abs(1e-12)
-        .tol_gap_rel(1e-12)
-        .build()
-        .expect("valid default settings");
-    let mut solver = DefaultSolver::new(&p, &q, &a, &rows.b, &cones, settings).map_err(|e| Error::Solver {
-        solver: "clarabel",
-        status: format!("setup failed: {e}"),
-        iterations: 0,
-    })?;
-    solver.solve();
-    let sol = &solver.solution;
-    let report = SolverReport {
-        solver: "clarabel",
-        status: format!("{:?}", sol.status),
-        iterations: sol.iterations,
-        residual: sol.r_prim,
+    let (z, report) = program.solve(p, &q, &format!("the feasible set of class {}", class.label))?;
+    let x = z[..d].to_vec();
+    let value = match objective {
+        Objective::Distance(x0) => x.iter().zip(x0).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt(),
+        Objective::Linear(c) => dense_dot(c, &x),
     };
-    match sol.status {
-        SolverStatus::Solved | SolverStatus::AlmostSolved => {
-            let x = sol.x[..d].to_vec();
-            let value = match objective {
-                Objective::Distance(x0) => x.iter().zip(x0).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt(),
-                Objective::Linear(c) => dense_dot(c, &x),
-            };
-            Ok(Solution { x, value, report })
-        }
-        SolverStatus::PrimalInfeasible | SolverStatus::AlmostPrimalInfeasible => Err(Error::Infeasible {
-            what: format!("the feasible set of class {}", class.label),
-            reason: format!("clarabel status {:?}", sol.status),
-        }),
-        other => Err(Error::Solver {
-            solver: "clarabel",
-            status: format!("{other:?}"),
-            iterations: sol.iterations,
-        }),
+    Ok(Solution { x, value, report })
+}
+
+/// The KKT attack's program (paper eq. 17; digest §4.3): min ‖g − ε₊x₊ + ε₋x₋‖ over x₊ in the +1
+/// set and x₋ in the −1 set, as min t s.t. (t, g − ε₊x₊ + ε₋x₋) in a second-order cone.
+pub(super) fn kkt(set: &FeasibleSet, g: &[f64], eps_pos: f64, eps_neg: f64) -> Result<KktSolution> {
+    let d = set.d;
+    let mut program = Program::default();
+    let t = program.vars(1);
+    let xp = program.vars(d);
+    let xn = program.vars(d);
+    program.class(set, set.class(1)?, xp);
+    program.class(set, set.class(-1)?, xn);
+    // s = (t, g − ε₊x₊ + ε₋x₋) = b − A z.
+    let mut entries = vec![(0, t, -1.0)];
+    for j in 0..d {
+        entries.push((1 + j, xp + j, eps_pos));
+        entries.push((1 + j, xn + j, -eps_neg));
     }
+    let b = std::iter::once(0.0).chain(g.iter().copied()).collect();
+    program.socs.push(Soc { entries, b });
+    let n = program.n_vars;
+    let mut q = vec![0.0; n];
+    q[t] = 1.0;
+    let (z, report) = program.solve(CscMatrix::zeros((n, n)), &q, "the KKT program's feasible sets")?;
+    let (x_pos, x_neg) = (z[xp..xp + d].to_vec(), z[xn..xn + d].to_vec());
+    let value = (0..d)
+        .map(|j| (g[j] - eps_pos * x_pos[j] + eps_neg * x_neg[j]).powi(2))
+        .sum::<f64>()
+        .sqrt();
+    Ok(KktSolution {
+        x_pos,
+        x_neg,
+        value,
+        report,
+    })
+}
+
+/// The KKT program's minimizers.
+#[derive(Debug, Clone)]
+pub struct KktSolution {
+    /// The +1 poison point.
+    pub x_pos: Vec<f64>,
+    /// The −1 poison point.
+    pub x_neg: Vec<f64>,
+    /// ‖g − ε₊x₊ + ε₋x₋‖ at the solution.
+    pub value: f64,
+    /// How the solver ended.
+    pub report: SolverReport,
 }

@@ -18,7 +18,7 @@ mod fast;
 mod percentile;
 mod rounding;
 
-pub use conic::{Solution, SolverReport};
+pub use conic::{KktSolution, Solution, SolverReport};
 pub use percentile::percentile;
 pub use rounding::{Repeats, round_points};
 
@@ -311,6 +311,18 @@ impl FeasibleSet {
             Method::Fast => fast::project(self, class, x0).or_else(|_| conic()),
             Method::Conic => conic(),
         }
+    }
+
+    /// The KKT attack's program (paper eq. 17): argmin ‖g − ε₊x₊ + ε₋x₋‖ over x₊ in the +1 set
+    /// and x₋ in the −1 set, by Clarabel. Binary sets only.
+    pub fn kkt_program(&self, g: &[f64], eps_pos: f64, eps_neg: f64) -> Result<KktSolution> {
+        self.check_len("gradient g", g.len())?;
+        for (name, e) in [("epsPos", eps_pos), ("epsNeg", eps_neg)] {
+            if !(e >= 0.0 && e.is_finite()) {
+                return Err(Error::option(name, e, "must be a finite number ≥ 0"));
+            }
+        }
+        conic::kkt(self, g, eps_pos, eps_neg)
     }
 
     /// argmin c·x over class y's set (the min-max attack's inner step).
