@@ -48,6 +48,10 @@ struct Inner {
     scale: Vec<f64>,
     /// ∂(½q)/∂x_j on the current piece (the sphere constraint's gradient).
     sphere_grad: Vec<f64>,
+    /// q(x): ‖x − μ‖², or Σ f(x_j) − 2μ·x + ‖μ‖² for the relaxed sphere.
+    sphere_q: f64,
+    /// ‖x − x0‖².
+    dist_sq: f64,
 }
 
 impl<'a> Dual<'a> {
@@ -85,14 +89,17 @@ impl<'a> Dual<'a> {
             }
         }
         let mu = &self.class.centroid;
+        let lo = self.set.lower.unwrap_or(f64::NEG_INFINITY);
+        let upper = self.set.upper.as_deref();
+        let inv = 1.0 / (1.0 + rho);
         let (mut x, mut scale, mut sphere_grad) = (vec![0.0; d], vec![0.0; d], vec![0.0; d]);
+        let (mut sphere_q, mut dist_sq) = (0.0, 0.0);
         for j in 0..d {
-            let lo = self.set.lower.unwrap_or(f64::NEG_INFINITY);
-            let hi = self.set.upper.as_ref().map_or(f64::INFINITY, |u| u[j]);
+            let hi = upper.map_or(f64::INFINITY, |u| u[j]);
             let c = self.x0[j] + rho * mu[j] - w[j];
             let (value, smooth, half_slope) = if self.relaxed {
                 // x + (ρ/2)f'(x) ∋ c with f' = 2k − 1 on (k − 1, k): the piece k, or the kink below it.
-                let k = ((c + 0.5 * rho) / (1.0 + rho)).ceil().max(1.0);
+                let k = super::ceil((c + 0.5 * rho) * inv).max(1.0);
                 let on_piece = c - rho * (k - 0.5);
                 if on_piece >= k - 1.0 || k == 1.0 {
                     (on_piece, true, k - 0.5)
@@ -100,52 +107,55 @@ impl<'a> Dual<'a> {
                     (k - 1.0, false, k - 1.0) // any slope in [k − 1.5, k − 0.5]; the point is fixed
                 }
             } else {
-                (c / (1.0 + rho), true, f64::NAN)
+                (c * inv, true, f64::NAN)
             };
             let clipped = value.clamp(lo, hi);
             x[j] = clipped;
+            dist_sq += (clipped - self.x0[j]) * (clipped - self.x0[j]);
             let free = smooth && clipped == value && value > lo && value < hi;
-            scale[j] = if !free {
-                0.0
-            } else if self.relaxed {
-                1.0
-            } else {
-                1.0 / (1.0 + rho)
+            scale[j] = match (free, self.relaxed) {
+                (false, _) => 0.0,
+                (true, true) => 1.0,
+                (true, false) => inv,
             };
-            sphere_grad[j] = if self.relaxed {
+            if self.relaxed {
                 let slope = if clipped == value {
                     half_slope
                 } else {
                     piece_half_slope(clipped)
                 };
-                slope - mu[j]
+                sphere_grad[j] = slope - mu[j];
+                sphere_q += super::envelope(clipped) - 2.0 * mu[j] * clipped;
             } else {
-                clipped - mu[j]
-            };
+                sphere_grad[j] = clipped - mu[j];
+                sphere_q += sphere_grad[j] * sphere_grad[j];
+            }
         }
-        Inner { x, scale, sphere_grad }
+        if self.relaxed {
+            sphere_q += self.mu_sq;
+        }
+        Inner {
+            x,
+            scale,
+            sphere_grad,
+            sphere_q,
+            dist_sq,
+        }
     }
 
-    /// Constraint values g_a(x) (≤ 0 feasible), sphere first.
-    fn constraints(&self, x: &[f64]) -> Vec<f64> {
+    /// Constraint values g_a(x(λ)) (≤ 0 feasible), sphere first.
+    fn constraints(&self, inner: &Inner) -> Vec<f64> {
         let mut g = Vec::with_capacity(self.m());
         if let Some(r) = self.class.sphere_radius {
-            let q = if self.relaxed {
-                x.iter().map(|&v| super::envelope(v)).sum::<f64>() - 2.0 * dense_dot(&self.class.centroid, x)
-                    + self.mu_sq
-            } else {
-                x.iter().zip(&self.class.centroid).map(|(a, b)| (a - b) * (a - b)).sum()
-            };
-            g.push(0.5 * (q - r * r));
+            g.push(0.5 * (inner.sphere_q - r * r));
         }
-        g.extend(self.linear.iter().map(|(n, h)| dense_dot(n, x) - h));
+        g.extend(self.linear.iter().map(|(n, h)| dense_dot(n, &inner.x) - h));
         g
     }
 
     /// D(λ) = ½‖x − x0‖² + Σ λ_a g_a(x) at x = x(λ).
-    fn value(&self, lambda: &[f64], x: &[f64], g: &[f64]) -> f64 {
-        0.5 * x.iter().zip(self.x0).map(|(a, b)| (a - b) * (a - b)).sum::<f64>()
-            + lambda.iter().zip(g).map(|(l, g)| l * g).sum::<f64>()
+    fn value(&self, lambda: &[f64], inner: &Inner, g: &[f64]) -> f64 {
+        0.5 * inner.dist_sq + lambda.iter().zip(g).map(|(l, g)| l * g).sum::<f64>()
     }
 
     /// The constraint scales used in the tolerances: r² for the sphere, ‖n‖·(1 + |h|) otherwise.
@@ -172,7 +182,7 @@ fn polish(dual: &Dual, lambda: &mut [f64]) {
         for a in 0..lambda.len() {
             let g_at = |l: f64, lambda: &mut [f64]| {
                 lambda[a] = l;
-                dual.constraints(&dual.inner(lambda).x)[a]
+                dual.constraints(&dual.inner(lambda))[a]
             };
             let start = lambda[a];
             let (mut lo, mut hi);
@@ -209,19 +219,35 @@ fn polish(dual: &Dual, lambda: &mut [f64]) {
 
 /// Half the slope of the envelope just below x (used at the box ends).
 fn piece_half_slope(x: f64) -> f64 {
-    x.ceil().max(1.0) - 0.5
+    super::ceil(x).max(1.0) - 0.5
 }
 
 pub(super) fn project(set: &FeasibleSet, class: &ClassSet, x0: &[f64]) -> Result<Solution> {
     let dual = Dual::new(set, class, x0);
     let m = dual.m();
     let scales = dual.scales();
+    // Start the sphere's multiplier where the exact sphere alone would put it: x = μ + (x0 − μ)/(1 + ρ)
+    // lands on the sphere for ρ = ‖x0 − μ‖/r − 1.
     let mut lambda = vec![0.0; m];
+    if let (true, Some(r)) = (dual.sphere, class.sphere_radius) {
+        let dist: f64 = x0
+            .iter()
+            .zip(&class.centroid)
+            .map(|(a, b)| (a - b) * (a - b))
+            .sum::<f64>()
+            .sqrt();
+        lambda[0] = (dist / r.max(f64::MIN_POSITIVE) - 1.0).max(0.0);
+    }
     let mut stalled = false;
     let mut polished = false;
+    // x(λ) and g(x(λ)) at the current λ, carried over from the accepted line-search trial.
+    let mut current: Option<(Inner, Vec<f64>)> = None;
     for iteration in 0..=MAX_ITER {
-        let inner = dual.inner(&lambda);
-        let g = dual.constraints(&inner.x);
+        let (inner, g) = current.take().unwrap_or_else(|| {
+            let inner = dual.inner(&lambda);
+            let g = dual.constraints(&inner);
+            (inner, g)
+        });
         let violation = g.iter().zip(&scales).map(|(g, s)| g / s).fold(0.0f64, f64::max);
         let slack = lambda
             .iter()
@@ -259,6 +285,7 @@ pub(super) fn project(set: &FeasibleSet, class: &ClassSet, x0: &[f64]) -> Result
             stalled = false;
             polished = true;
             polish(&dual, &mut lambda);
+            current = None;
             continue;
         }
         if lambda.iter().any(|l| *l > 1e14) {
@@ -289,23 +316,30 @@ pub(super) fn project(set: &FeasibleSet, class: &ClassSet, x0: &[f64]) -> Result
             .cholesky()
             .map(|c| c.solve(&rhs))
             .unwrap_or_else(|| rhs.clone());
-        let base = dual.value(&lambda, &inner.x, &g);
-        let mut t = 1.0;
+        let base = dual.value(&lambda, &inner, &g);
+        // First try the full step, or the step to the first bound it would cross.
+        let mut t = free
+            .iter()
+            .enumerate()
+            .filter(|&(p, &a)| step[p] < 0.0 && lambda[a] > 0.0)
+            .map(|(p, &a)| lambda[a] / -step[p])
+            .fold(1.0f64, f64::min);
         loop {
             let mut trial = lambda.clone();
             for (p, &a) in free.iter().enumerate() {
                 trial[a] = (lambda[a] + t * step[p]).max(0.0);
             }
-            let x = dual.inner(&trial).x;
-            let gt = dual.constraints(&x);
+            let trial_inner = dual.inner(&trial);
+            let gt = dual.constraints(&trial_inner);
             let gain: f64 = trial.iter().zip(&lambda).zip(&g).map(|((n, o), g)| (n - o) * g).sum();
             // Armijo on the dual, with slack for rounding in D near the optimum.
-            if dual.value(&trial, &x, &gt) >= base + 1e-4 * gain - 1e-14 * base.abs() || t < 1e-12 {
+            if dual.value(&trial, &trial_inner, &gt) >= base + 1e-4 * gain - 1e-14 * base.abs() || t < 1e-12 {
                 stalled = trial == lambda;
                 lambda = trial;
+                current = Some((trial_inner, gt));
                 break;
             }
-            t *= 0.5;
+            t *= 0.1;
         }
     }
     Err(Error::Solver {
