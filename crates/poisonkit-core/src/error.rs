@@ -172,5 +172,18 @@ impl Error {
     }
 }
 
+/// Fails with [`Error::DimMismatch`] naming `what` unless `got == expected`.
+pub fn check_len(what: impl Into<String>, expected: usize, got: usize) -> Result<()> {
+    if got == expected {
+        Ok(())
+    } else {
+        Err(Error::DimMismatch {
+            what: what.into(),
+            expected,
+            got,
+        })
+    }
+}
+
 /// The core's result type.
 pub type Result<T> = std::result::Result<T, Error>;

@@ -13,7 +13,7 @@ pub use read::{Format, ReadOptions, read_dataset};
 pub use svmlight::write_svmlight;
 pub use synthetic::{BagOfWordsOptions, BlobsOptions, make_bag_of_words, make_blobs};
 
-use crate::error::{Error, Location, Result};
+use crate::error::{Error, Location, Result, check_len};
 
 /// What the labels of a data set are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -299,13 +299,7 @@ impl Dataset {
 
     /// This data set followed by `other` (same d; labels of the same kind).
     pub fn concat(&self, other: &Dataset) -> Result<Self> {
-        if other.d != self.d {
-            return Err(Error::DimMismatch {
-                what: "concat: number of features of the second data set".into(),
-                expected: self.d,
-                got: other.d,
-            });
-        }
+        check_len("concat: number of features of the second data set", self.d, other.d)?;
         let offset = self.nnz();
         let mut indptr = self.indptr.clone();
         indptr.extend(other.indptr[1..].iter().map(|&p| p + offset));

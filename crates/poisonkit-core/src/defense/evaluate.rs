@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use super::{Defense, Removal, ScoreInput, ScoreOptions, sanitize, scores};
 use crate::data::Dataset;
-use crate::error::{Error, Location, Result};
+use crate::error::{Error, Location, Result, check_len};
 use crate::model::{Fit, LinearModel, Loss, Problem, SolverOptions, WarmStart, train};
 
 /// Options of [`evaluate`].
@@ -162,13 +162,11 @@ pub fn evaluate(
 
 /// `other` must have the training data's d and only labels of the training data's classes.
 fn check_compatible(train_set: &Dataset, other: &Dataset, what: &str) -> Result<()> {
-    if other.d() != train_set.d() {
-        return Err(Error::DimMismatch {
-            what: format!("{what}: number of features (the training data's d)"),
-            expected: train_set.d(),
-            got: other.d(),
-        });
-    }
+    check_len(
+        format!("{what}: number of features (the training data's d)"),
+        train_set.d(),
+        other.d(),
+    )?;
     let classes: Vec<i32> = train_set
         .class_counts()
         .iter()

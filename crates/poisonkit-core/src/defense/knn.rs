@@ -12,7 +12,7 @@
 use rayon::prelude::*;
 
 use crate::data::Dataset;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, check_len};
 use crate::linalg::{Csc, sq_norm};
 
 /// How the distances to the k nearest neighbours become a score.
@@ -26,13 +26,11 @@ pub enum KnnRule {
 
 /// The k-NN score of every row of `query` against the rows of `reference` (same d).
 pub fn knn_scores(query: &Dataset, reference: &Dataset, k: usize, rule: KnnRule) -> Result<Vec<f64>> {
-    if query.d() != reference.d() {
-        return Err(Error::DimMismatch {
-            what: "k-NN: number of features of the reference set".into(),
-            expected: query.d(),
-            got: reference.d(),
-        });
-    }
+    check_len(
+        "k-NN: number of features of the reference set",
+        query.d(),
+        reference.d(),
+    )?;
     if k == 0 || k > reference.n() {
         return Err(Error::option(
             "k",

@@ -22,7 +22,7 @@ use rayon::prelude::*;
 
 use super::centroid::{Centroids, class_index};
 use crate::data::Dataset;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, check_len};
 use crate::linalg::{Csc, dense_dot, sq_norm};
 use crate::rng::seeded;
 
@@ -43,13 +43,11 @@ const POWER: usize = 4;
 
 /// The SVD-defense score of every row of `data`, the subspace fitted on `fit_on`.
 pub fn svd_scores(data: &Dataset, fit_on: &Dataset, rule: SvdRule, seed: u64) -> Result<Vec<f64>> {
-    if data.d() != fit_on.d() {
-        return Err(Error::DimMismatch {
-            what: "SVD defense: number of features of the fitted data".into(),
-            expected: data.d(),
-            got: fit_on.d(),
-        });
-    }
+    check_len(
+        "SVD defense: number of features of the fitted data",
+        data.d(),
+        fit_on.d(),
+    )?;
     let subspace = Subspace::fit(fit_on, rule, seed, FIRST_RANK)?;
     subspace.scores(data)
 }

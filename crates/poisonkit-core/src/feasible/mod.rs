@@ -244,14 +244,7 @@ impl FeasibleSet {
     }
 
     fn check_len(&self, what: &str, len: usize) -> Result<()> {
-        if len != self.d {
-            return Err(Error::DimMismatch {
-                what: format!("{what}: number of features of the feasible set"),
-                expected: self.d,
-                got: len,
-            });
-        }
-        Ok(())
+        crate::error::check_len(format!("{what}: number of features of the feasible set"), self.d, len)
     }
 
     /// The largest violation of class y's constraints at x (≤ 0 inside the set), for the sphere

@@ -19,7 +19,7 @@ pub use loss::Loss;
 pub use objective::Problem;
 
 use crate::data::Dataset;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, check_len};
 
 /// A linear classifier: predicts +1 iff w·x + b > 0 (an exact 0 predicts −1, as scikit-learn).
 #[derive(Debug, Clone, PartialEq)]
@@ -40,14 +40,11 @@ impl LinearModel {
     }
 
     fn check_dim(&self, data: &Dataset) -> Result<()> {
-        if data.d() != self.w.len() {
-            return Err(Error::DimMismatch {
-                what: "number of features of the data (model dimension)".into(),
-                expected: self.w.len(),
-                got: data.d(),
-            });
-        }
-        Ok(())
+        check_len(
+            "number of features of the data (model dimension)",
+            self.w.len(),
+            data.d(),
+        )
     }
 
     /// w·x_i + b for every row.
