@@ -5,7 +5,7 @@
 
 use rayon::prelude::*;
 
-use crate::data::{Classes, Dataset};
+use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::linalg::dense_dot;
 
@@ -30,7 +30,8 @@ impl Centroids {
         }
         let mut means = vec![vec![0.0; data.d()]; labels.len()];
         for i in 0..data.n() {
-            let c = class_index(data.classes(), data.labels()[i]);
+            let y = data.labels()[i];
+            let c = labels.iter().position(|&l| l == y).expect("every label is a class");
             data.row_axpy(i, 1.0, &mut means[c]);
         }
         for (mean, &(_, count)) in means.iter_mut().zip(&counts) {
@@ -44,6 +45,24 @@ impl Centroids {
         })
     }
 
+    /// v = (μ₋ − μ₊)/‖μ₋ − μ₊‖, the unit vector between the two class centroids (binary data only).
+    pub fn slab_direction(&self) -> Result<Vec<f64>> {
+        let (Some(neg), Some(pos)) = (self.mean(-1), self.mean(1)) else {
+            return Err(Error::option(
+                "slab",
+                true,
+                "the slab needs binary ±1 labels with both classes present",
+            ));
+        };
+        let mut v: Vec<f64> = neg.iter().zip(pos).map(|(a, b)| a - b).collect();
+        let norm = dense_dot(&v, &v).sqrt();
+        if norm == 0.0 {
+            return Err(Error::option("slab", true, "the two class centroids coincide"));
+        }
+        v.iter_mut().for_each(|x| *x /= norm);
+        Ok(v)
+    }
+
     /// The class labels, in label order.
     pub fn labels(&self) -> &[i32] {
         &self.labels
@@ -54,7 +73,8 @@ impl Centroids {
         self.labels.iter().position(|&l| l == label).map(|c| &self.means[c][..])
     }
 
-    fn index(&self, label: i32) -> Result<usize> {
+    /// The position of class `label` in label order (the row of its centroid).
+    pub(crate) fn index(&self, label: i32) -> Result<usize> {
         self.labels
             .iter()
             .position(|&l| l == label)
@@ -62,14 +82,6 @@ impl Centroids {
                 location: crate::error::Location::whole("scored data"),
                 message: format!("label {label} is not a class of the data the defense was fitted on"),
             })
-    }
-}
-
-/// Position of `label` in label order.
-pub(crate) fn class_index(classes: Classes, label: i32) -> usize {
-    match classes {
-        Classes::Binary => usize::from(label > 0),
-        Classes::Multiclass(_) => label as usize,
     }
 }
 
@@ -92,20 +104,8 @@ pub fn l2_scores(data: &Dataset, centroids: &Centroids) -> Result<Vec<f64>> {
 
 /// |v·x_i − v·μ_{y_i}| for every row, v the unit vector from the +1 to the −1 centroid.
 pub fn slab_scores(data: &Dataset, centroids: &Centroids) -> Result<Vec<f64>> {
-    let (Some(neg), Some(pos)) = (centroids.mean(-1), centroids.mean(1)) else {
-        return Err(Error::option(
-            "defenses",
-            "slab",
-            "the slab defense needs binary ±1 labels with both classes present",
-        ));
-    };
-    let mut v: Vec<f64> = neg.iter().zip(pos).map(|(a, b)| a - b).collect();
-    let norm = dense_dot(&v, &v).sqrt();
-    if norm == 0.0 {
-        return Err(Error::option("defenses", "slab", "the two class centroids coincide"));
-    }
-    v.iter_mut().for_each(|x| *x /= norm);
-    let offsets = [dense_dot(&v, neg), dense_dot(&v, pos)];
+    let v = centroids.slab_direction()?;
+    let offsets = [-1, 1].map(|y| dense_dot(&v, centroids.mean(y).expect("binary centroids")));
     Ok((0..data.n())
         .into_par_iter()
         .map(|i| (data.row_dot(i, &v) - offsets[usize::from(data.labels()[i] > 0)]).abs())

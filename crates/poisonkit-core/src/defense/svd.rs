@@ -20,9 +20,9 @@ use nalgebra::DMatrix;
 use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
 
-use super::centroid::{Centroids, class_index};
+use super::centroid::Centroids;
 use crate::data::Dataset;
-use crate::error::{Error, Result, check_len};
+use crate::error::{Result, check_len};
 use crate::linalg::{Csc, dense_dot, sq_norm};
 use crate::rng::seeded;
 
@@ -58,7 +58,6 @@ struct Subspace {
     vk: DMatrix<f64>,
     extra: Vec<Vec<f64>>,
     centroids: Centroids,
-    classes: crate::data::Classes,
 }
 
 impl Subspace {
@@ -114,26 +113,15 @@ impl Subspace {
             top
         };
         let extra = orthogonal_directions(&vk, &centroids);
-        Ok(Subspace {
-            vk,
-            extra,
-            centroids,
-            classes: x.classes(),
-        })
+        Ok(Subspace { vk, extra, centroids })
     }
 
     fn scores(&self, data: &Dataset) -> Result<Vec<f64>> {
-        let labels = data.labels();
-        let class_of = |y: i32| {
-            self.centroids
-                .mean(y)
-                .map(|_| class_index(self.classes, y))
-                .ok_or_else(|| Error::InvalidLabel {
-                    location: crate::error::Location::whole("scored data"),
-                    message: format!("label {y} is not a class of the data the SVD defense was fitted on"),
-                })
-        };
-        let classes: Vec<usize> = labels.iter().map(|&y| class_of(y)).collect::<Result<_>>()?;
+        let classes: Vec<usize> = data
+            .labels()
+            .iter()
+            .map(|&y| self.centroids.index(y))
+            .collect::<Result<_>>()?;
         let k = self.vk.nrows();
         let per_class: Vec<ClassProjection> = self
             .centroids

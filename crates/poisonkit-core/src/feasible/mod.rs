@@ -22,7 +22,7 @@ pub use conic::{KktSolution, Solution, SolverReport};
 pub use percentile::percentile;
 pub use rounding::{Repeats, round_points};
 
-use crate::data::{Classes, Dataset};
+use crate::data::Dataset;
 use crate::defense::Centroids;
 use crate::error::{Error, Result};
 use crate::linalg::dense_dot;
@@ -112,21 +112,10 @@ impl FeasibleSet {
         }
         let centroids = Centroids::fit(clean)?;
         let d = clean.d();
-        let slab_direction = match (options.slab, clean.classes()) {
-            (false, _) => None,
-            (true, Classes::Binary) => {
-                let (neg, pos) = (centroids.mean(-1).expect("binary"), centroids.mean(1).expect("binary"));
-                let mut v: Vec<f64> = neg.iter().zip(pos).map(|(a, b)| a - b).collect();
-                let norm = dense_dot(&v, &v).sqrt();
-                if norm == 0.0 {
-                    return Err(Error::option("slab", true, "the two class centroids coincide"));
-                }
-                v.iter_mut().for_each(|x| *x /= norm);
-                Some(v)
-            }
-            (true, Classes::Multiclass(_)) => {
-                return Err(Error::option("slab", true, "the slab needs binary ±1 labels"));
-            }
+        let slab_direction = if options.slab {
+            Some(centroids.slab_direction()?)
+        } else {
+            None
         };
         let mut classes = Vec::new();
         for &label in centroids.labels() {
