@@ -46,7 +46,8 @@ export declare class FeasibleSet {
   violation(x: Float64Array, label: number): number
   /** `method`: "fast" (the default) or "conic" (Clarabel). */
   project(x0: Float64Array, label: number, method?: string | undefined | null): Promise<SetSolution>
-  minimizeLinear(c: Float64Array, label: number): Promise<SetSolution>
+  /** `method`: "fast" (the default) or "conic" (Clarabel). */
+  minimizeLinear(c: Float64Array, label: number, method?: string | undefined | null): Promise<SetSolution>
   /** The KKT attack's program: argmin ‖g − ε₊x₊ + ε₋x₋‖ over x₊ in the +1 set, x₋ in the −1 set. */
   kktProgram(g: Float64Array, epsPos: number, epsNeg: number): Promise<KktSolution>
 }

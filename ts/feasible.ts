@@ -131,10 +131,14 @@ export class FeasibleSet {
     return nativeAsync(() => this.handle.kktProgram(v, finiteNumber('epsPos', epsPos), finiteNumber('epsNeg', epsNeg)))
   }
 
-  /** argmin c·x over class `label`'s set (the min-max attack's inner step), by Clarabel. */
-  minimizeLinear(c: ArrayLike<number>, label: number): Promise<SetSolution> {
+  /**
+   * argmin c·x over class `label`'s set (the min-max attack's inner step). `method`: `'fast'`
+   * (default; proximal steps of the exact projection, falling back to Clarabel where they cannot
+   * conclude) or `'conic'` (Clarabel).
+   */
+  minimizeLinear(c: ArrayLike<number>, label: number, method: 'fast' | 'conic' = 'fast'): Promise<SetSolution> {
     const v = Float64Array.from(c)
-    return nativeAsync(() => this.handle.minimizeLinear(v, label))
+    return nativeAsync(() => this.handle.minimizeLinear(v, label, method))
   }
 }
 

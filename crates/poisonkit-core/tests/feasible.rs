@@ -107,6 +107,8 @@ fn a_cap_that_excludes_the_ball_is_infeasible() {
     set.add_loss_cap(1, &theta, -5.0, 0.1).unwrap();
     let err = set.project(&vec![1.0; set.d()], 1).unwrap_err();
     assert_eq!(err.code(), "ERR_INFEASIBLE", "{err}");
+    let err = set.minimize_linear(&vec![1.0; set.d()], 1).unwrap_err();
+    assert_eq!(err.code(), "ERR_INFEASIBLE", "{err}");
     assert!(
         set.project(&vec![1.0; set.d()], -1).is_ok(),
         "the other class is unaffected"
@@ -161,7 +163,7 @@ fn lp_relaxation_keeps_rounded_points_in_the_sphere_on_average() {
 }
 
 #[test]
-fn fast_projection_agrees_with_clarabel_for_every_combination() {
+fn fast_path_agrees_with_clarabel_for_every_combination() {
     use poisonkit_core::feasible::Method;
     let data = make_bag_of_words(&BagOfWordsOptions {
         n: 200,
@@ -172,7 +174,7 @@ fn fast_projection_agrees_with_clarabel_for_every_combination() {
     })
     .unwrap();
     let mut rng = seeded(21);
-    let mut checked = 0;
+    let (mut checked, mut linear) = (0, 0);
     for sphere in ["none", "exact", "relaxed"] {
         for slab in [false, true] {
             for boxed in [false, true] {
@@ -229,12 +231,36 @@ fn fast_projection_agrees_with_clarabel_for_every_combination() {
                             "{what}: infeasible"
                         );
                         checked += 1;
+                        // Linear minimization, where the set is bounded.
+                        if sphere == "none" && !boxed {
+                            continue;
+                        }
+                        let c: Vec<f64> = (0..set.d()).map(|_| rng.random::<f64>() - 0.5).collect();
+                        let fast = set
+                            .minimize_linear_with(&c, 1, Method::Fast)
+                            .unwrap_or_else(|e| panic!("{what}: {e}"));
+                        let conic = set.minimize_linear_with(&c, 1, Method::Conic).unwrap();
+                        assert_eq!(fast.report.solver, "proximal-dual-newton", "{what}: {:?}", fast.report);
+                        assert!(
+                            (fast.value - conic.value).abs() <= 1e-6 * (1.0 + conic.value.abs()),
+                            "{what}: min c·x {} by the fast path, {} by Clarabel",
+                            fast.value,
+                            conic.value
+                        );
+                        assert!(
+                            set.violation(&fast.x, 1).unwrap() <= 1e-9,
+                            "{what}: infeasible minimizer"
+                        );
+                        linear += 1;
                     }
                 }
             }
         }
     }
-    assert!(checked >= 100, "{checked} instances");
+    assert!(
+        checked >= 100 && linear >= 80,
+        "{checked} projections, {linear} linear minimizations"
+    );
 }
 
 #[test]

@@ -172,22 +172,13 @@ impl FeasibleSet {
     /// `method`: "fast" (the default) or "conic" (Clarabel).
     #[napi(ts_return_type = "Promise<SetSolution>")]
     pub fn project(&self, x0: Float64Array, label: i32, method: Option<String>) -> Result<AsyncTask<SolveTask>> {
-        let method = match method.as_deref() {
-            None | Some("fast") => Method::Fast,
-            Some("conic") => Method::Conic,
-            Some(other) => {
-                return Err(js_error(
-                    "ERR_INVALID_OPTION",
-                    format!("option method = {other}: must be one of fast, conic"),
-                ));
-            }
-        };
-        Ok(self.task(x0.to_vec(), label, Some(method)))
+        self.task(Goal::Project, x0, label, method)
     }
 
+    /// `method`: "fast" (the default) or "conic" (Clarabel).
     #[napi(ts_return_type = "Promise<SetSolution>")]
-    pub fn minimize_linear(&self, c: Float64Array, label: i32) -> AsyncTask<SolveTask> {
-        self.task(c.to_vec(), label, None)
+    pub fn minimize_linear(&self, c: Float64Array, label: i32, method: Option<String>) -> Result<AsyncTask<SolveTask>> {
+        self.task(Goal::MinimizeLinear, c, label, method)
     }
 }
 
@@ -244,22 +235,45 @@ impl Task for KktTask {
 }
 
 impl FeasibleSet {
-    /// A projection by `method`, or a linear minimization when `method` is None.
-    fn task(&self, vector: Vec<f64>, label: i32, method: Option<Method>) -> AsyncTask<SolveTask> {
-        AsyncTask::new(SolveTask {
+    fn task(
+        &self,
+        goal: Goal,
+        vector: Float64Array,
+        label: i32,
+        method: Option<String>,
+    ) -> Result<AsyncTask<SolveTask>> {
+        let method = match method.as_deref() {
+            None | Some("fast") => Method::Fast,
+            Some("conic") => Method::Conic,
+            Some(other) => {
+                return Err(js_error(
+                    "ERR_INVALID_OPTION",
+                    format!("option method = {other}: must be one of fast, conic"),
+                ));
+            }
+        };
+        Ok(AsyncTask::new(SolveTask {
             set: self.inner.clone(),
-            vector,
+            goal,
+            vector: vector.to_vec(),
             label,
             method,
-        })
+        }))
     }
+}
+
+/// What a [`SolveTask`] computes.
+enum Goal {
+    Project,
+    MinimizeLinear,
 }
 
 pub struct SolveTask {
     set: Arc<feasible::FeasibleSet>,
+    goal: Goal,
     vector: Vec<f64>,
     label: i32,
-    method: Option<Method>,
+    method: Method,
 }
 
 #[napi]
@@ -268,9 +282,9 @@ impl Task for SolveTask {
     type JsValue = SetSolution;
 
     fn compute(&mut self) -> Result<Self::Output> {
-        guard(|| match self.method {
-            Some(method) => self.set.project_with(&self.vector, self.label, method),
-            None => self.set.minimize_linear(&self.vector, self.label),
+        guard(|| match self.goal {
+            Goal::Project => self.set.project_with(&self.vector, self.label, self.method),
+            Goal::MinimizeLinear => self.set.minimize_linear_with(&self.vector, self.label, self.method),
         })
     }
 

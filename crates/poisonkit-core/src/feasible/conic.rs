@@ -242,16 +242,20 @@ pub(super) fn kkt(set: &FeasibleSet, g: &[f64], eps_pos: f64, eps_neg: f64) -> R
     q[t] = 1.0;
     let (z, report) = program.solve(CscMatrix::zeros((n, n)), &q, "the KKT program's feasible sets")?;
     let (x_pos, x_neg) = (z[xp..xp + d].to_vec(), z[xn..xn + d].to_vec());
-    let value = (0..d)
-        .map(|j| (g[j] - eps_pos * x_pos[j] + eps_neg * x_neg[j]).powi(2))
-        .sum::<f64>()
-        .sqrt();
     Ok(KktSolution {
+        value: kkt_value(g, eps_pos, &x_pos, eps_neg, &x_neg),
         x_pos,
         x_neg,
-        value,
         report,
     })
+}
+
+/// ‖g − ε₊x₊ + ε₋x₋‖.
+pub(super) fn kkt_value(g: &[f64], eps_pos: f64, x_pos: &[f64], eps_neg: f64, x_neg: &[f64]) -> f64 {
+    (0..g.len())
+        .map(|j| (g[j] - eps_pos * x_pos[j] + eps_neg * x_neg[j]).powi(2))
+        .sum::<f64>()
+        .sqrt()
 }
 
 /// The KKT program's minimizers.

@@ -9,9 +9,10 @@
 //! - halfspaces a·x ≤ b, such as the decoy-loss cap 1 − y(θ·x + b) ≤ τ_y (digest §3.4).
 //!
 //! Radii default to the reference's: the 90th percentile (numpy's linear interpolation) of the
-//! clean class's distances, against a defender that removes 5% (digest §3.1). Projections use an
-//! exact dual Newton method ([`fast`]) by default and Clarabel ([`conic`]) on request; linear
-//! minimization uses Clarabel. Every operation returns how its solver ended.
+//! clean class's distances, against a defender that removes 5% (digest §3.1). By default,
+//! projections use an exact dual Newton method and linear minimization proximal steps of it
+//! ([`fast`]); Clarabel ([`conic`]) is the general path, on request, wherever the fast path cannot
+//! conclude, and for the KKT program. Every operation returns how its solver ended.
 
 mod conic;
 mod fast;
@@ -30,7 +31,8 @@ use crate::linalg::dense_dot;
 /// Which solver an operation uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
-    /// The exact specialised solver (dual Newton).
+    /// The specialised solvers: dual Newton for projections, proximal steps of it for linear
+    /// minimization.
     Fast,
     /// The general conic solver (Clarabel), the reference in tests.
     Conic,
@@ -278,13 +280,7 @@ impl FeasibleSet {
 
     /// argmin ‖x − x0‖² over class y's set, by the method asked for.
     pub fn project_with(&self, x0: &[f64], label: i32, method: Method) -> Result<Solution> {
-        self.check_len("point", x0.len())?;
-        if x0.iter().any(|v| !v.is_finite()) {
-            return Err(Error::NonFinite {
-                location: crate::error::Location::whole("point to project"),
-                value: "NaN or infinity".into(),
-            });
-        }
+        self.check_finite("point to project", x0)?;
         let class = self.class(label)?;
         let conic = || conic::solve(self, class, conic::Objective::Distance(x0));
         match method {
@@ -298,7 +294,7 @@ impl FeasibleSet {
     /// The KKT attack's program (paper eq. 17): argmin ‖g − ε₊x₊ + ε₋x₋‖ over x₊ in the +1 set
     /// and x₋ in the −1 set, by Clarabel. Binary sets only.
     pub fn kkt_program(&self, g: &[f64], eps_pos: f64, eps_neg: f64) -> Result<KktSolution> {
-        self.check_len("gradient g", g.len())?;
+        self.check_finite("gradient g", g)?;
         for (name, e) in [("epsPos", eps_pos), ("epsNeg", eps_neg)] {
             if !(e >= 0.0 && e.is_finite()) {
                 return Err(Error::option(name, e, "must be a finite number ≥ 0"));
@@ -307,10 +303,32 @@ impl FeasibleSet {
         conic::kkt(self, g, eps_pos, eps_neg)
     }
 
-    /// argmin c·x over class y's set (the min-max attack's inner step).
+    /// argmin c·x over class y's set (the min-max attack's inner step), by the fast path.
     pub fn minimize_linear(&self, c: &[f64], label: i32) -> Result<Solution> {
-        self.check_len("cost vector", c.len())?;
-        conic::solve(self, self.class(label)?, conic::Objective::Linear(c))
+        self.minimize_linear_with(c, label, Method::Fast)
+    }
+
+    /// argmin c·x over class y's set by the method asked for.
+    pub fn minimize_linear_with(&self, c: &[f64], label: i32, method: Method) -> Result<Solution> {
+        self.check_finite("cost vector", c)?;
+        let class = self.class(label)?;
+        let conic = || conic::solve(self, class, conic::Objective::Linear(c));
+        if method == Method::Conic {
+            return conic();
+        }
+        fast::minimize_linear(self, class, c).or_else(|_| conic())
+    }
+
+    /// Checks a vector's length and that it is finite.
+    fn check_finite(&self, what: &str, v: &[f64]) -> Result<()> {
+        self.check_len(what, v.len())?;
+        if v.iter().any(|x| !x.is_finite()) {
+            return Err(Error::NonFinite {
+                location: crate::error::Location::whole(what),
+                value: "NaN or infinity".into(),
+            });
+        }
+        Ok(())
     }
 }
 
