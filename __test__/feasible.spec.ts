@@ -51,8 +51,14 @@ test('the KKT program reaches a target made of feasible points', async (t) => {
   const b = (await set.project(new Array(30).fill(1), -1)).x
   const g = a.map((v, j) => 0.03 * v - 0.01 * b[j]!)
   const s = await set.kktProgram(g, 0.03, 0.01)
+  t.is(s.solver, 'kkt-dual-newton')
   t.true(s.value < 1e-6, `${s.value}`)
   t.true(set.contains(s.xPos, 1, 1e-6) && set.contains(s.xNeg, -1, 1e-6))
+  // An unreachable target: the fast path and Clarabel find the same minimum.
+  const far = g.map((v, j) => v + (j % 2 ? 0.05 : -0.05))
+  const [fast, conic] = [await set.kktProgram(far, 0.03, 0.01), await set.kktProgram(far, 0.03, 0.01, 'conic')]
+  t.true(Math.abs(fast.value - conic.value) <= 1e-6 * conic.value, `${fast.value} vs ${conic.value}`)
+  await t.throwsAsync(set.kktProgram(far, 0.03, 0.01, 'simplex' as 'fast'), { instanceOf: PoisonkitError, code: 'ERR_INVALID_OPTION' })
 })
 
 test('an empty set rejects with ERR_INFEASIBLE; bad input throws with a code', async (t) => {

@@ -48,8 +48,11 @@ export declare class FeasibleSet {
   project(x0: Float64Array, label: number, method?: string | undefined | null): Promise<SetSolution>
   /** `method`: "fast" (the default) or "conic" (Clarabel). */
   minimizeLinear(c: Float64Array, label: number, method?: string | undefined | null): Promise<SetSolution>
-  /** The KKT attack's program: argmin ‖g − ε₊x₊ + ε₋x₋‖ over x₊ in the +1 set, x₋ in the −1 set. */
-  kktProgram(g: Float64Array, epsPos: number, epsNeg: number): Promise<KktSolution>
+  /**
+   * The KKT attack's program: argmin ‖g − ε₊x₊ + ε₋x₋‖ over x₊ in the +1 set, x₋ in the −1 set.
+   * `method`: "fast" (the default) or "conic" (Clarabel).
+   */
+  kktProgram(g: Float64Array, epsPos: number, epsNeg: number, method?: string | undefined | null): Promise<KktSolution>
 }
 
 export interface BagOfWordsOptions {

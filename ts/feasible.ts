@@ -124,11 +124,15 @@ export class FeasibleSet {
   }
   /**
    * The KKT attack's program (paper eq. 17): argmin ‖g − ε₊x₊ + ε₋x₋‖ over x₊ in the +1 set and
-   * x₋ in the −1 set, by Clarabel. Binary sets only.
+   * x₋ in the −1 set. Binary sets only. `method`: `'fast'` (default; proximal steps of an exact
+   * dual Newton method, needing a finite box, falling back to Clarabel where it cannot conclude)
+   * or `'conic'` (Clarabel).
    */
-  kktProgram(g: ArrayLike<number>, epsPos: number, epsNeg: number): Promise<KktSolution> {
+  kktProgram(g: ArrayLike<number>, epsPos: number, epsNeg: number, method: 'fast' | 'conic' = 'fast'): Promise<KktSolution> {
     const v = Float64Array.from(g)
-    return nativeAsync(() => this.handle.kktProgram(v, finiteNumber('epsPos', epsPos), finiteNumber('epsNeg', epsNeg)))
+    return nativeAsync(() =>
+      this.handle.kktProgram(v, finiteNumber('epsPos', epsPos), finiteNumber('epsNeg', epsNeg), method),
+    )
   }
 
   /**

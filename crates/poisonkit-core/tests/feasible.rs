@@ -301,3 +301,67 @@ fn kkt_program_finds_the_best_pair() {
     }
     assert_eq!(set.kkt_program(&g, -1.0, en).unwrap_err().code(), "ERR_INVALID_OPTION");
 }
+
+#[test]
+fn fast_kkt_program_agrees_with_clarabel() {
+    use poisonkit_core::feasible::Method;
+    let data = make_bag_of_words(&BagOfWordsOptions {
+        n: 200,
+        d: 25,
+        doc_length: 40.0,
+        seed: 6,
+        ..Default::default()
+    })
+    .unwrap();
+    let mut rng = seeded(33);
+    let mut checked = 0;
+    for sphere in ["none", "exact", "relaxed"] {
+        for slab in [false, true] {
+            for caps in [false, true] {
+                let options = FeasibleOptions {
+                    sphere: sphere != "none",
+                    slab,
+                    upper: Upper::ColumnMax,
+                    lp_relaxation: sphere == "relaxed",
+                    ..Default::default()
+                };
+                let mut set = FeasibleSet::from_clean(&data, &options).unwrap();
+                if caps {
+                    // The KKT attack's constraints: support vectors and loss caps under a decoy.
+                    let theta: Vec<f64> = (0..set.d()).map(|_| rng.random::<f64>() - 0.5).collect();
+                    let bias = 0.3;
+                    set.add_loss_cap(1, &theta, bias, 2.0).unwrap();
+                    set.add_loss_cap(-1, &theta, bias, 2.0).unwrap();
+                    set.add_halfspace(1, theta.clone(), 1.0 - bias).unwrap();
+                    set.add_halfspace(-1, theta.iter().map(|t| -t).collect(), 1.0 + bias)
+                        .unwrap();
+                }
+                for (ep, en) in [(0.02, 0.01), (0.005, 0.025), (0.015, 0.015), (0.03, 0.0)] {
+                    let g: Vec<f64> = (0..set.d()).map(|_| 0.1 * (rng.random::<f64>() - 0.5)).collect();
+                    let gnorm = g.iter().map(|v| v * v).sum::<f64>().sqrt();
+                    let what = format!("sphere {sphere} slab {slab} caps {caps} eps ({ep}, {en})");
+                    let conic = match set.kkt_program_with(&g, ep, en, Method::Conic) {
+                        Ok(k) => k,
+                        Err(e) if e.code() == "ERR_INFEASIBLE" => continue,
+                        Err(e) => panic!("{what}: {e}"),
+                    };
+                    let fast = set
+                        .kkt_program_with(&g, ep, en, Method::Fast)
+                        .unwrap_or_else(|e| panic!("{what}: {e}"));
+                    assert_ne!(fast.report.solver, "clarabel", "{what}: the fast path fell back");
+                    assert!(
+                        (fast.value - conic.value).abs() <= 1e-6 * conic.value + 1e-9 * gnorm,
+                        "{what}: {} by the fast path, {} by Clarabel",
+                        fast.value,
+                        conic.value
+                    );
+                    for (x, label) in [(&fast.x_pos, 1), (&fast.x_neg, -1)] {
+                        assert!(set.violation(x, label).unwrap() <= 1e-8, "{what}: infeasible");
+                    }
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked >= 40, "{checked} instances");
+}

@@ -186,12 +186,20 @@ impl FeasibleSet {
 impl FeasibleSet {
     /// The KKT attack's program: argmin ‖g − ε₊x₊ + ε₋x₋‖ over x₊ in the +1 set, x₋ in the −1 set.
     #[napi(ts_return_type = "Promise<KktSolution>")]
-    pub fn kkt_program(&self, g: Float64Array, eps_pos: f64, eps_neg: f64) -> AsyncTask<KktTask> {
-        AsyncTask::new(KktTask {
+    /// `method`: "fast" (the default) or "conic" (Clarabel).
+    pub fn kkt_program(
+        &self,
+        g: Float64Array,
+        eps_pos: f64,
+        eps_neg: f64,
+        method: Option<String>,
+    ) -> Result<AsyncTask<KktTask>> {
+        Ok(AsyncTask::new(KktTask {
             set: self.inner.clone(),
             g: g.to_vec(),
             eps: (eps_pos, eps_neg),
-        })
+            method: parse_method(method)?,
+        }))
     }
 }
 
@@ -210,6 +218,7 @@ pub struct KktTask {
     set: Arc<feasible::FeasibleSet>,
     g: Vec<f64>,
     eps: (f64, f64),
+    method: Method,
 }
 
 #[napi]
@@ -218,7 +227,7 @@ impl Task for KktTask {
     type JsValue = KktSolution;
 
     fn compute(&mut self) -> Result<Self::Output> {
-        guard(|| self.set.kkt_program(&self.g, self.eps.0, self.eps.1))
+        guard(|| self.set.kkt_program_with(&self.g, self.eps.0, self.eps.1, self.method))
     }
 
     fn resolve(&mut self, _env: Env, s: Self::Output) -> Result<Self::JsValue> {
@@ -242,23 +251,25 @@ impl FeasibleSet {
         label: i32,
         method: Option<String>,
     ) -> Result<AsyncTask<SolveTask>> {
-        let method = match method.as_deref() {
-            None | Some("fast") => Method::Fast,
-            Some("conic") => Method::Conic,
-            Some(other) => {
-                return Err(js_error(
-                    "ERR_INVALID_OPTION",
-                    format!("option method = {other}: must be one of fast, conic"),
-                ));
-            }
-        };
         Ok(AsyncTask::new(SolveTask {
             set: self.inner.clone(),
             goal,
             vector: vector.to_vec(),
             label,
-            method,
+            method: parse_method(method)?,
         }))
+    }
+}
+
+/// The `method` option: "fast" (the default) or "conic".
+fn parse_method(method: Option<String>) -> Result<Method> {
+    match method.as_deref() {
+        None | Some("fast") => Ok(Method::Fast),
+        Some("conic") => Ok(Method::Conic),
+        Some(other) => Err(js_error(
+            "ERR_INVALID_OPTION",
+            format!("option method = {other}: must be one of fast, conic"),
+        )),
     }
 }
 

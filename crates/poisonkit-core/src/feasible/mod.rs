@@ -10,12 +10,15 @@
 //!
 //! Radii default to the reference's: the 90th percentile (numpy's linear interpolation) of the
 //! clean class's distances, against a defender that removes 5% (digest §3.1). By default,
-//! projections use an exact dual Newton method and linear minimization proximal steps of it
-//! ([`fast`]); Clarabel ([`conic`]) is the general path, on request, wherever the fast path cannot
-//! conclude, and for the KKT program. Every operation returns how its solver ended.
+//! projections and the KKT program use exact dual Newton methods ([`dual`], [`fast`], [`kkt`]) and
+//! linear minimization proximal steps of the projection; Clarabel ([`conic`]) is the general
+//! path, on request and wherever the fast path cannot conclude. Every operation returns how its
+//! solver ended.
 
 mod conic;
+mod dual;
 mod fast;
+mod kkt;
 mod percentile;
 mod rounding;
 
@@ -31,8 +34,8 @@ use crate::linalg::dense_dot;
 /// Which solver an operation uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
-    /// The specialised solvers: dual Newton for projections, proximal steps of it for linear
-    /// minimization.
+    /// The specialised solvers: dual Newton for projections and the KKT program, proximal steps
+    /// of the projection for linear minimization.
     Fast,
     /// The general conic solver (Clarabel), the reference in tests.
     Conic,
@@ -292,15 +295,24 @@ impl FeasibleSet {
     }
 
     /// The KKT attack's program (paper eq. 17): argmin ‖g − ε₊x₊ + ε₋x₋‖ over x₊ in the +1 set
-    /// and x₋ in the −1 set, by Clarabel. Binary sets only.
+    /// and x₋ in the −1 set, by the fast path. Binary sets only.
     pub fn kkt_program(&self, g: &[f64], eps_pos: f64, eps_neg: f64) -> Result<KktSolution> {
+        self.kkt_program_with(g, eps_pos, eps_neg, Method::Fast)
+    }
+
+    /// The KKT program by the method asked for.
+    pub fn kkt_program_with(&self, g: &[f64], eps_pos: f64, eps_neg: f64, method: Method) -> Result<KktSolution> {
         self.check_finite("gradient g", g)?;
         for (name, e) in [("epsPos", eps_pos), ("epsNeg", eps_neg)] {
             if !(e >= 0.0 && e.is_finite()) {
                 return Err(Error::option(name, e, "must be a finite number ≥ 0"));
             }
         }
-        conic::kkt(self, g, eps_pos, eps_neg)
+        let conic = || conic::kkt(self, g, eps_pos, eps_neg);
+        match method {
+            Method::Fast => kkt::kkt(self, g, eps_pos, eps_neg).or_else(|_| conic()),
+            Method::Conic => conic(),
+        }
     }
 
     /// argmin c·x over class y's set (the min-max attack's inner step), by the fast path.

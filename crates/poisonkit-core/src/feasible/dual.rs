@@ -1,0 +1,294 @@
+//! The engine of the fast path: projected Newton ascent on a Lagrange dual of a few multipliers
+//! (Bertsekas 1982, projected Newton for bound-constrained problems), shared by projections
+//! ([`super::fast`]) and the KKT program ([`super::kkt`]).
+//!
+//! Multipliers λ ≥ 0, one per constraint g_a(x) ≤ 0 of a class: the sphere ½(q(x) − r²) with
+//! q(x) = ‖x − μ‖² or its LP relaxation Σ f(x_j) − 2μ·x + ‖μ‖², the two sides of the slab
+//! ±(v·x − v·μ) − s, and the halfspaces a·x − b. The box stays in the inner problem, which is
+//! separable per feature, so the dual D(λ) and its gradient g(x(λ)) cost O(d·m), and its Hessian
+//! −Σ_j G_jᵀ Q_j⁻¹ G_j (G_j: the constraints' gradients in feature j's free variables, Q_j: the
+//! inner curvature there) O(d·m²). When the line search stalls (the dual is only piecewise smooth
+//! for the relaxed sphere and the box), exact one-dimensional root finding per multiplier
+//! finishes. It stops when x(λ) satisfies the KKT conditions to `TOL` (relative; `STALL_TOL`
+//! after polishing), reports infeasibility when the dual grows without bound, and otherwise gives
+//! up after `MAX_ITER` steps with a solver error (the callers then ask the conic solver).
+
+use nalgebra::{DMatrix, DVector};
+
+use super::{ClassSet, FeasibleSet};
+use crate::error::{Error, Result};
+use crate::linalg::dense_dot;
+
+const MAX_ITER: usize = 200;
+/// KKT tolerance, relative to each constraint's scale.
+const TOL: f64 = 1e-12;
+/// Accepted after polishing (the steps stalled at f64 precision).
+pub(super) const STALL_TOL: f64 = 1e-10;
+
+/// One class's constraints in the dual's form: the sphere (multiplier 0 when present), then the
+/// linear constraints n·x ≤ h (the slab's two sides, the halfspaces).
+pub(super) struct Constraints<'a> {
+    pub class: &'a ClassSet,
+    pub sphere: Option<f64>,
+    pub relaxed: bool,
+    pub linear: Vec<(Vec<f64>, f64)>,
+    pub mu_sq: f64,
+}
+
+impl<'a> Constraints<'a> {
+    pub fn new(set: &FeasibleSet, class: &'a ClassSet) -> Self {
+        let mut linear = Vec::new();
+        if let Some((v, s)) = &class.slab {
+            let c = dense_dot(v, &class.centroid);
+            linear.push((v.clone(), c + s));
+            linear.push((v.iter().map(|x| -x).collect(), s - c));
+        }
+        linear.extend(class.halfspaces.iter().cloned());
+        Constraints {
+            class,
+            sphere: class.sphere_radius,
+            relaxed: set.lp_relaxation && class.sphere_radius.is_some(),
+            linear,
+            mu_sq: dense_dot(&class.centroid, &class.centroid),
+        }
+    }
+
+    /// The number of multipliers.
+    pub fn m(&self) -> usize {
+        usize::from(self.sphere.is_some()) + self.linear.len()
+    }
+
+    /// The sphere's multiplier ρ and the combination w = Σ λ_a n_a of the linear constraints'.
+    pub fn split(&self, lambda: &[f64], d: usize) -> (f64, Vec<f64>) {
+        let first = usize::from(self.sphere.is_some());
+        let rho = if first == 1 { lambda[0] } else { 0.0 };
+        let mut w = vec![0.0; d];
+        for (l, (n, _)) in lambda[first..].iter().zip(&self.linear) {
+            if *l != 0.0 {
+                w.iter_mut().zip(n).for_each(|(w, n)| *w += l * n);
+            }
+        }
+        (rho, w)
+    }
+
+    /// ∂(½q)/∂x_j at x_j: x_j − μ_j, or half the envelope's slope on the piece below x_j minus μ_j.
+    pub fn sphere_grad(&self, j: usize, x: f64) -> f64 {
+        let mu = self.class.centroid[j];
+        if self.relaxed { piece_half_slope(x) - mu } else { x - mu }
+    }
+
+    /// q(x) of the sphere's form.
+    pub fn sphere_q(&self, x: &[f64]) -> f64 {
+        let mu = &self.class.centroid;
+        if self.relaxed {
+            x.iter().map(|&v| super::envelope(v)).sum::<f64>() - 2.0 * dense_dot(mu, x) + self.mu_sq
+        } else {
+            x.iter().zip(mu).map(|(a, b)| (a - b) * (a - b)).sum()
+        }
+    }
+
+    /// The constraint values g_a(x) (≤ 0 feasible), sphere first, given q(x).
+    pub fn values(&self, x: &[f64], sphere_q: f64, out: &mut Vec<f64>) {
+        if let Some(r) = self.sphere {
+            out.push(0.5 * (sphere_q - r * r));
+        }
+        out.extend(self.linear.iter().map(|(n, h)| dense_dot(n, x) - h));
+    }
+
+    /// The constraints' gradients in feature j at x_j, in multiplier order.
+    pub fn gradients(&self, j: usize, x: f64, out: &mut Vec<f64>) {
+        if self.sphere.is_some() {
+            out.push(self.sphere_grad(j, x));
+        }
+        out.extend(self.linear.iter().map(|(n, _)| n[j]));
+    }
+
+    /// The scales of the tolerances: r² for the sphere, ‖n‖·(1 + |h|) otherwise.
+    pub fn scales(&self, out: &mut Vec<f64>) {
+        if let Some(r) = self.sphere {
+            out.push(1.0 + r * r);
+        }
+        out.extend(
+            self.linear
+                .iter()
+                .map(|(n, h)| dense_dot(n, n).sqrt() * (1.0 + h.abs()) + 1.0),
+        );
+    }
+}
+
+/// Half the slope of the envelope just below x (used at the box ends and on jumps).
+pub(super) fn piece_half_slope(x: f64) -> f64 {
+    super::ceil(x).max(1.0) - 0.5
+}
+
+/// A concave dual of a few multipliers whose inner minimizer is separable per feature.
+pub(super) trait DualFunction {
+    /// The inner minimizer x(λ) with its bookkeeping.
+    type Inner;
+    /// The number of multipliers.
+    fn m(&self) -> usize;
+    /// x(λ).
+    fn inner(&self, lambda: &[f64]) -> Self::Inner;
+    /// g(x(λ)), the dual's gradient.
+    fn constraints(&self, inner: &Self::Inner) -> Vec<f64>;
+    /// The objective at x(λ) (D(λ) = objective + λ·g).
+    fn objective(&self, inner: &Self::Inner) -> f64;
+    /// −∂²D/∂λ² restricted to the multipliers `free`.
+    fn curvature(&self, inner: &Self::Inner, free: &[usize]) -> DMatrix<f64>;
+    /// Scales of the constraints for the tolerances.
+    fn scales(&self) -> Vec<f64>;
+    /// What is infeasible when the dual grows without bound.
+    fn what(&self) -> String;
+}
+
+/// How the dual ascent ended.
+pub(super) struct Ascent<I> {
+    pub inner: I,
+    /// The multipliers at the optimum.
+    pub lambda: Vec<f64>,
+    pub iterations: u32,
+    /// The largest constraint value at x(λ).
+    pub residual: f64,
+}
+
+/// Cyclic coordinate ascent on the dual: each multiplier in turn is set to the root of its own
+/// constraint value g_a (non-increasing in λ_a), or to 0 when g_a(0) ≤ 0, by bracketing and
+/// bisection to f64 resolution.
+fn polish<D: DualFunction>(dual: &D, lambda: &mut [f64]) {
+    for _sweep in 0..20 {
+        let mut moved = false;
+        for a in 0..lambda.len() {
+            let g_at = |l: f64, lambda: &mut [f64]| {
+                lambda[a] = l;
+                dual.constraints(&dual.inner(lambda))[a]
+            };
+            let start = lambda[a];
+            let (mut lo, mut hi);
+            if g_at(0.0, lambda) <= 0.0 {
+                lambda[a] = 0.0;
+                moved |= start != 0.0;
+                continue;
+            }
+            lo = 0.0;
+            hi = start.max(1e-3);
+            while g_at(hi, lambda) > 0.0 {
+                lo = hi;
+                hi *= 4.0;
+                if hi > 1e15 {
+                    lambda[a] = start;
+                    return;
+                }
+            }
+            for _ in 0..200 {
+                let mid = 0.5 * (lo + hi);
+                if mid <= lo || mid >= hi {
+                    break;
+                }
+                if g_at(mid, lambda) > 0.0 { lo = mid } else { hi = mid }
+            }
+            lambda[a] = hi; // the feasible side of the root
+            moved |= hi != start;
+        }
+        if !moved {
+            return;
+        }
+    }
+}
+
+/// Maximizes the dual from `lambda`; returns x(λ*) and how the ascent ended.
+pub(super) fn maximize<D: DualFunction>(
+    dual: &D,
+    mut lambda: Vec<f64>,
+    solver: &'static str,
+) -> Result<Ascent<D::Inner>> {
+    let m = dual.m();
+    let scales = dual.scales();
+    let mut stalled = false;
+    let mut polished = false;
+    // x(λ) and g(x(λ)) at the current λ, carried over from the accepted line-search trial.
+    let mut current: Option<(D::Inner, Vec<f64>)> = None;
+    for iteration in 0..=MAX_ITER {
+        let (inner, g) = current.take().unwrap_or_else(|| {
+            let inner = dual.inner(&lambda);
+            let g = dual.constraints(&inner);
+            (inner, g)
+        });
+        let violation = g.iter().zip(&scales).map(|(g, s)| g / s).fold(0.0f64, f64::max);
+        let slack = lambda
+            .iter()
+            .zip(&g)
+            .zip(&scales)
+            .map(|((l, g), s)| (l * g / s).abs())
+            .fold(0.0f64, f64::max);
+        let tol = if polished { STALL_TOL } else { TOL };
+        if violation <= tol && slack <= tol * (1.0 + lambda.iter().sum::<f64>()) {
+            return Ok(Ascent {
+                inner,
+                lambda,
+                iterations: iteration as u32,
+                residual: g.iter().fold(0.0f64, |w, &v| w.max(v)),
+            });
+        }
+        if iteration == MAX_ITER {
+            break;
+        }
+        if stalled {
+            // Newton's model no longer predicts the piecewise-smooth dual at this precision:
+            // finish with exact one-dimensional root finding, one multiplier at a time.
+            stalled = false;
+            polished = true;
+            polish(dual, &mut lambda);
+            current = None;
+            continue;
+        }
+        if lambda.iter().any(|l| *l > 1e14) {
+            return Err(Error::Infeasible {
+                what: dual.what(),
+                reason: format!("the dual grows without bound (largest violation {violation:.3e}, relative)"),
+            });
+        }
+        // Free multipliers: positive, or at zero with an ascent direction (g_a > 0).
+        let free: Vec<usize> = (0..m).filter(|&a| lambda[a] > 0.0 || g[a] > 0.0).collect();
+        let h = dual.curvature(&inner, &free);
+        // Newton ascent step Δ = (−∇²D)⁻¹ g on the free multipliers, regularized for dependent rows.
+        let ridge = 1e-12 * (1.0 + (0..free.len()).map(|p| h[(p, p)]).fold(0.0f64, f64::max));
+        let rhs = DVector::from_iterator(free.len(), free.iter().map(|&a| g[a]));
+        let step = (h + DMatrix::identity(free.len(), free.len()) * ridge)
+            .cholesky()
+            .map(|c| c.solve(&rhs))
+            .unwrap_or_else(|| rhs.clone());
+        let value = |lambda: &[f64], inner: &D::Inner, g: &[f64]| {
+            dual.objective(inner) + lambda.iter().zip(g).map(|(l, g)| l * g).sum::<f64>()
+        };
+        let base = value(&lambda, &inner, &g);
+        // First try the full step, or the step to the first bound it would cross.
+        let mut t = free
+            .iter()
+            .enumerate()
+            .filter(|&(p, &a)| step[p] < 0.0 && lambda[a] > 0.0)
+            .map(|(p, &a)| lambda[a] / -step[p])
+            .fold(1.0f64, f64::min);
+        loop {
+            let mut trial = lambda.clone();
+            for (p, &a) in free.iter().enumerate() {
+                trial[a] = (lambda[a] + t * step[p]).max(0.0);
+            }
+            let trial_inner = dual.inner(&trial);
+            let gt = dual.constraints(&trial_inner);
+            let gain: f64 = trial.iter().zip(&lambda).zip(&g).map(|((n, o), g)| (n - o) * g).sum();
+            // Armijo on the dual, with slack for rounding in D near the optimum.
+            if value(&trial, &trial_inner, &gt) >= base + 1e-4 * gain - 1e-14 * base.abs() || t < 1e-12 {
+                stalled = trial == lambda;
+                lambda = trial;
+                current = Some((trial_inner, gt));
+                break;
+            }
+            t *= 0.1;
+        }
+    }
+    Err(Error::Solver {
+        solver,
+        status: "MaxIterations".into(),
+        iterations: MAX_ITER as u32,
+    })
+}
