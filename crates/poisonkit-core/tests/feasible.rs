@@ -365,3 +365,51 @@ fn fast_kkt_program_agrees_with_clarabel() {
     }
     assert!(checked >= 40, "{checked} instances");
 }
+
+#[test]
+fn fast_kkt_program_agrees_with_clarabel_on_enron() {
+    use poisonkit_core::feasible::Method;
+    use poisonkit_core::model::{Loss, Problem, SolverOptions, train};
+    let Some((train_set, _)) = common::load("enron", 5116) else {
+        return;
+    };
+    // The KKT attack's program for a decoy (here the clean SVM, λ 0.09): target gradient from the
+    // points with margin < 0.99, support-vector constraints, loss caps at the 90th percentile.
+    let problem = Problem::new(&train_set, 0.09, Loss::Hinge, false, None).unwrap();
+    let fit = train(&problem, &SolverOptions::default(), None, &|| false).unwrap();
+    let (theta, bias) = (&fit.model.w, fit.model.bias);
+    let n = train_set.n() as f64;
+    let mut g: Vec<f64> = theta.iter().map(|t| 1.03 * 0.09 * t).collect();
+    let mut losses = [Vec::new(), Vec::new()];
+    for i in 0..train_set.n() {
+        let y = train_set.labels()[i] as f64;
+        let margin = y * (train_set.row_dot(i, theta) + bias);
+        if margin < 0.99 {
+            train_set.row_axpy(i, -y / n, &mut g);
+        }
+        losses[usize::from(y > 0.0)].push((1.0 - margin).max(0.0));
+    }
+    let options = FeasibleOptions {
+        upper: Upper::ColumnMax,
+        lp_relaxation: true,
+        ..Default::default()
+    };
+    let mut set = FeasibleSet::from_clean(&train_set, &options).unwrap();
+    for (label, k) in [(1, 1), (-1, 0)] {
+        let cap = poisonkit_core::feasible::percentile(&losses[k], 90.0).unwrap();
+        set.add_loss_cap(label, theta, bias, cap).unwrap();
+        let y = label as f64;
+        set.add_halfspace(label, theta.iter().map(|t| y * t).collect(), 1.0 - y * bias)
+            .unwrap();
+    }
+    let fast = set.kkt_program_with(&g, 0.02, 0.01, Method::Fast).unwrap();
+    let conic = set.kkt_program_with(&g, 0.02, 0.01, Method::Conic).unwrap();
+    assert_eq!(fast.report.solver, "kkt-dual-newton");
+    assert!(
+        (fast.value - conic.value).abs() <= 1e-6 * conic.value,
+        "{} by the fast path, {} by Clarabel",
+        fast.value,
+        conic.value
+    );
+    assert!(set.violation(&fast.x_pos, 1).unwrap() <= 1e-8 && set.violation(&fast.x_neg, -1).unwrap() <= 1e-8);
+}
