@@ -5,6 +5,7 @@
 //! - [`data`]: labelled sparse data sets, readers (svmlight, CSV, npz), writer, synthetic data;
 //! - [`model`]: the defender, L2-regularized linear SVM and logistic regression.
 
+pub mod attack;
 pub mod data;
 pub mod defense;
 pub mod error;

@@ -297,6 +297,20 @@ impl Dataset {
         ))
     }
 
+    /// The same points with other labels (one per point).
+    pub fn with_labels(&self, labels: Vec<i32>) -> Result<Self> {
+        check_len("labels: one per point", self.n(), labels.len())?;
+        let classes = classify_labels(&labels, |i| Location::row("labels", i))?;
+        Ok(Self::from_checked_parts(
+            self.indptr.clone(),
+            self.indices.clone(),
+            self.values.clone(),
+            labels,
+            self.d,
+            classes,
+        ))
+    }
+
     /// This data set followed by `other` (same d; labels of the same kind).
     pub fn concat(&self, other: &Dataset) -> Result<Self> {
         check_len("concat: number of features of the second data set", self.d, other.d)?;

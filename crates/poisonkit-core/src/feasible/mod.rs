@@ -23,7 +23,7 @@ mod percentile;
 mod rounding;
 
 pub use conic::{KktSolution, Solution, SolverReport};
-pub use percentile::percentile;
+pub use percentile::{percentile, quantile_matlab};
 pub use rounding::{Repeats, round_points};
 
 use crate::data::Dataset;
