@@ -62,3 +62,67 @@ fn enron_decoys_follow_the_reference_grid_and_pareto_front() {
         );
     }
 }
+
+#[test]
+fn enron_kkt_attack_is_seeded_integer_and_abortable() {
+    use poisonkit_core::attack::{KktOptions, kkt_attack};
+    use poisonkit_core::defense::{Defense, EvaluationOptions};
+    use poisonkit_core::feasible::{FeasibleOptions, FeasibleSet, Upper};
+    let Some((train, test)) = common::load("enron", 5116) else {
+        return;
+    };
+    let options = DecoyOptions {
+        lambda: 0.09,
+        quantiles: vec![0.1, 0.3],
+        repeats: vec![2],
+        knowledge: Knowledge::Test,
+        prune: false,
+        solver: SolverOptions::default(),
+    };
+    let decoys = generate_decoys(&train, &test, &options, &|| false).unwrap();
+    let set_options = FeasibleOptions {
+        upper: Upper::ColumnMax,
+        lp_relaxation: true,
+        ..Default::default()
+    };
+    let set = FeasibleSet::from_clean(&train, &set_options).unwrap();
+    let mut evaluation = EvaluationOptions::new(0.09);
+    evaluation.defenses = vec![Defense::L2, Defense::Slab, Defense::Loss];
+    let attack = KktOptions {
+        lambda: 0.09,
+        eps: 0.03,
+        loss_percentile: 90.0,
+        round: true,
+        repeats: 2,
+        evaluation,
+        seed: 7,
+    };
+    let a = kkt_attack(&train, &test, &set, &decoys, &attack, &|| false).unwrap();
+    // ε·n = 0.03 × 4137 → 124 points, non-negative integers, both parts present as split.
+    assert_eq!(a.poison.n(), 124);
+    assert!(a.poison.values().iter().all(|v| *v >= 0.0 && v.fract() == 0.0));
+    // Per decoy: 7 grid splits, and the exact-bias split when it lies in [0, ε].
+    let k = decoys.len();
+    assert!(
+        (7 * k..=8 * k).contains(&a.candidates.len()),
+        "{} candidates",
+        a.candidates.len()
+    );
+    let positives = a.poison.labels().iter().filter(|&&y| y == 1).count();
+    assert_eq!(positives, (a.best.eps_pos * train.n() as f64).round() as usize);
+    // The winner is the best candidate, and the curve ends at its score.
+    let best = a.candidates.iter().map(|c| c.min_error).fold(0.0, f64::max);
+    assert_eq!(a.best.min_error, best);
+    assert_eq!(a.curve.last().unwrap().1, best);
+    assert!(a.curve.windows(2).all(|w| w[0].1 <= w[1].1 && w[0].0 <= w[1].0));
+    eprintln!("KKT attack, 2 decoys: min error {:.4} in {:.1} s", best, a.seconds);
+    // The same seed gives the same points.
+    let b = kkt_attack(&train, &test, &set, &decoys, &attack, &|| false).unwrap();
+    assert_eq!(
+        (a.poison.indices(), a.poison.values()),
+        (b.poison.indices(), b.poison.values())
+    );
+    // An abort ends the sweep with ERR_ABORTED.
+    let err = kkt_attack(&train, &test, &set, &decoys, &attack, &|| true).unwrap_err();
+    assert_eq!(err.code(), "ERR_ABORTED");
+}

@@ -1,0 +1,228 @@
+//! The KKT attack (paper §4.2, Algorithm 4; digest §4.2–4.5): for every decoy (θ, b) and class
+//! split (ε₊, ε₋), two poison points x₊, x₋ whose hinge gradients make the decoy optimal for the
+//! defender trained on clean + poison, as nearly as the feasible set allows:
+//! argmin ‖g − ε₊x₊ + ε₋x₋‖ with g = g_clean + (1 + ε)λθ, g_clean from the clean points with
+//! margin < 0.99 (the reference's rule), x₊ and x₋ in the clean feasible sets plus the
+//! support-vector constraints y(θ·x + b) ≤ 1 and the loss caps 1 − y(θ·x + b) ≤ τ_y (the 90th
+//! percentile of the clean class's hinge losses under the decoy). The poison is round(ε₊n) copies
+//! of x₊ then round(εn) − round(ε₊n) copies of x₋, randomly rounded in groups of `repeats` for
+//! integer data. Every candidate is scored by the minimum test error over the defenses and the
+//! highest wins (ties: the earlier candidate); a split whose sets are empty yields no candidate. Candidates run in parallel; each is seeded by its
+//! index, so the result does not depend on the schedule. The sweep ends after the last candidate
+//! or when `should_stop` returns true ([`Error::Aborted`]).
+
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use super::Decoy;
+use crate::data::Dataset;
+use crate::defense::{Evaluation, EvaluationOptions, evaluate};
+use crate::error::{Error, Result};
+use crate::feasible::{FeasibleSet, Repeats, percentile, round_points};
+use crate::model::Loss;
+
+/// Options of [`kkt_attack`].
+#[derive(Debug, Clone)]
+pub struct KktOptions {
+    /// The defender's λ.
+    pub lambda: f64,
+    /// Poison fraction ε: round(εn) points.
+    pub eps: f64,
+    /// Percentile of the clean losses under the decoy used as the loss caps; 90 by default.
+    pub loss_percentile: f64,
+    /// Round to integers (count data), copies sharing one rounding in groups of `repeats`.
+    pub round: bool,
+    /// Rounding group size (the reference's `--repeat_points`); 1 by default.
+    pub repeats: usize,
+    /// How candidates are scored.
+    pub evaluation: EvaluationOptions,
+    /// Seed of the rounding.
+    pub seed: u64,
+}
+
+/// One candidate's outcome.
+#[derive(Debug, Clone)]
+pub struct KktCandidate {
+    /// Index of its decoy.
+    pub decoy: usize,
+    /// Its split.
+    pub eps_pos: f64,
+    /// Its split.
+    pub eps_neg: f64,
+    /// ‖g − ε₊x₊ + ε₋x₋‖ at the solution.
+    pub residual: f64,
+    /// The minimum test error over the defenses.
+    pub min_error: f64,
+    /// Seconds from the start of the sweep to this candidate's end.
+    pub finished: f64,
+}
+
+/// The attack's result.
+#[derive(Debug, Clone)]
+pub struct KktResult {
+    /// The winning poison points.
+    pub poison: Dataset,
+    /// Its decoy's index and split.
+    pub best: KktCandidate,
+    /// Its evaluation.
+    pub evaluation: Evaluation,
+    /// Every candidate with feasible points, in sweep order.
+    pub candidates: Vec<KktCandidate>,
+    /// The anytime curve: (seconds, best minimum error so far), at each candidate's end.
+    pub curve: Vec<(f64, f64)>,
+    /// Seconds in all.
+    pub seconds: f64,
+}
+
+/// The class splits of ε tried per decoy: the one that zeroes the bias gradient
+/// g_b − ε₊ + ε₋ (when it lies in [0, ε]), then ε₊ = 0, ε/6, …, ε (digest §4.2).
+fn splits(eps: f64, g_bias: f64) -> Vec<(f64, f64)> {
+    let mut out = Vec::new();
+    let neg = (eps - g_bias) / 2.0;
+    if (0.0..=eps).contains(&neg) {
+        out.push((eps - neg, neg));
+    }
+    out.extend((0..=6).map(|k| {
+        let pos = eps * k as f64 / 6.0;
+        (pos, eps - pos)
+    }));
+    out
+}
+
+/// `count` copies of x with `label`, rounded in groups of `repeats` if asked.
+fn copies(x: &[f64], label: i32, count: usize, options: &KktOptions, seed: u64) -> Result<Dataset> {
+    let d = x.len();
+    if !options.round {
+        let dense: Vec<f64> = (0..count).flat_map(|_| x.iter().copied()).collect();
+        return Dataset::from_dense(&dense, d, vec![label; count], "poison");
+    }
+    let groups = count.div_ceil(options.repeats);
+    let dense: Vec<f64> = (0..groups).flat_map(|_| x.iter().copied()).collect();
+    let points = Dataset::from_dense(&dense, d, vec![label; groups], "poison")?;
+    let rounded = round_points(&points, Repeats::Shared(options.repeats), seed)?;
+    rounded.slice(&(0..count).collect::<Vec<_>>())
+}
+
+/// The sweep over `decoys` × splits against the clean `set` (without decoy constraints).
+pub fn kkt_attack(
+    train_set: &Dataset,
+    test: &Dataset,
+    set: &FeasibleSet,
+    decoys: &[Decoy],
+    options: &KktOptions,
+    should_stop: &(dyn Fn() -> bool + Sync),
+) -> Result<KktResult> {
+    let start = Instant::now();
+    if !(options.eps > 0.0 && options.eps < 1.0) {
+        return Err(Error::option("eps", options.eps, "must lie in (0, 1)"));
+    }
+    if options.repeats == 0 {
+        return Err(Error::option("repeats", options.repeats, "must be at least 1"));
+    }
+    if decoys.is_empty() {
+        return Err(Error::option("decoys", "(none)", "needs at least one decoy"));
+    }
+    let n = train_set.n();
+    let total = (options.eps * n as f64).round() as usize;
+    // Per decoy: target gradient and the constrained set; then one work item per split.
+    let mut targets = Vec::new();
+    let mut work = Vec::new();
+    for (index, decoy) in decoys.iter().enumerate() {
+        let (theta, bias) = (&decoy.model.w, decoy.model.bias);
+        let mut g: Vec<f64> = theta.iter().map(|t| (1.0 + options.eps) * options.lambda * t).collect();
+        let mut g_bias = 0.0;
+        let mut losses = [Vec::new(), Vec::new()];
+        for i in 0..n {
+            let y = train_set.labels()[i] as f64;
+            let margin = y * (train_set.row_dot(i, theta) + bias);
+            if margin < 0.99 {
+                train_set.row_axpy(i, -y / n as f64, &mut g);
+                g_bias -= y / n as f64;
+            }
+            losses[usize::from(y > 0.0)].push(Loss::Hinge.value(margin));
+        }
+        let mut constrained = set.clone();
+        for (label, k) in [(1, 1), (-1, 0)] {
+            let y = label as f64;
+            constrained.add_loss_cap(label, theta, bias, percentile(&losses[k], options.loss_percentile)?)?;
+            constrained.add_halfspace(label, theta.iter().map(|t| y * t).collect(), 1.0 - y * bias)?;
+        }
+        work.extend(splits(options.eps, g_bias).into_iter().map(|split| (index, split)));
+        targets.push((g, constrained));
+    }
+    let outcomes = work
+        .par_iter()
+        .enumerate()
+        .map(
+            |(k, &(decoy, (eps_pos, eps_neg)))| -> Result<Option<(KktCandidate, Dataset, Evaluation)>> {
+                if should_stop() {
+                    return Err(Error::Aborted);
+                }
+                let (g, constrained) = &targets[decoy];
+                // A decoy whose constraints leave no feasible point yields no candidate.
+                let solution = match constrained.kkt_program(g, eps_pos, eps_neg) {
+                    Err(Error::Infeasible { .. }) => return Ok(None),
+                    other => other?,
+                };
+                let num_pos = ((eps_pos * n as f64).round() as usize).min(total);
+                let seed = options.seed.wrapping_add(k as u64);
+                let pos = copies(&solution.x_pos, 1, num_pos, options, seed)?;
+                let neg = copies(
+                    &solution.x_neg,
+                    -1,
+                    total - num_pos,
+                    options,
+                    seed ^ 0x9e37_79b9_7f4a_7c15,
+                )?;
+                let poison = pos.concat(&neg)?;
+                let evaluation = evaluate(train_set, test, Some(&poison), &options.evaluation, should_stop)?;
+                let candidate = KktCandidate {
+                    decoy,
+                    eps_pos,
+                    eps_neg,
+                    residual: solution.value,
+                    min_error: evaluation.min,
+                    finished: start.elapsed().as_secs_f64(),
+                };
+                Ok(Some((candidate, poison, evaluation)))
+            },
+        )
+        .collect::<Result<Vec<_>>>()?;
+    let outcomes: Vec<_> = outcomes.into_iter().flatten().collect();
+    if outcomes.is_empty() {
+        return Err(Error::Infeasible {
+            what: "every decoy's feasible sets".into(),
+            reason: "no decoy admits points meeting its support-vector and loss constraints".into(),
+        });
+    }
+    let best = (0..outcomes.len())
+        .max_by(|&a, &b| {
+            outcomes[a]
+                .0
+                .min_error
+                .total_cmp(&outcomes[b].0.min_error)
+                .then(b.cmp(&a))
+        })
+        .expect("at least one outcome");
+    let mut by_time: Vec<&KktCandidate> = outcomes.iter().map(|o| &o.0).collect();
+    by_time.sort_by(|a, b| a.finished.total_cmp(&b.finished));
+    let mut running = 0.0f64;
+    let curve = by_time
+        .iter()
+        .map(|c| {
+            running = running.max(c.min_error);
+            (c.finished, running)
+        })
+        .collect();
+    let candidates = outcomes.iter().map(|o| o.0.clone()).collect();
+    let (best, poison, evaluation) = outcomes.into_iter().nth(best).expect("index in range");
+    Ok(KktResult {
+        poison,
+        best,
+        evaluation,
+        candidates,
+        curve,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
