@@ -7,12 +7,15 @@
 //! percentile of the clean class's hinge losses under the decoy). The poison is round(ε₊n) copies
 //! of x₊ then round(εn) − round(ε₊n) copies of x₋, randomly rounded in groups of `repeats` for
 //! integer data. Every candidate is scored by the minimum test error over the defenses and the
-//! highest wins (ties: the earlier candidate); a split whose sets are empty yields no candidate. Candidates run in parallel; each is seeded by its
+//! highest wins (ties: the earlier candidate); a split whose sets are empty yields no candidate.
+//! The decoys are tried in a seeded random order, as the reference shuffles them, so that the
+//! anytime curve samples every kind of decoy early. Candidates run in parallel; each is seeded by its
 //! index, so the result does not depend on the schedule. The sweep ends after the last candidate
 //! or when `should_stop` returns true ([`Error::Aborted`]).
 
 use std::time::Instant;
 
+use rand::seq::SliceRandom;
 use rayon::prelude::*;
 
 use super::Decoy;
@@ -21,6 +24,7 @@ use crate::defense::{Evaluation, EvaluationOptions, evaluate};
 use crate::error::{Error, Result};
 use crate::feasible::{FeasibleSet, Repeats, percentile, round_points};
 use crate::model::Loss;
+use crate::rng::seeded;
 
 /// Options of [`kkt_attack`].
 #[derive(Debug, Clone)]
@@ -37,7 +41,7 @@ pub struct KktOptions {
     pub repeats: usize,
     /// How candidates are scored.
     pub evaluation: EvaluationOptions,
-    /// Seed of the rounding.
+    /// Seed of the decoy order and of the rounding.
     pub seed: u64,
 }
 
@@ -67,7 +71,7 @@ pub struct KktResult {
     pub best: KktCandidate,
     /// Its evaluation.
     pub evaluation: Evaluation,
-    /// Every candidate with feasible points, in sweep order.
+    /// Every candidate with feasible points, in sweep order (decoys shuffled).
     pub candidates: Vec<KktCandidate>,
     /// The anytime curve: (seconds, best minimum error so far), at each candidate's end.
     pub curve: Vec<(f64, f64)>,
@@ -128,7 +132,10 @@ pub fn kkt_attack(
     // Per decoy: target gradient and the constrained set; then one work item per split.
     let mut targets = Vec::new();
     let mut work = Vec::new();
-    for (index, decoy) in decoys.iter().enumerate() {
+    let mut order: Vec<usize> = (0..decoys.len()).collect();
+    order.shuffle(&mut seeded(options.seed));
+    for (slot, &index) in order.iter().enumerate() {
+        let decoy = &decoys[index];
         let (theta, bias) = (&decoy.model.w, decoy.model.bias);
         let mut g: Vec<f64> = theta.iter().map(|t| (1.0 + options.eps) * options.lambda * t).collect();
         let mut g_bias = 0.0;
@@ -148,18 +155,19 @@ pub fn kkt_attack(
             constrained.add_loss_cap(label, theta, bias, percentile(&losses[k], options.loss_percentile)?)?;
             constrained.add_halfspace(label, theta.iter().map(|t| y * t).collect(), 1.0 - y * bias)?;
         }
-        work.extend(splits(options.eps, g_bias).into_iter().map(|split| (index, split)));
-        targets.push((g, constrained));
+        work.extend(splits(options.eps, g_bias).into_iter().map(|split| (slot, split)));
+        targets.push((index, g, constrained));
     }
     let outcomes = work
         .par_iter()
         .enumerate()
         .map(
-            |(k, &(decoy, (eps_pos, eps_neg)))| -> Result<Option<(KktCandidate, Dataset, Evaluation)>> {
+            |(k, &(slot, (eps_pos, eps_neg)))| -> Result<Option<(KktCandidate, Dataset, Evaluation)>> {
                 if should_stop() {
                     return Err(Error::Aborted);
                 }
-                let (g, constrained) = &targets[decoy];
+                let (decoy, g, constrained) = &targets[slot];
+                let decoy = *decoy;
                 // A decoy whose constraints leave no feasible point yields no candidate.
                 let solution = match constrained.kkt_program(g, eps_pos, eps_neg) {
                     Err(Error::Infeasible { .. }) => return Ok(None),
