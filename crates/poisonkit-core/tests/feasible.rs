@@ -25,6 +25,18 @@ fn small_set(lp: bool) -> (Dataset, FeasibleSet) {
     (data, set)
 }
 
+/// 200 documents over 25 words, for the comparisons with Clarabel.
+fn small_words(seed: u64) -> Dataset {
+    make_bag_of_words(&BagOfWordsOptions {
+        n: 200,
+        d: 25,
+        doc_length: 40.0,
+        seed,
+        ..Default::default()
+    })
+    .unwrap()
+}
+
 #[test]
 fn enron_radii_match_the_digest() {
     let Some((train, _)) = common::load("enron", 5116) else {
@@ -165,14 +177,7 @@ fn lp_relaxation_keeps_rounded_points_in_the_sphere_on_average() {
 #[test]
 fn fast_path_agrees_with_clarabel_for_every_combination() {
     use poisonkit_core::feasible::Method;
-    let data = make_bag_of_words(&BagOfWordsOptions {
-        n: 200,
-        d: 25,
-        doc_length: 40.0,
-        seed: 4,
-        ..Default::default()
-    })
-    .unwrap();
+    let data = small_words(4);
     let mut rng = seeded(21);
     let (mut checked, mut linear) = (0, 0);
     for sphere in ["none", "exact", "relaxed"] {
@@ -305,14 +310,7 @@ fn kkt_program_finds_the_best_pair() {
 #[test]
 fn fast_kkt_program_agrees_with_clarabel() {
     use poisonkit_core::feasible::Method;
-    let data = make_bag_of_words(&BagOfWordsOptions {
-        n: 200,
-        d: 25,
-        doc_length: 40.0,
-        seed: 6,
-        ..Default::default()
-    })
-    .unwrap();
+    let data = small_words(6);
     let mut rng = seeded(33);
     let mut checked = 0;
     for sphere in ["none", "exact", "relaxed"] {

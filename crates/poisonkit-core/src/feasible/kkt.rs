@@ -111,17 +111,6 @@ impl Phi {
     }
 }
 
-impl KktDual<'_> {
-    fn phis(&self, lambda: &[f64]) -> [(f64, Vec<f64>); 2] {
-        let d = self.g.len();
-        let m0 = self.cons[0].m();
-        [
-            self.cons[0].split(&lambda[..m0], d),
-            self.cons[1].split(&lambda[m0..], d),
-        ]
-    }
-}
-
 impl DualFunction for KktDual<'_> {
     type Inner = Inner;
 
@@ -131,7 +120,9 @@ impl DualFunction for KktDual<'_> {
 
     fn inner(&self, lambda: &[f64]) -> Inner {
         let d = self.g.len();
-        let [(rho_p, w_p), (rho_n, w_n)] = self.phis(lambda);
+        let m0 = self.cons[0].m();
+        let (rho_p, w_p) = self.cons[0].split(&lambda[..m0], d);
+        let (rho_n, w_n) = self.cons[1].split(&lambda[m0..], d);
         let [ep, en] = self.eps;
         let lo = self.lower;
         let mut x = [vec![0.0; d], vec![0.0; d]];
@@ -369,14 +360,11 @@ pub(super) fn kkt(set: &FeasibleSet, g: &[f64], eps_pos: f64, eps_neg: f64) -> R
         };
         iterations += ascent.iterations;
         let [x_pos, x_neg] = ascent.inner.x;
-        let moved = (0..2)
-            .map(|p| {
-                let x = if p == 0 { &x_pos } else { &x_neg };
-                x.iter()
-                    .zip(&dual.anchor[p])
-                    .map(|(a, b)| (a - b) * (a - b))
-                    .sum::<f64>()
-            })
+        let moved = x_pos
+            .iter()
+            .chain(&x_neg)
+            .zip(dual.anchor.iter().flatten())
+            .map(|(a, b)| (a - b) * (a - b))
             .sum::<f64>()
             .sqrt();
         // The step's optimality residual is δ·(x − x_k), so F − min F ≤ δ·moved·diameter.

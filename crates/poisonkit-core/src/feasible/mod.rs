@@ -285,13 +285,11 @@ impl FeasibleSet {
     pub fn project_with(&self, x0: &[f64], label: i32, method: Method) -> Result<Solution> {
         self.check_finite("point to project", x0)?;
         let class = self.class(label)?;
-        let conic = || conic::solve(self, class, conic::Objective::Distance(x0));
-        match method {
-            // Where the fast path cannot conclude (an empty set, a stall), the conic solver gives
-            // the answer or a certificate of infeasibility.
-            Method::Fast => fast::project(self, class, x0).or_else(|_| conic()),
-            Method::Conic => conic(),
-        }
+        solve_by(
+            method,
+            || fast::project(self, class, x0),
+            || conic::solve(self, class, conic::Objective::Distance(x0)),
+        )
     }
 
     /// The KKT attack's program (paper eq. 17): argmin ‖g − ε₊x₊ + ε₋x₋‖ over x₊ in the +1 set
@@ -308,11 +306,11 @@ impl FeasibleSet {
                 return Err(Error::option(name, e, "must be a finite number ≥ 0"));
             }
         }
-        let conic = || conic::kkt(self, g, eps_pos, eps_neg);
-        match method {
-            Method::Fast => kkt::kkt(self, g, eps_pos, eps_neg).or_else(|_| conic()),
-            Method::Conic => conic(),
-        }
+        solve_by(
+            method,
+            || kkt::kkt(self, g, eps_pos, eps_neg),
+            || conic::kkt(self, g, eps_pos, eps_neg),
+        )
     }
 
     /// argmin c·x over class y's set (the min-max attack's inner step), by the fast path.
@@ -324,11 +322,11 @@ impl FeasibleSet {
     pub fn minimize_linear_with(&self, c: &[f64], label: i32, method: Method) -> Result<Solution> {
         self.check_finite("cost vector", c)?;
         let class = self.class(label)?;
-        let conic = || conic::solve(self, class, conic::Objective::Linear(c));
-        if method == Method::Conic {
-            return conic();
-        }
-        fast::minimize_linear(self, class, c).or_else(|_| conic())
+        solve_by(
+            method,
+            || fast::minimize_linear(self, class, c),
+            || conic::solve(self, class, conic::Objective::Linear(c)),
+        )
     }
 
     /// Checks a vector's length and that it is finite.
@@ -341,6 +339,15 @@ impl FeasibleSet {
             });
         }
         Ok(())
+    }
+}
+
+/// Runs the method asked for. Where the fast path cannot conclude (an empty set, a stall), the
+/// conic solver gives the answer or a certificate of infeasibility.
+fn solve_by<T>(method: Method, fast: impl FnOnce() -> Result<T>, conic: impl FnOnce() -> Result<T>) -> Result<T> {
+    match method {
+        Method::Fast => fast().or_else(|_| conic()),
+        Method::Conic => conic(),
     }
 }
 
