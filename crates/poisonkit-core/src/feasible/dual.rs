@@ -179,12 +179,34 @@ fn polish<D: DualFunction>(dual: &D, lambda: &mut [f64]) {
                     return;
                 }
             }
+            // Illinois regula falsi on the bracket (g(lo) > 0 ≥ g(hi)), bisecting when it stalls.
+            let (mut g_lo, mut g_hi) = (g_at(lo, lambda), g_at(hi, lambda));
+            let mut kept_side = 0i8;
             for _ in 0..200 {
-                let mid = 0.5 * (lo + hi);
-                if mid <= lo || mid >= hi {
+                let mut mid = hi - g_hi * (hi - lo) / (g_hi - g_lo);
+                if !(mid > lo && mid < hi) {
+                    mid = 0.5 * (lo + hi);
+                    if mid <= lo || mid >= hi {
+                        break;
+                    }
+                }
+                let g_mid = g_at(mid, lambda);
+                if g_mid > 0.0 {
+                    (lo, g_lo) = (mid, g_mid);
+                    if kept_side == 1 {
+                        g_hi *= 0.5;
+                    }
+                    kept_side = 1;
+                } else {
+                    (hi, g_hi) = (mid, g_mid);
+                    if kept_side == -1 {
+                        g_lo *= 0.5;
+                    }
+                    kept_side = -1;
+                }
+                if hi - lo <= 1e-15 * hi {
                     break;
                 }
-                if g_at(mid, lambda) > 0.0 { lo = mid } else { hi = mid }
             }
             lambda[a] = hi; // the feasible side of the root
             moved |= hi != start;

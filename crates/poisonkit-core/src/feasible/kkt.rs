@@ -4,7 +4,7 @@
 //! F is flat along ε₊x₊ − ε₋x₋ = const, so the program is solved by proximal point steps
 //! (Rockafellar 1976): z_{k+1} = argmin F(z) + (δ/2)‖z − z_k‖², each by the dual ascent of
 //! [`super::dual`] over both classes' multipliers, warm-started from the previous step, with δ
-//! falling tenfold per step from 10⁻³ to 10⁻⁷ × (ε₊² + ε₋²). For given multipliers the inner
+//! halving per step from 10⁻² to 10⁻⁷ × (ε₊² + ε₋²). For given multipliers the inner
 //! problem splits per feature j into a = x₊j and b = x₋j in their boxes:
 //! min ½(g_j − ε₊a + ε₋b)² + φ₊(a) + φ₋(b), where φ holds the multiplier-weighted constraints (a
 //! quadratic for the exact sphere, piecewise linear with breaks at the integers for the relaxed
@@ -27,7 +27,9 @@ use super::conic::{KktSolution, SolverReport, kkt_value};
 use super::dual::{Constraints, DualFunction, maximize};
 
 /// δ relative to ε₊² + ε₋², the curvature of the objective: the first, and the smallest.
-const PROX_WEIGHT: f64 = 1e-3;
+const PROX_WEIGHT: f64 = 1e-2;
+/// δ falls by this factor per step: gently, so that each step starts close to its solution.
+const PROX_FALL: f64 = 2.0;
 const MIN_PROX_WEIGHT: f64 = 1e-7;
 /// Stop when the objective is provably within this fraction of its minimum.
 const GAP_TOL: f64 = 1e-9;
@@ -163,7 +165,7 @@ impl DualFunction for KktDual<'_> {
                     }
                 }
                 let (value, slope) = psi(pi);
-                if value == 0.0 {
+                if value.abs() <= 1e-15 * (pi.abs() + gj.abs() + ep * hi + en * hi) {
                     root = Some(pi);
                     break;
                 }
@@ -369,11 +371,13 @@ pub(super) fn kkt(set: &FeasibleSet, g: &[f64], eps_pos: f64, eps_neg: f64) -> R
             .sqrt();
         // The step's optimality residual is δ·(x − x_k), so F − min F ≤ δ·moved·diameter.
         let value = 0.5 * kkt_value(g, eps_pos, &x_pos, eps_neg, &x_neg).powi(2);
-        if dual.delta * moved * diameter <= GAP_TOL * value.max(1e-12 * half_g_sq) {
+        // And F − min F ≤ F, as F ≥ 0: an exactly met g ends the search at once.
+        let gap = (dual.delta * moved * diameter).min(value);
+        if gap <= GAP_TOL * value.max(1e-12 * half_g_sq) {
             return Ok(solution(x_pos, x_neg, "kkt-dual-newton", iterations, ascent.residual));
         }
         dual.anchor = [x_pos, x_neg];
-        dual.delta = (dual.delta / 10.0).max(MIN_PROX_WEIGHT * base);
+        dual.delta = (dual.delta / PROX_FALL).max(MIN_PROX_WEIGHT * base);
         lambda = ascent.lambda;
     }
     Err(Error::Solver {
