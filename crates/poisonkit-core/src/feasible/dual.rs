@@ -11,7 +11,7 @@
 //! for the relaxed sphere and the box), exact one-dimensional root finding per multiplier
 //! finishes. It stops when x(λ) satisfies the KKT conditions to `TOL` (relative; `STALL_TOL`
 //! after polishing), reports infeasibility when the dual grows without bound, and otherwise gives
-//! up after `MAX_ITER` steps with a solver error (the callers then ask the conic solver).
+//! up after `max_iter` steps with a solver error (the callers then ask the conic solver).
 
 use nalgebra::{DMatrix, DVector};
 
@@ -19,7 +19,9 @@ use super::{ClassSet, FeasibleSet};
 use crate::error::{Error, Result};
 use crate::linalg::dense_dot;
 
-const MAX_ITER: usize = 200;
+/// Steps of one ascent: enough for any projection seen; the proximal steps of the KKT program,
+/// which start close to their solution, use fewer (a failure there is f64 running out).
+pub(super) const MAX_ITER: usize = 200;
 /// KKT tolerance, relative to each constraint's scale.
 const TOL: f64 = 1e-12;
 /// Accepted after polishing (the steps stalled at f64 precision).
@@ -152,8 +154,9 @@ pub(super) struct Ascent<I> {
 }
 
 /// Cyclic coordinate ascent on the dual: each multiplier in turn is set to the root of its own
-/// constraint value g_a (non-increasing in λ_a), or to 0 when g_a(0) ≤ 0, by bracketing and
-/// bisection to f64 resolution.
+/// constraint value g_a (non-increasing in λ_a), or to 0 when g_a(0) ≤ 0, by bracketing outward
+/// from its current value and regula falsi to f64 resolution; until no multiplier moves by more
+/// than 1e-9 relative.
 fn polish<D: DualFunction>(dual: &D, lambda: &mut [f64]) {
     for _sweep in 0..20 {
         let mut moved = false;
@@ -163,26 +166,55 @@ fn polish<D: DualFunction>(dual: &D, lambda: &mut [f64]) {
                 dual.constraints(&dual.inner(lambda))[a]
             };
             let start = lambda[a];
-            let (mut lo, mut hi);
-            if g_at(0.0, lambda) <= 0.0 {
-                lambda[a] = 0.0;
-                moved |= start != 0.0;
-                continue;
-            }
-            lo = 0.0;
-            hi = start.max(1e-3);
-            while g_at(hi, lambda) > 0.0 {
-                lo = hi;
-                hi *= 4.0;
-                if hi > 1e15 {
-                    lambda[a] = start;
-                    return;
+            let g_start = g_at(start, lambda);
+            // Bracket the root (g(lo) > 0 ≥ g(hi)) by steps growing fourfold away from the start,
+            // which is usually close.
+            let (mut lo, mut g_lo, mut hi, mut g_hi);
+            if g_start > 0.0 {
+                (lo, g_lo) = (start, g_start);
+                let mut step = 1e-6 * start.max(1e-3);
+                loop {
+                    hi = start + step;
+                    g_hi = g_at(hi, lambda);
+                    if g_hi <= 0.0 {
+                        break;
+                    }
+                    (lo, g_lo) = (hi, g_hi);
+                    step *= 4.0;
+                    if hi > 1e15 {
+                        lambda[a] = start;
+                        return;
+                    }
+                }
+            } else {
+                if start == 0.0 {
+                    lambda[a] = 0.0;
+                    continue;
+                }
+                (hi, g_hi) = (start, g_start);
+                let mut step = 1e-6 * start;
+                loop {
+                    lo = (start - step).max(0.0);
+                    g_lo = g_at(lo, lambda);
+                    if g_lo > 0.0 {
+                        break;
+                    }
+                    (hi, g_hi) = (lo, g_lo);
+                    if lo == 0.0 {
+                        break;
+                    }
+                    step *= 4.0;
+                }
+                if g_lo <= 0.0 {
+                    // Feasible at 0: the multiplier is inactive.
+                    lambda[a] = 0.0;
+                    moved |= start != 0.0;
+                    continue;
                 }
             }
-            // Illinois regula falsi on the bracket (g(lo) > 0 ≥ g(hi)), bisecting when it stalls.
-            let (mut g_lo, mut g_hi) = (g_at(lo, lambda), g_at(hi, lambda));
+            // Illinois regula falsi on the bracket, bisecting when it stalls.
             let mut kept_side = 0i8;
-            for _ in 0..200 {
+            while hi - lo > 1e-15 * hi {
                 let mut mid = hi - g_hi * (hi - lo) / (g_hi - g_lo);
                 if !(mid > lo && mid < hi) {
                     mid = 0.5 * (lo + hi);
@@ -204,12 +236,9 @@ fn polish<D: DualFunction>(dual: &D, lambda: &mut [f64]) {
                     }
                     kept_side = -1;
                 }
-                if hi - lo <= 1e-15 * hi {
-                    break;
-                }
             }
             lambda[a] = hi; // the feasible side of the root
-            moved |= hi != start;
+            moved |= (hi - start).abs() > 1e-9 * hi;
         }
         if !moved {
             return;
@@ -221,6 +250,7 @@ fn polish<D: DualFunction>(dual: &D, lambda: &mut [f64]) {
 pub(super) fn maximize<D: DualFunction>(
     dual: &D,
     mut lambda: Vec<f64>,
+    max_iter: usize,
     solver: &'static str,
 ) -> Result<Ascent<D::Inner>> {
     let m = dual.m();
@@ -229,7 +259,7 @@ pub(super) fn maximize<D: DualFunction>(
     let mut polished = false;
     // x(λ) and g(x(λ)) at the current λ, carried over from the accepted line-search trial.
     let mut current: Option<(D::Inner, Vec<f64>)> = None;
-    for iteration in 0..=MAX_ITER {
+    for iteration in 0..=max_iter {
         let (inner, g) = current.take().unwrap_or_else(|| {
             let inner = dual.inner(&lambda);
             let g = dual.constraints(&inner);
@@ -251,7 +281,7 @@ pub(super) fn maximize<D: DualFunction>(
                 residual: g.iter().fold(0.0f64, |w, &v| w.max(v)),
             });
         }
-        if iteration == MAX_ITER {
+        if iteration == max_iter {
             break;
         }
         if stalled {
@@ -311,6 +341,6 @@ pub(super) fn maximize<D: DualFunction>(
     Err(Error::Solver {
         solver,
         status: "MaxIterations".into(),
-        iterations: MAX_ITER as u32,
+        iterations: max_iter as u32,
     })
 }

@@ -9,7 +9,7 @@
 use nalgebra::DMatrix;
 
 use super::conic::{Solution, SolverReport};
-use super::dual::{Constraints, DualFunction, STALL_TOL, maximize, piece_half_slope};
+use super::dual::{Constraints, DualFunction, MAX_ITER, STALL_TOL, maximize, piece_half_slope};
 use super::{ClassSet, FeasibleSet};
 use crate::error::{Error, Result};
 use crate::linalg::dense_dot;
@@ -159,7 +159,7 @@ pub(super) fn project(set: &FeasibleSet, class: &ClassSet, x0: &[f64]) -> Result
             .sqrt();
         lambda[0] = (dist / r.max(f64::MIN_POSITIVE) - 1.0).max(0.0);
     }
-    let ascent = maximize(&dual, lambda, "dual-newton")?;
+    let ascent = maximize(&dual, lambda, MAX_ITER, "dual-newton")?;
     Ok(Solution {
         value: ascent.inner.dist_sq.sqrt(),
         x: ascent.inner.x,

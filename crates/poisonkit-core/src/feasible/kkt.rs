@@ -15,8 +15,10 @@
 //! variable moves with the multipliers where it is on a smooth piece inside its box (inner
 //! curvature ρ + δ on the exact sphere, δ on the relaxed one); with Q_j the inner Hessian in those
 //! variables, the dual's Hessian is −Σ_j G_jᵀ Q_j⁻¹ G_j. A step's optimality residual is
-//! δ(z_{k+1} − z_k), so F − min F ≤ δ·‖z_{k+1} − z_k‖·diameter: it stops when that bound is below
-//! `GAP_TOL` × F, and otherwise gives up after `PROX_STEPS` steps with a solver error. Needs a
+//! δ(z_{k+1} − z_k), so F − min F ≤ min(F, δ·‖z_{k+1} − z_k‖·diameter): it stops when that bound is
+//! below `GAP_TOL` × F. When f64 runs out first (the dual ascent fails at a tiny δ), it returns the
+//! last step as `AlmostSolved` if its bound was within `ALMOST_TOL` × F; otherwise it gives up
+//! after `PROX_STEPS` steps with a solver error. Needs a
 //! finite box; a zero ε₊ or ε₋ reduces to projections.
 
 use std::cell::RefCell;
@@ -32,7 +34,12 @@ const PROX_WEIGHT: f64 = 1e-2;
 const PROX_FALL: f64 = 2.0;
 const MIN_PROX_WEIGHT: f64 = 1e-7;
 /// Stop when the objective is provably within this fraction of its minimum.
-const GAP_TOL: f64 = 1e-9;
+const GAP_TOL: f64 = 1e-7;
+/// Where f64 runs out first (the proximal term too weak to resolve), the last step is returned as
+/// `AlmostSolved` if its bound came within this fraction.
+const ALMOST_TOL: f64 = 1e-3;
+/// Dual Newton steps per proximal step (they start close: a step needing more has run out of f64).
+const PROX_ASCENT_STEPS: usize = 40;
 /// Proximal steps before giving up.
 const PROX_STEPS: usize = 200;
 use super::{FeasibleSet, ceil, fast};
@@ -281,13 +288,13 @@ impl DualFunction for KktDual<'_> {
 /// The KKT program by the fast path.
 pub(super) fn kkt(set: &FeasibleSet, g: &[f64], eps_pos: f64, eps_neg: f64) -> Result<KktSolution> {
     let (pos, neg) = (set.class(1)?, set.class(-1)?);
-    let solution = |x_pos: Vec<f64>, x_neg: Vec<f64>, solver, iterations, residual| KktSolution {
+    let solution = |x_pos: Vec<f64>, x_neg: Vec<f64>, solver, status: &str, iterations, residual| KktSolution {
         value: kkt_value(g, eps_pos, &x_pos, eps_neg, &x_neg),
         x_pos,
         x_neg,
         report: SolverReport {
             solver,
-            status: "Solved".into(),
+            status: status.into(),
             iterations,
             residual,
         },
@@ -307,7 +314,7 @@ pub(super) fn kkt(set: &FeasibleSet, g: &[f64], eps_pos: f64, eps_neg: f64) -> R
             p.report.iterations + n.report.iterations,
             p.report.residual.max(n.report.residual),
         );
-        return Ok(solution(p.x, n.x, "dual-newton", iterations, residual));
+        return Ok(solution(p.x, n.x, "dual-newton", "Solved", iterations, residual));
     }
     let (Some(lower), Some(upper)) = (set.lower, set.upper.as_deref()) else {
         return Err(Error::Solver {
@@ -349,12 +356,25 @@ pub(super) fn kkt(set: &FeasibleSet, g: &[f64], eps_pos: f64, eps_neg: f64) -> R
         })
         .sum::<f64>()
         .sqrt();
+    // The last step whose bound came within `ALMOST_TOL`: (x₊, x₋, constraint residual).
+    let mut almost: Option<([Vec<f64>; 2], f64)> = None;
     for _ in 0..PROX_STEPS {
-        let ascent = match maximize(&dual, lambda.clone(), "kkt-dual-newton") {
+        let ascent = match maximize(&dual, lambda.clone(), PROX_ASCENT_STEPS, "kkt-dual-newton") {
             Ok(ascent) => ascent,
-            // A proximal term too weak for f64: strengthen it and retry from the same anchor.
+            // A proximal term too weak for f64: the last step is as close as f64 gets, if it came
+            // close; else strengthen the term and retry from the same anchor.
             Err(Error::Solver { iterations: n, .. }) if dual.delta < PROX_WEIGHT * base => {
                 iterations += n;
+                if let Some(([x_pos, x_neg], residual)) = almost {
+                    return Ok(solution(
+                        x_pos,
+                        x_neg,
+                        "kkt-dual-newton",
+                        "AlmostSolved",
+                        iterations,
+                        residual,
+                    ));
+                }
                 dual.delta *= 100.0;
                 continue;
             }
@@ -373,9 +393,18 @@ pub(super) fn kkt(set: &FeasibleSet, g: &[f64], eps_pos: f64, eps_neg: f64) -> R
         let value = 0.5 * kkt_value(g, eps_pos, &x_pos, eps_neg, &x_neg).powi(2);
         // And F − min F ≤ F, as F ≥ 0: an exactly met g ends the search at once.
         let gap = (dual.delta * moved * diameter).min(value);
-        if gap <= GAP_TOL * value.max(1e-12 * half_g_sq) {
-            return Ok(solution(x_pos, x_neg, "kkt-dual-newton", iterations, ascent.residual));
+        let scale = value.max(1e-12 * half_g_sq);
+        if gap <= GAP_TOL * scale {
+            return Ok(solution(
+                x_pos,
+                x_neg,
+                "kkt-dual-newton",
+                "Solved",
+                iterations,
+                ascent.residual,
+            ));
         }
+        almost = (gap <= ALMOST_TOL * scale).then(|| ([x_pos.clone(), x_neg.clone()], ascent.residual));
         dual.anchor = [x_pos, x_neg];
         dual.delta = (dual.delta / PROX_FALL).max(MIN_PROX_WEIGHT * base);
         lambda = ascent.lambda;
