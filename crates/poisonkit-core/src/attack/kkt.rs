@@ -20,7 +20,7 @@ use rayon::prelude::*;
 
 use super::Decoy;
 use crate::data::Dataset;
-use crate::defense::{Evaluation, EvaluationOptions, evaluate};
+use crate::defense::{Defense, Evaluation, EvaluationOptions, evaluate};
 use crate::error::{Error, Result};
 use crate::feasible::{FeasibleSet, Repeats, percentile, round_points};
 use crate::model::Loss;
@@ -39,10 +39,36 @@ pub struct KktOptions {
     pub round: bool,
     /// Rounding group size (the reference's `--repeat_points`); 1 by default.
     pub repeats: usize,
+    /// Roundings tried for each of the `refine` leading candidates after the sweep, the best kept
+    /// (1: the reference's single rounding).
+    pub rounding_trials: usize,
+    /// How many leading candidates get the extra roundings.
+    pub refine: usize,
     /// How candidates are scored.
     pub evaluation: EvaluationOptions,
     /// Seed of the decoy order and of the rounding.
     pub seed: u64,
+}
+
+impl KktOptions {
+    /// The reference's settings at `lambda` and `eps`: loss caps at the 90th percentile, no
+    /// rounding, candidates scored by the attack-time defenses (L2, slab, loss), seed 0; plus 8
+    /// roundings for each of the 5 leading candidates when rounding.
+    pub fn new(lambda: f64, eps: f64) -> Self {
+        let mut evaluation = EvaluationOptions::new(lambda);
+        evaluation.defenses = vec![Defense::L2, Defense::Slab, Defense::Loss];
+        KktOptions {
+            lambda,
+            eps,
+            loss_percentile: 90.0,
+            round: false,
+            repeats: 1,
+            rounding_trials: 8,
+            refine: 5,
+            evaluation,
+            seed: 0,
+        }
+    }
 }
 
 /// One candidate's outcome.
@@ -71,7 +97,8 @@ pub struct KktResult {
     pub best: KktCandidate,
     /// Its evaluation.
     pub evaluation: Evaluation,
-    /// Every candidate with feasible points, in sweep order (decoys shuffled).
+    /// Every candidate with feasible points, in sweep order (decoys shuffled), then the extra
+    /// roundings.
     pub candidates: Vec<KktCandidate>,
     /// The anytime curve: (seconds, best minimum error so far), at each candidate's end.
     pub curve: Vec<(f64, f64)>,
@@ -108,6 +135,14 @@ fn copies(x: &[f64], label: i32, count: usize, options: &KktOptions, seed: u64) 
     rounded.slice(&(0..count).collect::<Vec<_>>())
 }
 
+/// A scored candidate and its work item (decoy slot and split, in sweep order).
+struct Outcome {
+    item: usize,
+    candidate: KktCandidate,
+    poison: Dataset,
+    evaluation: Evaluation,
+}
+
 /// The sweep over `decoys` × splits against the clean `set` (without decoy constraints).
 pub fn kkt_attack(
     train_set: &Dataset,
@@ -123,6 +158,13 @@ pub fn kkt_attack(
     }
     if options.repeats == 0 {
         return Err(Error::option("repeats", options.repeats, "must be at least 1"));
+    }
+    if options.rounding_trials == 0 {
+        return Err(Error::option(
+            "roundingTrials",
+            options.rounding_trials,
+            "must be at least 1",
+        ));
     }
     if decoys.is_empty() {
         return Err(Error::option("decoys", "(none)", "needs at least one decoy"));
@@ -158,46 +200,72 @@ pub fn kkt_attack(
         work.extend(splits(options.eps, g_bias).into_iter().map(|split| (slot, split)));
         targets.push((index, g, constrained));
     }
-    let outcomes = work
-        .par_iter()
-        .enumerate()
-        .map(
-            |(k, &(slot, (eps_pos, eps_neg)))| -> Result<Option<(KktCandidate, Dataset, Evaluation)>> {
-                if should_stop() {
-                    return Err(Error::Aborted);
-                }
-                let (decoy, g, constrained) = &targets[slot];
-                let decoy = *decoy;
-                // A decoy whose constraints leave no feasible point yields no candidate.
-                let solution = match constrained.kkt_program(g, eps_pos, eps_neg) {
-                    Err(Error::Infeasible { .. }) => return Ok(None),
-                    other => other?,
-                };
-                let num_pos = ((eps_pos * n as f64).round() as usize).min(total);
-                let seed = options.seed.wrapping_add(k as u64);
-                let pos = copies(&solution.x_pos, 1, num_pos, options, seed)?;
-                let neg = copies(
-                    &solution.x_neg,
-                    -1,
-                    total - num_pos,
-                    options,
-                    seed ^ 0x9e37_79b9_7f4a_7c15,
-                )?;
-                let poison = pos.concat(&neg)?;
-                let evaluation = evaluate(train_set, test, Some(&poison), &options.evaluation, should_stop)?;
-                let candidate = KktCandidate {
-                    decoy,
-                    eps_pos,
-                    eps_neg,
-                    residual: solution.value,
-                    min_error: evaluation.min,
-                    finished: start.elapsed().as_secs_f64(),
-                };
-                Ok(Some((candidate, poison, evaluation)))
-            },
-        )
+    // One work item: its KKT program (None when its sets are empty), rounding with `seed`, scoring.
+    let run = |item: usize, seed: u64| -> Result<Option<Outcome>> {
+        if should_stop() {
+            return Err(Error::Aborted);
+        }
+        let (slot, (eps_pos, eps_neg)) = work[item];
+        let (decoy, g, constrained) = &targets[slot];
+        let solution = match constrained.kkt_program(g, eps_pos, eps_neg) {
+            Err(Error::Infeasible { .. }) => return Ok(None),
+            other => other?,
+        };
+        let num_pos = ((eps_pos * n as f64).round() as usize).min(total);
+        let pos = copies(&solution.x_pos, 1, num_pos, options, seed)?;
+        let neg = copies(
+            &solution.x_neg,
+            -1,
+            total - num_pos,
+            options,
+            seed ^ 0x9e37_79b9_7f4a_7c15,
+        )?;
+        let poison = pos.concat(&neg)?;
+        let evaluation = evaluate(train_set, test, Some(&poison), &options.evaluation, should_stop)?;
+        let candidate = KktCandidate {
+            decoy: *decoy,
+            eps_pos,
+            eps_neg,
+            residual: solution.value,
+            min_error: evaluation.min,
+            finished: start.elapsed().as_secs_f64(),
+        };
+        Ok(Some(Outcome {
+            item,
+            candidate,
+            poison,
+            evaluation,
+        }))
+    };
+    let outcomes = (0..work.len())
+        .into_par_iter()
+        .map(|item| run(item, options.seed.wrapping_add(item as u64)))
         .collect::<Result<Vec<_>>>()?;
-    let outcomes: Vec<_> = outcomes.into_iter().flatten().collect();
+    let mut outcomes: Vec<Outcome> = outcomes.into_iter().flatten().collect();
+    // Fresh roundings of the leading candidates' points; each keeps its sweep position for ties.
+    if options.round && options.rounding_trials > 1 {
+        let mut leaders: Vec<usize> = (0..outcomes.len()).collect();
+        leaders.sort_by(|&a, &b| {
+            outcomes[b]
+                .candidate
+                .min_error
+                .total_cmp(&outcomes[a].candidate.min_error)
+                .then(a.cmp(&b))
+        });
+        let trials: Vec<(usize, u64)> = leaders
+            .iter()
+            .take(options.refine)
+            .flat_map(|&o| (1..options.rounding_trials as u64).map(move |t| (o, t)))
+            .collect();
+        let refined = trials
+            .par_iter()
+            .map(|&(o, trial)| {
+                let item = outcomes[o].item;
+                run(item, options.seed.wrapping_add(item as u64).wrapping_add(trial << 32))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        outcomes.extend(refined.into_iter().flatten());
+    }
     if outcomes.is_empty() {
         return Err(Error::Infeasible {
             what: "every decoy's feasible sets".into(),
@@ -206,14 +274,15 @@ pub fn kkt_attack(
     }
     let best = (0..outcomes.len())
         .max_by(|&a, &b| {
-            outcomes[a]
-                .0
+            let (x, y) = (&outcomes[a], &outcomes[b]);
+            x.candidate
                 .min_error
-                .total_cmp(&outcomes[b].0.min_error)
+                .total_cmp(&y.candidate.min_error)
+                .then(y.item.cmp(&x.item))
                 .then(b.cmp(&a))
         })
         .expect("at least one outcome");
-    let mut by_time: Vec<&KktCandidate> = outcomes.iter().map(|o| &o.0).collect();
+    let mut by_time: Vec<&KktCandidate> = outcomes.iter().map(|o| &o.candidate).collect();
     by_time.sort_by(|a, b| a.finished.total_cmp(&b.finished));
     let mut running = 0.0f64;
     let curve = by_time
@@ -223,12 +292,12 @@ pub fn kkt_attack(
             (c.finished, running)
         })
         .collect();
-    let candidates = outcomes.iter().map(|o| o.0.clone()).collect();
-    let (best, poison, evaluation) = outcomes.into_iter().nth(best).expect("index in range");
+    let candidates = outcomes.iter().map(|o| o.candidate.clone()).collect();
+    let best = outcomes.swap_remove(best);
     Ok(KktResult {
-        poison,
-        best,
-        evaluation,
+        poison: best.poison,
+        best: best.candidate,
+        evaluation: best.evaluation,
         candidates,
         curve,
         seconds: start.elapsed().as_secs_f64(),
