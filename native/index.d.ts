@@ -9,6 +9,12 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** Where a running attack is; the TypeScript layer polls it to drive `onProgress`. */
+export declare class AttackProgress {
+  constructor()
+  snapshot(): ProgressSnapshot
+}
+
 /** A labelled sparse data set held in native memory. */
 export declare class Dataset {
   get n(): number
@@ -53,6 +59,13 @@ export declare class FeasibleSet {
    * `method`: "fast" (the default) or "conic" (Clarabel).
    */
   kktProgram(g: Float64Array, epsPos: number, epsNeg: number, method?: string | undefined | null): Promise<KktSolution>
+}
+
+/** The attack's outcome: the poison points and a summary. */
+export declare class KktAttackOutcome {
+  get poison(): Dataset
+  /** The summary; taken once. */
+  takeSummary(): KktSummary
 }
 
 export interface BagOfWordsOptions {
@@ -100,8 +113,23 @@ export interface CsrArrays {
   d: number
 }
 
+export interface CurvePoint {
+  seconds: number
+  minError: number
+}
+
 /** w·x_i + b for every row. */
 export declare function decisionFunction(data: Dataset, w: Float64Array, bias: number): Float64Array
+
+export interface DecoyInfo {
+  /** Index in the decoy list (sorted by test error, highest first). */
+  index: number
+  quantile: number
+  copies: number
+  flipped: number
+  trainLoss: number
+  testError: number
+}
 
 export interface DefenseOutcome {
   defense: string
@@ -166,6 +194,25 @@ export interface GradientResult {
 /** ∇²P(w, b)·(v, vBias). */
 export declare function hessianVectorProduct(data: Dataset, w: Float64Array, bias: number, v: Float64Array, vBias: number, objective: ObjectiveOptions): GradientResult
 
+export declare function kktAttack(train: Dataset, test: Dataset, options: KktAttackOptions, set?: FeasibleSet | undefined | null, progress?: AttackProgress | undefined | null, signal?: AbortSignal | undefined | null): Promise<KktAttackOutcome>
+
+export interface KktAttackOptions {
+  lambda: number
+  eps: number
+  knowledge?: string
+  grid?: string
+  quantiles?: Array<number>
+  copies?: Array<number>
+  prune?: boolean
+  round?: boolean
+  repeats?: number
+  roundingTrials?: number
+  refine?: number
+  lossPercentile?: number
+  defenses?: Array<string>
+  seed?: number
+}
+
 export interface KktSolution {
   xPos: Float64Array
   xNeg: Float64Array
@@ -174,6 +221,19 @@ export interface KktSolution {
   status: string
   iterations: number
   residual: number
+}
+
+export interface KktSummary {
+  decoy: DecoyInfo
+  epsPos: number
+  epsNeg: number
+  residual: number
+  evaluation: EvaluationResult
+  curve: Array<CurvePoint>
+  candidates: number
+  decoys: number
+  round: boolean
+  seconds: number
 }
 
 export declare function loadDataset(path: string, options?: LoadOptions | undefined | null): Promise<Dataset>
@@ -208,6 +268,15 @@ export declare function objectiveValue(data: Dataset, w: Float64Array, bias: num
 
 /** Predicted labels ±1 (+1 iff w·x + b > 0). */
 export declare function predict(data: Dataset, w: Float64Array, bias: number): Int32Array
+
+export interface ProgressSnapshot {
+  /** `decoys` while the decoy parameters are fitted, then `candidates`. */
+  phase: string
+  done: number
+  total: number
+  best: number
+  seconds: number
+}
 
 /**
  * Randomized rounding: ⌊x⌋ + Bernoulli(x − ⌊x⌋) per value, each point repeated `repeats` times

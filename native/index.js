@@ -773,12 +773,15 @@ if (
   }
 }
 
-const { Dataset, FeasibleSet, decisionFunction, evaluate, hessianVectorProduct, loadDataset, makeBagOfWords, makeBlobs, meanLoss, objectiveGradient, objectiveValue, predict, roundPoints, train, zeroOneError } = nativeBinding
+const { AttackProgress, Dataset, FeasibleSet, KktAttackOutcome, decisionFunction, evaluate, hessianVectorProduct, kktAttack, loadDataset, makeBagOfWords, makeBlobs, meanLoss, objectiveGradient, objectiveValue, predict, roundPoints, train, zeroOneError } = nativeBinding
+export { AttackProgress }
 export { Dataset }
 export { FeasibleSet }
+export { KktAttackOutcome }
 export { decisionFunction }
 export { evaluate }
 export { hessianVectorProduct }
+export { kktAttack }
 export { loadDataset }
 export { makeBagOfWords }
 export { makeBlobs }

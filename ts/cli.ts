@@ -3,11 +3,13 @@
 import { readFileSync } from 'node:fs'
 import { PoisonkitError } from './errors.js'
 import { exitCode, formatError } from './cli/args.js'
+import * as attack from './cli/attack.js'
 import * as demo from './cli/demo.js'
 import * as evaluateCommand from './cli/evaluate.js'
 import * as trainCommand from './cli/train.js'
 
 const commands: Record<string, { usage: string; run: (argv: string[]) => Promise<void> }> = {
+  attack,
   demo,
   evaluate: evaluateCommand,
   train: trainCommand,

@@ -123,6 +123,11 @@ export async function evaluate(options: EvaluateOptions): Promise<Evaluation> {
       signal,
     ),
   )
+  return toEvaluation(r)
+}
+
+/** The addon's evaluation in the public shape. @internal */
+export function toEvaluation(r: addon.EvaluationResult): Evaluation {
   const out: Evaluation = {
     none: r.none,
     min: r.min,

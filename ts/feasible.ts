@@ -66,7 +66,10 @@ export interface ClassConstraints {
 
 /** Per-class feasible sets. Infeasible sets reject with `ERR_INFEASIBLE`; solver failures with `ERR_SOLVER`. */
 export class FeasibleSet {
-  private constructor(private readonly handle: addon.FeasibleSet) {}
+  private constructor(
+    /** @internal */
+    readonly handle: addon.FeasibleSet,
+  ) {}
 
   /** Fits the sets on clean data: centroids, radii at the percentile, box and relaxation. */
   static fromClean(clean: Dataset, options: FeasibleSetOptions = {}): FeasibleSet {

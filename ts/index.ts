@@ -3,6 +3,7 @@
  * Koh, Steinhardt & Liang, "Stronger Data Poisoning Attacks Break Data Sanitization Defenses".
  */
 export { PoisonkitError } from './errors.js'
+export { kktAttack, type AttackProgress, type DecoyInfo, type KktAttackOptions, type KktAttackResult } from './attack.js'
 export {
   Dataset,
   loadDataset,

@@ -91,7 +91,7 @@ fn enron_kkt_attack_is_seeded_integer_and_abortable() {
         seed: 7,
         ..KktOptions::new(0.09, 0.03)
     };
-    let a = kkt_attack(&train, &test, &set, &decoys, &attack, &|| false).unwrap();
+    let a = kkt_attack(&train, &test, &set, &decoys, &attack, &|| false, &|_| {}).unwrap();
     // ε·n = 0.03 × 4137 → 124 points, non-negative integers, both parts present as split.
     assert_eq!(a.poison.n(), 124);
     assert!(a.poison.values().iter().all(|v| *v >= 0.0 && v.fract() == 0.0));
@@ -109,12 +109,12 @@ fn enron_kkt_attack_is_seeded_integer_and_abortable() {
     assert!(a.curve.windows(2).all(|w| w[0].1 <= w[1].1 && w[0].0 <= w[1].0));
     eprintln!("KKT attack, 2 decoys: min error {:.4} in {:.1} s", best, a.seconds);
     // The same seed gives the same points.
-    let b = kkt_attack(&train, &test, &set, &decoys, &attack, &|| false).unwrap();
+    let b = kkt_attack(&train, &test, &set, &decoys, &attack, &|| false, &|_| {}).unwrap();
     assert_eq!(
         (a.poison.indices(), a.poison.values()),
         (b.poison.indices(), b.poison.values())
     );
     // An abort ends the sweep with ERR_ABORTED.
-    let err = kkt_attack(&train, &test, &set, &decoys, &attack, &|| true).unwrap_err();
+    let err = kkt_attack(&train, &test, &set, &decoys, &attack, &|| true, &|_| {}).unwrap_err();
     assert_eq!(err.code(), "ERR_ABORTED");
 }

@@ -52,7 +52,7 @@ pub struct EvaluationResult {
     pub seconds: f64,
 }
 
-fn choice<T: Copy>(name: &str, value: Option<&str>, default: T, allowed: &[(&str, T)]) -> Result<T> {
+pub(crate) fn choice<T: Copy>(name: &str, value: Option<&str>, default: T, allowed: &[(&str, T)]) -> Result<T> {
     match value {
         None => Ok(default),
         Some(v) => allowed.iter().find(|(n, _)| *n == v).map(|(_, t)| *t).ok_or_else(|| {
@@ -159,7 +159,13 @@ impl Task for EvaluateTask {
     }
 
     fn resolve(&mut self, _env: Env, e: Self::Output) -> Result<Self::JsValue> {
-        Ok(EvaluationResult {
+        Ok(e.into())
+    }
+}
+
+impl From<defense::Evaluation> for EvaluationResult {
+    fn from(e: defense::Evaluation) -> Self {
+        EvaluationResult {
             none: e.none,
             none_converged: e.none_converged,
             defenses: e
@@ -177,7 +183,7 @@ impl Task for EvaluateTask {
                 .collect(),
             min: e.min,
             seconds: e.seconds,
-        })
+        }
     }
 }
 

@@ -43,7 +43,7 @@ pub struct SetSolution {
 /// Per-class feasible sets held in native memory; changes copy the sets a running solve uses.
 #[napi]
 pub struct FeasibleSet {
-    inner: Arc<feasible::FeasibleSet>,
+    pub(crate) inner: Arc<feasible::FeasibleSet>,
 }
 
 #[napi]

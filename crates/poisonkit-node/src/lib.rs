@@ -5,12 +5,14 @@
 #![deny(clippy::all)]
 #![allow(missing_docs)] // documented in ts/, where users read it
 
+mod attack;
 mod dataset;
 mod defense;
 mod feasible;
 mod guard;
 mod model;
 
+pub use attack::*;
 pub use dataset::*;
 pub use defense::*;
 pub use feasible::*;

@@ -13,6 +13,7 @@
 //! index, so the result does not depend on the schedule. The sweep ends after the last candidate
 //! or when `should_stop` returns true ([`Error::Aborted`]).
 
+use std::sync::Mutex;
 use std::time::Instant;
 
 use rand::seq::SliceRandom;
@@ -143,14 +144,30 @@ struct Outcome {
     evaluation: Evaluation,
 }
 
-/// The sweep over `decoys` × splits against the clean `set` (without decoy constraints).
+/// How far a sweep has come, reported after every candidate.
+#[derive(Debug, Clone, Copy)]
+pub struct KktProgress {
+    /// Candidates scored (sweep and extra roundings).
+    pub done: usize,
+    /// Candidates in all (the extra roundings assume `refine` leaders).
+    pub total: usize,
+    /// The best minimum error so far.
+    pub best: f64,
+    /// Seconds since the start.
+    pub seconds: f64,
+}
+
+/// The sweep over `decoys` × splits against the clean `set` (without decoy constraints), scoring
+/// candidates on `dev` (the test set, or the clean training set when the attacker does not know
+/// it). `progress` is called after every candidate, from the worker threads.
 pub fn kkt_attack(
     train_set: &Dataset,
-    test: &Dataset,
+    dev: &Dataset,
     set: &FeasibleSet,
     decoys: &[Decoy],
     options: &KktOptions,
     should_stop: &(dyn Fn() -> bool + Sync),
+    progress: &(dyn Fn(KktProgress) + Sync),
 ) -> Result<KktResult> {
     let start = Instant::now();
     if !(options.eps > 0.0 && options.eps < 1.0) {
@@ -200,6 +217,24 @@ pub fn kkt_attack(
         work.extend(splits(options.eps, g_bias).into_iter().map(|split| (slot, split)));
         targets.push((index, g, constrained));
     }
+    let extra = if options.round {
+        options.refine * (options.rounding_trials - 1)
+    } else {
+        0
+    };
+    // (candidates done, best minimum error), for `progress`.
+    let tally = Mutex::new((0usize, 0.0f64));
+    let tick = |min_error: f64| {
+        let mut tally = tally.lock().unwrap_or_else(|e| e.into_inner());
+        tally.0 += 1;
+        tally.1 = tally.1.max(min_error);
+        progress(KktProgress {
+            done: tally.0,
+            total: work.len() + extra,
+            best: tally.1,
+            seconds: start.elapsed().as_secs_f64(),
+        });
+    };
     // One work item: its KKT program (None when its sets are empty), rounding with `seed`, scoring.
     let run = |item: usize, seed: u64| -> Result<Option<Outcome>> {
         if should_stop() {
@@ -208,7 +243,10 @@ pub fn kkt_attack(
         let (slot, (eps_pos, eps_neg)) = work[item];
         let (decoy, g, constrained) = &targets[slot];
         let solution = match constrained.kkt_program(g, eps_pos, eps_neg) {
-            Err(Error::Infeasible { .. }) => return Ok(None),
+            Err(Error::Infeasible { .. }) => {
+                tick(0.0);
+                return Ok(None);
+            }
             other => other?,
         };
         let num_pos = ((eps_pos * n as f64).round() as usize).min(total);
@@ -221,7 +259,7 @@ pub fn kkt_attack(
             seed ^ 0x9e37_79b9_7f4a_7c15,
         )?;
         let poison = pos.concat(&neg)?;
-        let evaluation = evaluate(train_set, test, Some(&poison), &options.evaluation, should_stop)?;
+        let evaluation = evaluate(train_set, dev, Some(&poison), &options.evaluation, should_stop)?;
         let candidate = KktCandidate {
             decoy: *decoy,
             eps_pos,
@@ -230,6 +268,7 @@ pub fn kkt_attack(
             min_error: evaluation.min,
             finished: start.elapsed().as_secs_f64(),
         };
+        tick(candidate.min_error);
         Ok(Some(Outcome {
             item,
             candidate,

@@ -1,0 +1,214 @@
+/**
+ * The KKT attack (paper §4.2, Algorithms 3–4): decoy parameters with high test error and low clean
+ * loss, then, per decoy and class split (ε₊, ε₋), two poison points whose hinge gradients make the
+ * decoy optimal for the defender, inside the feasible set the defenses cannot see past. Every
+ * candidate is scored by the minimum test error over the attack-time defenses (L2, slab, loss, as
+ * the reference) and the best one wins; the winner is then evaluated against all five defenses.
+ */
+import * as addon from '../native/index.js'
+import { Dataset } from './dataset.js'
+import { DEFENSES, evaluate, toEvaluation, type DefenseName, type Evaluation } from './defense.js'
+import type { FeasibleSet } from './feasible.js'
+import { PoisonkitError, count, finiteNumber, invalidOption, nativeAsync } from './errors.js'
+
+/** Where a running attack is. */
+export interface AttackProgress {
+  /** `'decoys'` while fitting the decoy parameters, `'candidates'` during the sweep, `'evaluation'` at the end. */
+  phase: 'decoys' | 'candidates' | 'evaluation'
+  /** Candidates scored so far. */
+  done: number
+  /** Candidates in all. */
+  total: number
+  /** The best minimum test error so far (as scored by the attacker). */
+  best: number
+  /** Seconds since the sweep started. */
+  seconds: number
+}
+
+/** Options of `kktAttack`. */
+export interface KktAttackOptions {
+  /** Clean training data (binary labels ±1). */
+  train: Dataset
+  /** Test data. */
+  test: Dataset
+  /** λ of the defender (Enron 0.09, IMDB and MNIST-1-7 0.01). */
+  lambda: number
+  /** Poison fraction ε: round(ε·n) poison points. */
+  eps: number
+  /** The attacker's knowledge: `'test'` (paper §5, the default) or `'train'` (§6.1: decoys from and candidates scored on the clean training data). */
+  knowledge?: 'test' | 'train'
+  /** The decoy grid: the reference's for `'enron'` (default), `'imdb'`, `'mnist17'`, `'mnist'` or `'dogfish'`. */
+  grid?: 'enron' | 'imdb' | 'mnist17' | 'mnist' | 'dogfish'
+  /** Quantiles q of the dev margins, replacing the grid's. */
+  quantiles?: number[]
+  /** Copies r of the flipped points, replacing the grid's. */
+  copies?: number[]
+  /** Keep only the Pareto front of the decoys (false: the reference's Enron KKT uses all 99). */
+  prune?: boolean
+  /** The feasible set (default: fitted on the clean data; for counts with the reference's X_max box and the LP relaxation). */
+  set?: FeasibleSet
+  /** Round the poison to integers (default: when the clean data are non-negative integers). */
+  round?: boolean
+  /** Rounding group size: copies that share one rounding (1; the reference's README uses 2). */
+  repeats?: number
+  /** Roundings tried for each leading candidate after the sweep, the best kept (8; 1: the reference's single rounding). */
+  roundingTrials?: number
+  /** How many leading candidates get the extra roundings (5). */
+  refine?: number
+  /** Percentile of the clean losses under the decoy used as the loss caps (90). */
+  lossPercentile?: number
+  /** Defenses that score the candidates (`['l2', 'slab', 'loss']`, as the reference). */
+  defenses?: DefenseName[]
+  /** Defenses of the final evaluation on the test set (all five). */
+  evaluationDefenses?: DefenseName[]
+  /** Seed of the decoy order, the rounding and the SVD defense (0). */
+  seed?: number
+  /** Called with the progress, at most every `progressInterval` ms and once at the end of each phase. */
+  onProgress?: (p: AttackProgress) => void
+  /** Milliseconds between progress reports (100). */
+  progressInterval?: number
+  /** Stops the attack; the promise rejects with `ERR_ABORTED`. */
+  signal?: AbortSignal
+}
+
+/** The winning decoy parameters. */
+export interface DecoyInfo {
+  /** Index in the decoy list (sorted by test error, highest first). */
+  index: number
+  quantile: number
+  copies: number
+  /** Dev points flipped. */
+  flipped: number
+  /** Mean hinge loss on the clean training data. */
+  trainLoss: number
+  /** Test error of the decoy itself. */
+  testError: number
+}
+
+/** The result of an attack. */
+export interface KktAttackResult {
+  /** The poison points: round(ε₊n) copies of x₊ then the rest of x₋. */
+  poison: Dataset
+  decoy: DecoyInfo
+  epsPos: number
+  epsNeg: number
+  /** ‖g − ε₊x₊ + ε₋x₋‖ of the winning program. */
+  residual: number
+  /** How the winner scored when it was selected (the attack-time defenses, on the attacker's dev data). */
+  selection: Evaluation
+  /** The poison against `evaluationDefenses` on the test set. */
+  evaluation: Evaluation
+  /** Best-so-far minimum error against seconds since the sweep started (paper Figure 4). */
+  curve: { seconds: number; minError: number }[]
+  /** Candidates scored and decoys tried. */
+  candidates: number
+  decoys: number
+  /** Whether the poison was rounded to integers. */
+  round: boolean
+  /** Seconds in all: decoys, sweep and final evaluation. */
+  seconds: number
+}
+
+const GRIDS = ['enron', 'imdb', 'mnist17', 'mnist', 'dogfish'] as const
+
+function defenseList(name: string, list: DefenseName[] | undefined): DefenseName[] | undefined {
+  if (list === undefined) return undefined
+  if (!Array.isArray(list) || list.length === 0) invalidOption(name, list, 'must be a non-empty list of defense names')
+  for (const d of list) if (!DEFENSES.includes(d)) invalidOption(name, d, `each must be one of ${DEFENSES.join(', ')}`)
+  return list
+}
+
+/** Runs the KKT attack off the main thread. */
+export async function kktAttack(options: KktAttackOptions): Promise<KktAttackResult> {
+  const started = performance.now()
+  const { train, test, signal, onProgress } = options
+  const lambda = finiteNumber('lambda', options.lambda)
+  if (!(lambda > 0)) invalidOption('lambda', lambda, 'must be a positive number')
+  const eps = finiteNumber('eps', options.eps)
+  if (!(eps > 0 && eps < 1)) invalidOption('eps', eps, 'must lie in (0, 1)')
+  if (options.knowledge !== undefined && !['test', 'train'].includes(options.knowledge)) {
+    invalidOption('knowledge', options.knowledge, 'must be test or train')
+  }
+  if (options.grid !== undefined && !GRIDS.includes(options.grid)) invalidOption('grid', options.grid, `must be one of ${GRIDS.join(', ')}`)
+  for (const [name, list] of [['quantiles', options.quantiles], ['copies', options.copies]] as const) {
+    if (list === undefined) continue
+    if (!Array.isArray(list) || list.length === 0) invalidOption(name, list, 'must be a non-empty list of numbers')
+    list.forEach((v, i) => finiteNumber(`${name}[${i}]`, v))
+  }
+  for (const name of ['repeats', 'roundingTrials', 'refine', 'seed'] as const) {
+    if (options[name] !== undefined) count(name, options[name])
+  }
+  if (options.lossPercentile !== undefined && !(finiteNumber('lossPercentile', options.lossPercentile) >= 0 && options.lossPercentile <= 100)) {
+    invalidOption('lossPercentile', options.lossPercentile, 'must lie in [0, 100]')
+  }
+  const defenses = defenseList('defenses', options.defenses)
+  const evaluationDefenses = defenseList('evaluationDefenses', options.evaluationDefenses)
+  const interval = options.progressInterval ?? 100
+  if (!(finiteNumber('progressInterval', interval) > 0)) invalidOption('progressInterval', interval, 'must be a positive number')
+  if (onProgress !== undefined && typeof onProgress !== 'function') invalidOption('onProgress', onProgress, 'must be a function')
+  if (signal?.aborted) throw new PoisonkitError('ERR_ABORTED', 'aborted before the attack started')
+
+  const progress = new addon.AttackProgress()
+  let last = ''
+  const report = (phase?: AttackProgress['phase']) => {
+    if (onProgress === undefined) return
+    const s = progress.snapshot()
+    const p: AttackProgress = { phase: phase ?? (s.phase as AttackProgress['phase']), done: s.done, total: s.total, best: s.best, seconds: s.seconds }
+    const key = JSON.stringify(p)
+    if (key !== last) {
+      last = key
+      onProgress(p)
+    }
+  }
+  const timer = onProgress === undefined ? undefined : setInterval(() => report(), interval)
+  timer?.unref()
+  let outcome: addon.KktAttackOutcome
+  try {
+    outcome = await nativeAsync(() =>
+      addon.kktAttack(
+        train.handle,
+        test.handle,
+        {
+          lambda,
+          eps,
+          knowledge: options.knowledge,
+          grid: options.grid,
+          quantiles: options.quantiles,
+          copies: options.copies,
+          prune: options.prune,
+          round: options.round,
+          repeats: options.repeats,
+          roundingTrials: options.roundingTrials,
+          refine: options.refine,
+          lossPercentile: options.lossPercentile,
+          defenses,
+          seed: options.seed,
+        },
+        options.set?.handle,
+        progress,
+        signal,
+      ),
+    )
+    report()
+  } finally {
+    if (timer !== undefined) clearInterval(timer)
+  }
+  const summary = outcome.takeSummary()
+  const poison = new Dataset(outcome.poison)
+  report('evaluation')
+  const evaluation = await evaluate({ train, test, poison, lambda, defenses: evaluationDefenses, seed: options.seed, signal })
+  return {
+    poison,
+    decoy: summary.decoy,
+    epsPos: summary.epsPos,
+    epsNeg: summary.epsNeg,
+    residual: summary.residual,
+    selection: toEvaluation(summary.evaluation),
+    evaluation,
+    curve: summary.curve,
+    candidates: summary.candidates,
+    decoys: summary.decoys,
+    round: summary.round,
+    seconds: (performance.now() - started) / 1000,
+  }
+}
