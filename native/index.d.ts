@@ -209,6 +209,8 @@ export interface KktAttackOptions {
   roundingTrials?: number
   refine?: number
   lossPercentile?: number
+  /** A number, or "column-max". */
+  upper?: number | string
   defenses?: Array<string>
   seed?: number
 }

@@ -45,8 +45,10 @@ export interface KktAttackOptions {
   copies?: number[]
   /** Keep only the Pareto front of the decoys (false: the reference's Enron KKT uses all 99). */
   prune?: boolean
-  /** The feasible set (default: fitted on the clean data; for counts with the reference's X_max box and the LP relaxation). */
+  /** The feasible set (default: fitted on the clean data with the 90th-percentile radii, the box below and, when rounding, the LP relaxation). */
   set?: FeasibleSet
+  /** Upper end of the default set's box: a number, or `'column-max'` (the reference's X_max; the default for count data, else none). The fast KKT solver needs a finite box. */
+  upper?: number | 'column-max'
   /** Round the poison to integers (default: when the clean data are non-negative integers). */
   round?: boolean
   /** Rounding group size: copies that share one rounding (1; the reference's README uses 2). */
@@ -145,6 +147,9 @@ export async function kktAttack(options: KktAttackOptions): Promise<KktAttackRes
   const evaluationDefenses = defenseList('evaluationDefenses', options.evaluationDefenses)
   const interval = options.progressInterval ?? 100
   if (!(finiteNumber('progressInterval', interval) > 0)) invalidOption('progressInterval', interval, 'must be a positive number')
+  const upper = options.upper
+  if (upper !== undefined && upper !== 'column-max' && !(finiteNumber('upper', upper) > 0)) invalidOption('upper', upper, 'must be a positive number or column-max')
+  if (upper !== undefined && options.set !== undefined) invalidOption('upper', upper, 'give either a set or upper')
   if (onProgress !== undefined && typeof onProgress !== 'function') invalidOption('onProgress', onProgress, 'must be a function')
   if (signal?.aborted) throw new PoisonkitError('ERR_ABORTED', 'aborted before the attack started')
 
@@ -181,6 +186,7 @@ export async function kktAttack(options: KktAttackOptions): Promise<KktAttackRes
           roundingTrials: options.roundingTrials,
           refine: options.refine,
           lossPercentile: options.lossPercentile,
+          upper,
           defenses,
           seed: options.seed,
         },

@@ -21,6 +21,8 @@ minimum test error over the attack-time defenses wins and is evaluated against a
   --repeats R            rounding group size: copies sharing one rounding (1; the reference's README uses 2)
   --rounding-trials K    roundings tried for each of the leading candidates (8; 1 as the reference)
   --no-round             keep the poison continuous even for count data
+  --upper U|column-max   the feasible box's upper end (default: column-max for count data, none
+                         otherwise; 1 for pixels in [0, 1])
   --defenses LIST        defenses that score the candidates (l2,slab,loss)
   --d N                  number of features (default: the largest index seen in the files)
   --seed S               seed of the decoy order, the rounding and the SVD defense (0)
@@ -52,6 +54,7 @@ async function kkt(argv: string[]): Promise<void> {
     repeats: { type: 'string' },
     'rounding-trials': { type: 'string' },
     'no-round': { type: 'boolean', default: false },
+    upper: { type: 'string' },
     defenses: { type: 'string' },
     d: { type: 'string' },
     seed: { type: 'string' },
@@ -67,6 +70,7 @@ async function kkt(argv: string[]): Promise<void> {
   const roundingTrials = o['rounding-trials'] === undefined ? undefined : numberOption('rounding-trials', o['rounding-trials'], 'count')
   const defenses =
     o.defenses === undefined ? undefined : o.defenses.split(',').map((name) => choice<DefenseName>('defenses', name.trim(), DEFENSES))
+  const upper = o.upper === undefined || o.upper === 'column-max' ? o.upper : numberOption('upper', o.upper, 'positive')
   const d = o.d === undefined ? undefined : numberOption('d', o.d, 'count')
   const seed = o.seed === undefined ? undefined : numberOption('seed', o.seed, 'count')
 
@@ -87,6 +91,7 @@ async function kkt(argv: string[]): Promise<void> {
       repeats,
       roundingTrials,
       round: o['no-round'] ? false : undefined,
+      upper,
       defenses,
       seed,
       onProgress: bar,

@@ -31,6 +31,8 @@ pub struct KktAttackOptions {
     pub rounding_trials: Option<f64>,
     pub refine: Option<f64>,
     pub loss_percentile: Option<f64>,
+    /// A number, or "column-max".
+    pub upper: Option<Either<f64, String>>,
     pub defenses: Option<Vec<String>>,
     pub seed: Option<f64>,
 }
@@ -128,7 +130,7 @@ pub struct KktAttackTask {
     set: Option<Arc<feasible::FeasibleSet>>,
     decoy_options: DecoyOptions,
     options: KktOptions,
-    round_default: bool,
+    upper: Upper,
     state: Arc<Mutex<ProgressSnapshot>>,
     cancel: Cancel,
 }
@@ -157,14 +159,10 @@ impl Task for KktAttackTask {
             let set = match &self.set {
                 Some(set) => set.as_ref().clone(),
                 None => {
-                    let options = if self.round_default {
-                        FeasibleOptions {
-                            upper: Upper::ColumnMax,
-                            lp_relaxation: true,
-                            ..Default::default()
-                        }
-                    } else {
-                        FeasibleOptions::default()
+                    let options = FeasibleOptions {
+                        upper: self.upper.clone(),
+                        lp_relaxation: self.options.round && self.upper != Upper::None,
+                        ..Default::default()
                     };
                     feasible::FeasibleSet::from_clean(&self.train, &options)?
                 }
@@ -283,9 +281,21 @@ pub fn kkt_attack(
         prune: o.prune.unwrap_or(false),
         solver: SolverOptions::default(),
     };
-    let round_default = is_counts(&train.inner);
+    let counts = is_counts(&train.inner);
+    let upper = match &o.upper {
+        None if counts => Upper::ColumnMax,
+        None => Upper::None,
+        Some(Either::A(u)) => Upper::Constant(*u),
+        Some(Either::B(s)) if s == "column-max" => Upper::ColumnMax,
+        Some(Either::B(s)) => {
+            return Err(js_error(
+                "ERR_INVALID_OPTION",
+                format!("option upper = {s}: must be a number or \"column-max\""),
+            ));
+        }
+    };
     let mut options = KktOptions::new(o.lambda, o.eps);
-    options.round = o.round.unwrap_or(round_default);
+    options.round = o.round.unwrap_or(counts);
     options.repeats = positive_count("repeats", o.repeats, options.repeats)?;
     options.rounding_trials = positive_count("roundingTrials", o.rounding_trials, options.rounding_trials)?;
     options.refine = positive_count("refine", o.refine, options.refine)?;
@@ -306,7 +316,7 @@ pub fn kkt_attack(
         set: set.map(|s| s.inner.clone()),
         decoy_options,
         options,
-        round_default,
+        upper,
         state: progress.map(|p| p.state.clone()).unwrap_or_default(),
         cancel: Cancel::from_signal(signal.as_ref()),
     };

@@ -26,7 +26,7 @@ use std::cell::RefCell;
 use nalgebra::DMatrix;
 
 use super::conic::{KktSolution, SolverReport, kkt_value};
-use super::dual::{Constraints, DualFunction, maximize};
+use super::dual::{Constraints, DualFunction, MAX_ITER, maximize};
 
 /// δ relative to ε₊² + ε₋², the curvature of the objective: the first, and the smallest.
 const PROX_WEIGHT: f64 = 1e-2;
@@ -38,7 +38,8 @@ const GAP_TOL: f64 = 1e-7;
 /// Where f64 runs out first (the proximal term too weak to resolve), the last step is returned as
 /// `AlmostSolved` if its bound came within this fraction.
 const ALMOST_TOL: f64 = 1e-3;
-/// Dual Newton steps per proximal step (they start close: a step needing more has run out of f64).
+/// Dual Newton steps per proximal step after the first (they start close: a step needing more has
+/// run out of f64); the first, from zero multipliers, may take the engine's `MAX_ITER`.
 const PROX_ASCENT_STEPS: usize = 40;
 /// Proximal steps before giving up.
 const PROX_STEPS: usize = 200;
@@ -358,8 +359,9 @@ pub(super) fn kkt(set: &FeasibleSet, g: &[f64], eps_pos: f64, eps_neg: f64) -> R
         .sqrt();
     // The last step whose bound came within `ALMOST_TOL`: (x₊, x₋, constraint residual).
     let mut almost: Option<([Vec<f64>; 2], f64)> = None;
-    for _ in 0..PROX_STEPS {
-        let ascent = match maximize(&dual, lambda.clone(), PROX_ASCENT_STEPS, "kkt-dual-newton") {
+    for step in 0..PROX_STEPS {
+        let steps = if step == 0 { MAX_ITER } else { PROX_ASCENT_STEPS };
+        let ascent = match maximize(&dual, lambda.clone(), steps, "kkt-dual-newton") {
             Ok(ascent) => ascent,
             // A proximal term too weak for f64: the last step is as close as f64 gets, if it came
             // close; else strengthen the term and retry from the same anchor.

@@ -1,0 +1,107 @@
+import test from 'ava'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { PoisonkitError, kktAttack, loadDataset, makeBagOfWords, type AttackProgress } from '../ts/index.js'
+import { cli, data, hasData, tmp } from './helpers.js'
+
+const realData = hasData ? test : test.skip
+
+function words() {
+  const all = makeBagOfWords({ n: 900, d: 150, seed: 4 })
+  const rows = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i)
+  return { train: all.slice(rows(0, 600)), test: all.slice(rows(600, 900)) }
+}
+
+test('kktAttack on count data: integer points, the split honoured, progress to the end, same seed same bytes', async (t) => {
+  const { train, test } = words()
+  const seen: AttackProgress[] = []
+  const options = { train, test, lambda: 0.05, eps: 0.05, quantiles: [0.1, 0.2], copies: [2, 5], repeats: 2, seed: 3 }
+  const a = await kktAttack({ ...options, onProgress: (p) => seen.push(p), progressInterval: 5 })
+  t.is(a.poison.n, Math.round(0.05 * 600))
+  t.true(a.round)
+  const csr = a.poison.toCsr()
+  t.true(csr.values.every((v) => v >= 0 && Number.isInteger(v)), 'non-negative integers')
+  const positives = Array.from(a.poison.labels).filter((y) => y === 1).length
+  t.is(positives, Math.round(a.epsPos * 600))
+  t.true(Math.abs(a.epsPos + a.epsNeg - 0.05) < 1e-12)
+  // 4 decoys × 7 or 8 splits, then 7 more roundings of each of the 5 leaders.
+  t.is(a.decoys, 4)
+  t.true(a.candidates >= 4 * 7 + 35 && a.candidates <= 4 * 8 + 35, `${a.candidates} candidates`)
+  // The curve is the running best, ending at the winner's score; the final evaluation has all five.
+  t.true(a.curve.every((p, i) => i === 0 || (p.minError >= a.curve[i - 1]!.minError && p.seconds >= a.curve[i - 1]!.seconds)))
+  t.is(a.curve.at(-1)!.minError, a.selection.min)
+  for (const d of ['l2', 'slab', 'loss', 'svd', 'knn'] as const) t.true(a.evaluation[d]! >= 0 && a.evaluation[d]! <= 1, d)
+  t.deepEqual(Object.keys(a.selection.timing).sort(), ['l2', 'loss', 'slab'])
+  // Progress: decoys first, then candidates counting up to the total, then the evaluation.
+  t.is(seen[0]!.phase === 'decoys' || seen[0]!.phase === 'candidates', true)
+  const sweep = seen.filter((p) => p.phase === 'candidates')
+  t.true(sweep.length > 0)
+  t.true(sweep.every((p, i) => i === 0 || p.done >= sweep[i - 1]!.done))
+  t.is(sweep.at(-1)!.done, sweep.at(-1)!.total)
+  t.is(seen.at(-1)!.phase, 'evaluation')
+  const b = await kktAttack(options)
+  t.deepEqual(b.poison.toCsr(), csr)
+  const c = await kktAttack({ ...options, seed: 4 })
+  t.notDeepEqual(c.poison.toCsr().values, csr.values)
+})
+
+test('kktAttack rejects bad options with a code and stops on an abort', async (t) => {
+  const { train, test } = words()
+  const base = { train, test, lambda: 0.05, eps: 0.05 }
+  const bad: [object, RegExp][] = [
+    [{ eps: 0 }, /option eps = 0/],
+    [{ eps: 1.5 }, /option eps = 1.5/],
+    [{ lambda: -1 }, /option lambda = -1/],
+    [{ knowledge: 'oracle' }, /option knowledge = oracle/],
+    [{ grid: 'cifar' }, /option grid = cifar/],
+    [{ quantiles: [0.1, 1.5] }, /quantiles/],
+    [{ copies: [0] }, /option copies = 0/],
+    [{ roundingTrials: 0 }, /option roundingTrials = 0/],
+    [{ defenses: ['l2', 'pca'] }, /option defenses = pca/],
+    [{ lossPercentile: 120 }, /option lossPercentile = 120/],
+  ]
+  for (const [extra, message] of bad) {
+    const err = await t.throwsAsync(kktAttack({ ...base, ...extra } as Parameters<typeof kktAttack>[0]), { instanceOf: PoisonkitError })
+    t.is(err?.code, 'ERR_INVALID_OPTION', JSON.stringify(extra))
+    t.regex(err!.message, message)
+  }
+  const controller = new AbortController()
+  const started = Date.now()
+  const running = kktAttack({ ...base, quantiles: [0.05, 0.1, 0.15, 0.2, 0.25], copies: [1, 2, 3, 5, 8], signal: controller.signal })
+  setTimeout(() => controller.abort(), 50)
+  await t.throwsAsync(running, { instanceOf: PoisonkitError, code: 'ERR_ABORTED' })
+  t.true(Date.now() - started < 5000, `aborted after ${Date.now() - started} ms`)
+})
+
+realData('Enron, λ 0.09, ε 0.03: 124 integer points reaching ≥ 22.5% over the five defenses (paper Table 2)', async (t) => {
+  const dir = tmp()
+  const out = join(dir, 'poison.svm')
+  const r = cli('attack', 'kkt', '--train', data('enron.train.svm.gz'), '--test', data('enron.test.svm.gz'), '--lambda', '0.09', '--eps', '0.03', '--repeats', '2', '--d', '5116', '--out', out, '--json')
+  t.is(r.code, 0, r.stderr)
+  const o = JSON.parse(r.stdout)
+  for (const key of ['attack', 'eps', 'nPoison', 'seconds', 'evaluation', 'out', 'decoy', 'curve']) t.true(key in o, key)
+  t.is(o.nPoison, 124)
+  for (const d of ['none', 'l2', 'slab', 'loss', 'svd', 'knn', 'min']) t.is(typeof o.evaluation[d], 'number', d)
+  t.true(o.evaluation.min >= 0.225, `min over the five defenses ${o.evaluation.min}`)
+  // The poison file holds exactly those points: non-negative integer counts.
+  const poison = await loadDataset(out, { d: 5116 })
+  t.is(poison.n, 124)
+  t.true(poison.toCsr().values.every((v) => v >= 0 && Number.isInteger(v)))
+})
+
+test('attack CLI: usage errors exit 2 naming the option', (t) => {
+  const dir = tmp()
+  const f = join(dir, 'ok.svm')
+  writeFileSync(f, '1 1:1\n-1 2:1\n')
+  const expect = (r: ReturnType<typeof cli>, pattern: RegExp) => {
+    t.is(r.code, 2, r.stderr)
+    t.is(r.stdout, '')
+    t.regex(r.stderr.trim(), pattern)
+  }
+  expect(cli('attack'), /^error\[ERR_USAGE\]: missing attack \(attacks: kkt\)$/)
+  expect(cli('attack', 'nope'), /^error\[ERR_USAGE\]: unknown attack 'nope'/)
+  expect(cli('attack', 'kkt', '--train', f, '--test', f, '--lambda', '1'), /^error\[ERR_USAGE\]: missing required option --out$/)
+  expect(cli('attack', 'kkt', '--train', f, '--test', f, '--lambda', '1', '--out', join(dir, 'p.svm'), '--eps', '2'), /^error\[ERR_INVALID_OPTION\]: option --eps = 2/)
+  expect(cli('attack', 'kkt', '--train', f, '--test', f, '--lambda', '1', '--out', join(dir, 'p.svm'), '--knowledge', 'all'), /^error\[ERR_INVALID_OPTION\]: option --knowledge = all/)
+  t.regex(cli('attack', 'kkt', '--help').stdout, /--knowledge test\|train/)
+})
