@@ -50,9 +50,23 @@ pub struct ProgressSnapshot {
 
 /// Where a running attack is; the TypeScript layer polls it to drive `onProgress`.
 #[napi]
-#[derive(Default)]
 pub struct AttackProgress {
     state: Arc<Mutex<ProgressSnapshot>>,
+}
+
+fn fitting_decoys() -> ProgressSnapshot {
+    ProgressSnapshot {
+        phase: "decoys".into(),
+        ..Default::default()
+    }
+}
+
+impl Default for AttackProgress {
+    fn default() -> Self {
+        AttackProgress {
+            state: Arc::new(Mutex::new(fitting_decoys())),
+        }
+    }
 }
 
 #[napi]
@@ -151,10 +165,7 @@ impl Task for KktAttackTask {
         let state = self.state.clone();
         let set_state = move |s: ProgressSnapshot| *state.lock().unwrap_or_else(|e| e.into_inner()) = s;
         guard(|| {
-            set_state(ProgressSnapshot {
-                phase: "decoys".into(),
-                ..Default::default()
-            });
+            set_state(fitting_decoys());
             let decoys = attack::generate_decoys(&self.train, &self.test, &self.decoy_options, &stop)?;
             let set = match &self.set {
                 Some(set) => set.as_ref().clone(),
@@ -317,7 +328,7 @@ pub fn kkt_attack(
         decoy_options,
         options,
         upper,
-        state: progress.map(|p| p.state.clone()).unwrap_or_default(),
+        state: progress.map_or_else(|| AttackProgress::new().state, |p| p.state.clone()),
         cancel: Cancel::from_signal(signal.as_ref()),
     };
     Ok(AsyncTask::with_optional_signal(task, signal))
