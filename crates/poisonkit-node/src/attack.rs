@@ -13,7 +13,7 @@ use poisonkit_core::model::SolverOptions;
 
 use crate::dataset::Dataset;
 use crate::defense::{EvaluationResult, choice};
-use crate::feasible::FeasibleSet;
+use crate::feasible::{FeasibleSet, parse_upper};
 use crate::guard::{Cancel, count, guard, js_error};
 
 #[napi(object)]
@@ -293,17 +293,10 @@ pub fn kkt_attack(
         solver: SolverOptions::default(),
     };
     let counts = is_counts(&train.inner);
-    let upper = match &o.upper {
+    let upper = match parse_upper(o.upper)? {
+        Some(upper) => upper,
         None if counts => Upper::ColumnMax,
         None => Upper::None,
-        Some(Either::A(u)) => Upper::Constant(*u),
-        Some(Either::B(s)) if s == "column-max" => Upper::ColumnMax,
-        Some(Either::B(s)) => {
-            return Err(js_error(
-                "ERR_INVALID_OPTION",
-                format!("option upper = {s}: must be a number or \"column-max\""),
-            ));
-        }
     };
     let mut options = KktOptions::new(o.lambda, o.eps);
     options.round = o.round.unwrap_or(counts);

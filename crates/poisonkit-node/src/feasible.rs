@@ -52,17 +52,7 @@ impl FeasibleSet {
     pub fn from_clean(clean: &Dataset, options: Option<FeasibleSetOptions>) -> Result<FeasibleSet> {
         let o = options.unwrap_or_default();
         let def = FeasibleOptions::default();
-        let upper = match o.upper {
-            None => Upper::None,
-            Some(Either::A(u)) => Upper::Constant(u),
-            Some(Either::B(s)) if s == "column-max" => Upper::ColumnMax,
-            Some(Either::B(s)) => {
-                return Err(js_error(
-                    "ERR_INVALID_OPTION",
-                    format!("option upper = {s}: must be a number or \"column-max\""),
-                ));
-            }
-        };
+        let upper = parse_upper(o.upper)?.unwrap_or(Upper::None);
         let options = FeasibleOptions {
             percentile: o.percentile.unwrap_or(def.percentile),
             sphere: o.sphere.unwrap_or(def.sphere),
@@ -262,6 +252,19 @@ impl FeasibleSet {
 }
 
 /// The `method` option: "fast" (the default) or "conic".
+/// The `upper` option: a number, or "column-max" (the reference's X_max rule); None when absent.
+pub(crate) fn parse_upper(upper: Option<Either<f64, String>>) -> Result<Option<Upper>> {
+    match upper {
+        None => Ok(None),
+        Some(Either::A(u)) => Ok(Some(Upper::Constant(u))),
+        Some(Either::B(s)) if s == "column-max" => Ok(Some(Upper::ColumnMax)),
+        Some(Either::B(s)) => Err(js_error(
+            "ERR_INVALID_OPTION",
+            format!("option upper = {s}: must be a number or \"column-max\""),
+        )),
+    }
+}
+
 fn parse_method(method: Option<String>) -> Result<Method> {
     match method.as_deref() {
         None | Some("fast") => Ok(Method::Fast),
