@@ -309,7 +309,7 @@ fn kkt_program_finds_the_best_pair() {
 
 #[test]
 fn fast_kkt_program_agrees_with_clarabel() {
-    use poisonkit_core::feasible::Method;
+    use poisonkit_core::feasible::{KKT_GAP_TOL, Method};
     let data = small_words(6);
     let mut rng = seeded(33);
     let mut checked = 0;
@@ -338,13 +338,13 @@ fn fast_kkt_program_agrees_with_clarabel() {
                     let g: Vec<f64> = (0..set.d()).map(|_| 0.1 * (rng.random::<f64>() - 0.5)).collect();
                     let gnorm = g.iter().map(|v| v * v).sum::<f64>().sqrt();
                     let what = format!("sphere {sphere} slab {slab} caps {caps} eps ({ep}, {en})");
-                    let conic = match set.kkt_program_with(&g, ep, en, Method::Conic) {
+                    let conic = match set.kkt_program_with(&g, ep, en, Method::Conic, KKT_GAP_TOL) {
                         Ok(k) => k,
                         Err(e) if e.code() == "ERR_INFEASIBLE" => continue,
                         Err(e) => panic!("{what}: {e}"),
                     };
                     let fast = set
-                        .kkt_program_with(&g, ep, en, Method::Fast)
+                        .kkt_program_with(&g, ep, en, Method::Fast, KKT_GAP_TOL)
                         .unwrap_or_else(|e| panic!("{what}: {e}"));
                     assert_ne!(fast.report.solver, "clarabel", "{what}: the fast path fell back");
                     assert!(
@@ -366,7 +366,7 @@ fn fast_kkt_program_agrees_with_clarabel() {
 
 #[test]
 fn fast_kkt_program_agrees_with_clarabel_on_enron() {
-    use poisonkit_core::feasible::Method;
+    use poisonkit_core::feasible::{KKT_GAP_TOL, Method};
     use poisonkit_core::model::{Loss, Problem, SolverOptions, train};
     let Some((train_set, _)) = common::load("enron", 5116) else {
         return;
@@ -400,8 +400,10 @@ fn fast_kkt_program_agrees_with_clarabel_on_enron() {
         set.add_halfspace(label, theta.iter().map(|t| y * t).collect(), 1.0 - y * bias)
             .unwrap();
     }
-    let fast = set.kkt_program_with(&g, 0.02, 0.01, Method::Fast).unwrap();
-    let conic = set.kkt_program_with(&g, 0.02, 0.01, Method::Conic).unwrap();
+    let fast = set.kkt_program_with(&g, 0.02, 0.01, Method::Fast, KKT_GAP_TOL).unwrap();
+    let conic = set
+        .kkt_program_with(&g, 0.02, 0.01, Method::Conic, KKT_GAP_TOL)
+        .unwrap();
     assert_eq!(fast.report.solver, "kkt-dual-newton");
     assert!(
         (fast.value - conic.value).abs() <= 1e-6 * conic.value,
@@ -410,4 +412,16 @@ fn fast_kkt_program_agrees_with_clarabel_on_enron() {
         conic.value
     );
     assert!(set.violation(&fast.x_pos, 1).unwrap() <= 1e-8 && set.violation(&fast.x_neg, -1).unwrap() <= 1e-8);
+    // The attack's looser gap: ½‖·‖² within that fraction of the minimum, still feasible.
+    let loose = set.kkt_program_with(&g, 0.02, 0.01, Method::Fast, 1e-4).unwrap();
+    assert_eq!(loose.report.solver, "kkt-dual-newton");
+    let (f, f_min) = (loose.value.powi(2), conic.value.powi(2));
+    assert!(
+        f >= f_min * (1.0 - 1e-9) && f <= f_min * (1.0 + 1e-4),
+        "{f} against {f_min}"
+    );
+    assert!(set.violation(&loose.x_pos, 1).unwrap() <= 1e-8 && set.violation(&loose.x_neg, -1).unwrap() <= 1e-8);
+    let err = set.kkt_program_with(&g, 0.02, 0.01, Method::Fast, 0.0).unwrap_err();
+    assert_eq!(err.code(), "ERR_INVALID_OPTION");
+    assert!(err.to_string().contains("tolerance"), "{err}");
 }

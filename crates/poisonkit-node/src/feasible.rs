@@ -217,7 +217,10 @@ impl Task for KktTask {
     type JsValue = KktSolution;
 
     fn compute(&mut self) -> Result<Self::Output> {
-        guard(|| self.set.kkt_program_with(&self.g, self.eps.0, self.eps.1, self.method))
+        guard(|| {
+            self.set
+                .kkt_program_with(&self.g, self.eps.0, self.eps.1, self.method, feasible::KKT_GAP_TOL)
+        })
     }
 
     fn resolve(&mut self, _env: Env, s: Self::Output) -> Result<Self::JsValue> {

@@ -5,4 +5,4 @@ mod decoy;
 mod kkt;
 
 pub use decoy::{Decoy, DecoyOptions, Knowledge, generate_decoys, reference_grid};
-pub use kkt::{KktCandidate, KktOptions, KktProgress, KktResult, kkt_attack};
+pub use kkt::{KktCandidate, KktOptions, KktProgress, KktResult, PROGRAM_GAP_TOL, kkt_attack};

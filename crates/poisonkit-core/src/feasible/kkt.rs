@@ -16,7 +16,7 @@
 //! curvature ρ + δ on the exact sphere, δ on the relaxed one); with Q_j the inner Hessian in those
 //! variables, the dual's Hessian is −Σ_j G_jᵀ Q_j⁻¹ G_j. A step's optimality residual is
 //! δ(z_{k+1} − z_k), so F − min F ≤ min(F, δ·‖z_{k+1} − z_k‖·diameter): it stops when that bound is
-//! below `GAP_TOL` × F. When f64 runs out first (the dual ascent fails at a tiny δ), it returns the
+//! below `gap_tol` × F ([`KKT_GAP_TOL`] by default). When f64 runs out first (the dual ascent fails at a tiny δ), it returns the
 //! last step as `AlmostSolved` if its bound was within `ALMOST_TOL` × F; otherwise it gives up
 //! after `PROX_STEPS` steps with a solver error. Needs a
 //! finite box; a zero ε₊ or ε₋ reduces to projections.
@@ -33,10 +33,11 @@ const PROX_WEIGHT: f64 = 1e-2;
 /// δ falls by this factor per step: gently, so that each step starts close to its solution.
 const PROX_FALL: f64 = 2.0;
 const MIN_PROX_WEIGHT: f64 = 1e-7;
-/// Stop when the objective is provably within this fraction of its minimum.
-const GAP_TOL: f64 = 1e-7;
+/// Stop when the objective is provably within this fraction of its minimum, unless asked
+/// otherwise.
+pub const KKT_GAP_TOL: f64 = 1e-7;
 /// Where f64 runs out first (the proximal term too weak to resolve), the last step is returned as
-/// `AlmostSolved` if its bound came within this fraction.
+/// `AlmostSolved` if its bound came within this fraction (or the asked one, if looser).
 const ALMOST_TOL: f64 = 1e-3;
 /// Dual Newton steps per proximal step after the first (they start close: a step needing more has
 /// run out of f64); the first, from zero multipliers, may take the engine's `MAX_ITER`.
@@ -286,8 +287,8 @@ impl DualFunction for KktDual<'_> {
     }
 }
 
-/// The KKT program by the fast path.
-pub(super) fn kkt(set: &FeasibleSet, g: &[f64], eps_pos: f64, eps_neg: f64) -> Result<KktSolution> {
+/// The KKT program by the fast path, to a relative gap of `gap_tol`.
+pub(super) fn kkt(set: &FeasibleSet, g: &[f64], eps_pos: f64, eps_neg: f64, gap_tol: f64) -> Result<KktSolution> {
     let (pos, neg) = (set.class(1)?, set.class(-1)?);
     let solution = |x_pos: Vec<f64>, x_neg: Vec<f64>, solver, status: &str, iterations, residual| KktSolution {
         value: kkt_value(g, eps_pos, &x_pos, eps_neg, &x_neg),
@@ -396,7 +397,7 @@ pub(super) fn kkt(set: &FeasibleSet, g: &[f64], eps_pos: f64, eps_neg: f64) -> R
         // And F − min F ≤ F, as F ≥ 0: an exactly met g ends the search at once.
         let gap = (dual.delta * moved * diameter).min(value);
         let scale = value.max(1e-12 * half_g_sq);
-        if gap <= GAP_TOL * scale {
+        if gap <= gap_tol * scale {
             return Ok(solution(
                 x_pos,
                 x_neg,
@@ -406,7 +407,7 @@ pub(super) fn kkt(set: &FeasibleSet, g: &[f64], eps_pos: f64, eps_neg: f64) -> R
                 ascent.residual,
             ));
         }
-        almost = (gap <= ALMOST_TOL * scale).then(|| ([x_pos.clone(), x_neg.clone()], ascent.residual));
+        almost = (gap <= ALMOST_TOL.max(gap_tol) * scale).then(|| ([x_pos.clone(), x_neg.clone()], ascent.residual));
         dual.anchor = [x_pos, x_neg];
         dual.delta = (dual.delta / PROX_FALL).max(MIN_PROX_WEIGHT * base);
         lambda = ascent.lambda;

@@ -23,6 +23,7 @@ mod percentile;
 mod rounding;
 
 pub use conic::{KktSolution, Solution, SolverReport};
+pub use kkt::KKT_GAP_TOL;
 pub use percentile::{percentile, quantile_matlab};
 pub use rounding::{Repeats, round_points};
 
@@ -293,22 +294,33 @@ impl FeasibleSet {
     }
 
     /// The KKT attack's program (paper eq. 17): argmin ‖g − ε₊x₊ + ε₋x₋‖ over x₊ in the +1 set
-    /// and x₋ in the −1 set, by the fast path. Binary sets only.
+    /// and x₋ in the −1 set, by the fast path to [`KKT_GAP_TOL`]. Binary sets only.
     pub fn kkt_program(&self, g: &[f64], eps_pos: f64, eps_neg: f64) -> Result<KktSolution> {
-        self.kkt_program_with(g, eps_pos, eps_neg, Method::Fast)
+        self.kkt_program_with(g, eps_pos, eps_neg, Method::Fast, KKT_GAP_TOL)
     }
 
-    /// The KKT program by the method asked for.
-    pub fn kkt_program_with(&self, g: &[f64], eps_pos: f64, eps_neg: f64, method: Method) -> Result<KktSolution> {
+    /// The KKT program by the method asked for; the fast path stops when ½‖·‖² is provably within
+    /// `gap_tol` (relative) of its minimum.
+    pub fn kkt_program_with(
+        &self,
+        g: &[f64],
+        eps_pos: f64,
+        eps_neg: f64,
+        method: Method,
+        gap_tol: f64,
+    ) -> Result<KktSolution> {
         self.check_finite("gradient g", g)?;
         for (name, e) in [("epsPos", eps_pos), ("epsNeg", eps_neg)] {
             if !(e >= 0.0 && e.is_finite()) {
                 return Err(Error::option(name, e, "must be a finite number ≥ 0"));
             }
         }
+        if !(gap_tol > 0.0 && gap_tol < 1.0) {
+            return Err(Error::option("tolerance", gap_tol, "must lie in (0, 1)"));
+        }
         solve_by(
             method,
-            || kkt::kkt(self, g, eps_pos, eps_neg),
+            || kkt::kkt(self, g, eps_pos, eps_neg, gap_tol),
             || conic::kkt(self, g, eps_pos, eps_neg),
         )
     }
