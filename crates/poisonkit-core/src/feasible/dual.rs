@@ -7,9 +7,10 @@
 //! ±(v·x − v·μ) − s, and the halfspaces a·x − b. The box stays in the inner problem, which is
 //! separable per feature, so the dual D(λ) and its gradient g(x(λ)) cost O(d·m), and its Hessian
 //! −Σ_j G_jᵀ Q_j⁻¹ G_j (G_j: the constraints' gradients in feature j's free variables, Q_j: the
-//! inner curvature there) O(d·m²). When the line search stalls (the dual is only piecewise smooth
-//! for the relaxed sphere and the box), exact one-dimensional root finding per multiplier
-//! finishes. It stops when x(λ) satisfies the KKT conditions to `TOL` (relative; `STALL_TOL`
+//! inner curvature there) O(d·m²). The dual is only piecewise smooth (the relaxed sphere's kinks,
+//! the box), and where the analytic curvature misses the kinks the line search keeps cutting the
+//! step: then secant Newton steps, with a finite-difference Jacobian at the scale of the last
+//! move, finish; exact one-dimensional root finding per multiplier is the last resort. It stops when x(λ) satisfies the KKT conditions to `TOL` (relative; `STALL_TOL`
 //! after polishing), reports infeasibility when the dual grows without bound, and otherwise gives
 //! up after `max_iter` steps with a solver error (the callers then ask the conic solver).
 
@@ -24,6 +25,10 @@ use crate::linalg::dense_dot;
 pub(super) const MAX_ITER: usize = 200;
 /// KKT tolerance, relative to each constraint's scale.
 const TOL: f64 = 1e-12;
+/// Newton steps cut below this, `WEAK_STEPS` times in a row without halving the violation, mean
+/// that Newton's model has stopped predicting the piecewise dual: secant steps take over.
+const SHORT_STEP: f64 = 1e-2;
+const WEAK_STEPS: usize = 3;
 /// Accepted after polishing (the steps stalled at f64 precision).
 pub(super) const STALL_TOL: f64 = 1e-10;
 
@@ -153,6 +158,66 @@ pub(super) struct Ascent<I> {
     pub residual: f64,
 }
 
+/// Secant Newton steps on the stationarity system of the multipliers in play (λ_a > 0 or
+/// g_a > 0): g_a(λ) = 0 there, with the Jacobian by finite differences at the scale of the last
+/// step, which averages over the kinks that defeat the analytic curvature; each step is projected
+/// onto λ ≥ 0 and halved until the scaled residual falls. Returns whether it reached `tol`.
+fn secant_polish<D: DualFunction>(dual: &D, lambda: &mut [f64], scales: &[f64], tol: f64) -> bool {
+    let m = lambda.len();
+    let g_of = |l: &[f64]| dual.constraints(&dual.inner(l));
+    let residual = |l: &[f64], g: &[f64]| {
+        (0..m)
+            .map(|a| if l[a] > 0.0 { g[a].abs() } else { g[a].max(0.0) } / scales[a])
+            .fold(0.0f64, f64::max)
+    };
+    let mut g = g_of(lambda);
+    let mut r = residual(lambda, &g);
+    let total: f64 = lambda.iter().sum::<f64>();
+    let mut scale: Vec<f64> = lambda.iter().map(|l| 1e-3 * l.max(1e-3 * total).max(1e-12)).collect();
+    for _ in 0..30 {
+        if r <= tol {
+            return true;
+        }
+        let free: Vec<usize> = (0..m).filter(|&a| lambda[a] > 0.0 || g[a] > 0.0).collect();
+        let k = free.len();
+        let mut jacobian = DMatrix::<f64>::zeros(k, k);
+        for (q, &b) in free.iter().enumerate() {
+            let mut probe = lambda.to_vec();
+            probe[b] += scale[b];
+            let gp = g_of(&probe);
+            for (p, &a) in free.iter().enumerate() {
+                jacobian[(p, q)] = (gp[a] - g[a]) / scale[b];
+            }
+        }
+        let rhs = DVector::from_iterator(k, free.iter().map(|&a| -g[a]));
+        let Some(step) = jacobian.lu().solve(&rhs) else {
+            return false;
+        };
+        let mut t = 1.0;
+        loop {
+            let mut trial = lambda.to_vec();
+            for (p, &a) in free.iter().enumerate() {
+                trial[a] = (lambda[a] + t * step[p]).max(0.0);
+            }
+            let gt = g_of(&trial);
+            let rt = residual(&trial, &gt);
+            if rt < r {
+                for &a in &free {
+                    scale[a] = (trial[a] - lambda[a]).abs().max(1e-9 * trial[a]).max(1e-15);
+                }
+                lambda.copy_from_slice(&trial);
+                (g, r) = (gt, rt);
+                break;
+            }
+            t *= 0.5;
+            if t < 1e-3 {
+                return false;
+            }
+        }
+    }
+    r <= tol
+}
+
 /// Cyclic coordinate ascent on the dual: each multiplier in turn is set to the root of its own
 /// constraint value g_a (non-increasing in λ_a), or to 0 when g_a(0) ≤ 0, by bracketing outward
 /// from its current value and regula falsi to f64 resolution; until no multiplier moves by more
@@ -257,6 +322,8 @@ pub(super) fn maximize<D: DualFunction>(
     let scales = dual.scales();
     let mut stalled = false;
     let mut polished = false;
+    // Short steps (t < `SHORT_STEP`) in a row that failed to halve the violation.
+    let (mut weak, mut short, mut last_violation) = (0, false, f64::INFINITY);
     // x(λ) and g(x(λ)) at the current λ, carried over from the accepted line-search trial.
     let mut current: Option<(D::Inner, Vec<f64>)> = None;
     for iteration in 0..=max_iter {
@@ -272,6 +339,12 @@ pub(super) fn maximize<D: DualFunction>(
             .zip(&scales)
             .map(|((l, g), s)| (l * g / s).abs())
             .fold(0.0f64, f64::max);
+        weak = if short && violation > 0.5 * last_violation {
+            weak + 1
+        } else {
+            0
+        };
+        last_violation = violation;
         let tol = if polished { STALL_TOL } else { TOL };
         if violation <= tol && slack <= tol * (1.0 + lambda.iter().sum::<f64>()) {
             return Ok(Ascent {
@@ -284,12 +357,21 @@ pub(super) fn maximize<D: DualFunction>(
         if iteration == max_iter {
             break;
         }
+        if weak >= WEAK_STEPS && !polished {
+            // Newton's model no longer predicts the piecewise-smooth dual: try secant steps.
+            weak = 0;
+            polished = secant_polish(dual, &mut lambda, &scales, STALL_TOL);
+            current = None;
+            continue;
+        }
         if stalled {
-            // Newton's model no longer predicts the piecewise-smooth dual at this precision:
-            // finish with exact one-dimensional root finding, one multiplier at a time.
+            // No step left at f64 precision: exact one-dimensional root finding, one multiplier
+            // at a time, if the secant steps fail too.
             stalled = false;
             polished = true;
-            polish(dual, &mut lambda);
+            if !secant_polish(dual, &mut lambda, &scales, STALL_TOL) {
+                polish(dual, &mut lambda);
+            }
             current = None;
             continue;
         }
@@ -331,6 +413,7 @@ pub(super) fn maximize<D: DualFunction>(
             // Armijo on the dual, with slack for rounding in D near the optimum.
             if value(&trial, &trial_inner, &gt) >= base + 1e-4 * gain - 1e-14 * base.abs() || t < 1e-12 {
                 stalled = trial == lambda;
+                short = t < SHORT_STEP;
                 lambda = trial;
                 current = Some((trial_inner, gt));
                 break;
