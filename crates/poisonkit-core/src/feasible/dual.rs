@@ -359,9 +359,16 @@ pub(super) fn maximize<D: DualFunction>(
         }
         if weak >= WEAK_STEPS && !polished {
             // Newton's model no longer predicts the piecewise-smooth dual: try secant steps.
+            // On failure Newton goes on from where it was (a failed secant run may have wandered).
             weak = 0;
-            polished = secant_polish(dual, &mut lambda, &scales, STALL_TOL);
-            current = None;
+            let mut trial = lambda.clone();
+            polished = secant_polish(dual, &mut trial, &scales, STALL_TOL);
+            if polished {
+                lambda = trial;
+                current = None;
+            } else {
+                current = Some((inner, g));
+            }
             continue;
         }
         if stalled {
