@@ -142,15 +142,27 @@ impl DualFunction for ProjectionDual<'_> {
 }
 
 pub(super) fn project(set: &FeasibleSet, class: &ClassSet, x0: &[f64]) -> Result<Solution> {
+    project_from(set, class, x0, None).map(|(solution, _)| solution)
+}
+
+/// The projection with its multipliers, the dual ascent starting from `start` if given.
+fn project_from(
+    set: &FeasibleSet,
+    class: &ClassSet,
+    x0: &[f64],
+    start: Option<Vec<f64>>,
+) -> Result<(Solution, Vec<f64>)> {
     let dual = ProjectionDual {
         set,
         cons: Constraints::new(set, class),
         x0,
     };
-    // Start the sphere's multiplier where the exact sphere alone would put it: x = μ + (x0 − μ)/(1 + ρ)
-    // lands on the sphere for ρ = ‖x0 − μ‖/r − 1.
+    // Without a start, the sphere's multiplier where the exact sphere alone would put it:
+    // x = μ + (x0 − μ)/(1 + ρ) lands on the sphere for ρ = ‖x0 − μ‖/r − 1.
     let mut lambda = vec![0.0; dual.m()];
-    if let Some(r) = class.sphere_radius {
+    if let Some(start) = start {
+        lambda = start;
+    } else if let Some(r) = class.sphere_radius {
         let dist: f64 = x0
             .iter()
             .zip(&class.centroid)
@@ -160,7 +172,7 @@ pub(super) fn project(set: &FeasibleSet, class: &ClassSet, x0: &[f64]) -> Result
         lambda[0] = (dist / r.max(f64::MIN_POSITIVE) - 1.0).max(0.0);
     }
     let ascent = maximize(&dual, lambda, MAX_ITER, "dual-newton")?;
-    Ok(Solution {
+    let solution = Solution {
         value: ascent.inner.dist_sq.sqrt(),
         x: ascent.inner.x,
         report: SolverReport {
@@ -169,7 +181,8 @@ pub(super) fn project(set: &FeasibleSet, class: &ClassSet, x0: &[f64]) -> Result
             iterations: ascent.iterations,
             residual: ascent.residual,
         },
-    })
+    };
+    Ok((solution, ascent.lambda))
 }
 
 /// Proximal steps of [`minimize_linear`] before it gives up.
@@ -181,7 +194,8 @@ const PROX_STEPS: usize = 40;
 /// nearest x_k (exact regularization; Mangasarian & Meyer 1979), and the next step stays there; on
 /// the exact sphere each step shrinks the error by about r/(t‖c‖). The step starts at t‖c‖ = 100 ×
 /// the set's scale and grows tenfold per step up to 10⁸ (or until a projection that long fails,
-/// then it steps back). It stops when a step moves x by at most `STALL_TOL` relative, and
+/// then it steps back); each projection's dual ascent starts from the last one's multipliers,
+/// scaled by the step's growth. It stops when a step moves x by at most `STALL_TOL` relative, and
 /// otherwise gives up after `PROX_STEPS` steps with a solver error (an unbounded objective keeps
 /// moving x).
 pub(super) fn minimize_linear(set: &FeasibleSet, class: &ClassSet, c: &[f64]) -> Result<Solution> {
@@ -195,10 +209,18 @@ pub(super) fn minimize_linear(set: &FeasibleSet, class: &ClassSet, c: &[f64]) ->
     let (mut t, mut t_max) = (1e2 * scale, 1e8 * scale);
     let mut iterations = 0;
     let mut moved_once = false;
+    let mut multipliers = None;
     for _ in 0..PROX_STEPS {
         let x0: Vec<f64> = x.iter().zip(c).map(|(x, c)| x - t * c).collect();
-        let next = match project(set, class, &x0) {
-            Ok(next) => next,
+        // The multipliers grow with the step (x0 recedes as t·c): start from the last ones, scaled.
+        let warm = multipliers
+            .take()
+            .map(|(l, t_last): (Vec<f64>, f64)| l.iter().map(|v| v * t / t_last).collect());
+        let next = match project_from(set, class, &x0, warm) {
+            Ok((next, lambda)) => {
+                multipliers = Some((lambda, t));
+                next
+            }
             Err(Error::Solver { iterations: n, .. }) if moved_once => {
                 iterations += n;
                 t_max = t / 10.0;

@@ -1,0 +1,172 @@
+//! The min-max attack for binary data (paper §4.3, Algorithm 5; digest §5.3, the MATLAB
+//! `generateAttackTar.m`): online AdaGrad steps on the defender's (θ, b) against the feasible
+//! point of highest hinge loss. Each round solves, per class y, argmax 1 − y(θ·x + b) over class
+//! y's feasible set (a linear minimization, issue 4's `minimize_linear`), keeps the class with the
+//! larger loss, appends `repeats` copies of that point (each rounded independently for integer
+//! data, as the MATLAB reference), and steps on the average clean hinge subgradient plus ε times
+//! the last appended point's, plus λθ (the reference's regularizer gradient). θ starts at the
+//! clean SVM's weights with bias 0 and AdaGrad accumulators of 1, as the reference. With a decoy
+//! (θ_d, b_d), the feasible sets gain the cap 1 − y(θ_d·x + b_d) ≤ τ (paper §4.3.2); without one it
+//! is min-max-basic (Steinhardt et al. 2017). It stops after round(ε·n)·(1 + burn) points and
+//! returns the last round(ε·n) of them.
+
+use rand::RngExt;
+
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::feasible::{FeasibleSet, Repeats, round_points};
+use crate::linalg::dense_dot;
+use crate::model::{LinearModel, Loss, Problem, SolverOptions, train};
+use crate::rng::seeded;
+
+/// Options of [`minmax_points`].
+#[derive(Debug, Clone)]
+pub struct MinmaxOptions {
+    /// The defender's λ.
+    pub lambda: f64,
+    /// Poison fraction ε: round(εn) points are returned.
+    pub eps: f64,
+    /// AdaGrad step η (the reference's `eta_mm`, 0.03).
+    pub eta: f64,
+    /// Burn-in points as a multiple of round(εn) (the reference: max(1, 0.10/ε − 1) on Enron).
+    pub burn: f64,
+    /// The decoy-loss cap τ (0.25); unused without a decoy.
+    pub loss_cap: f64,
+    /// Round to integers (count data), each copy independently.
+    pub round: bool,
+    /// Copies of each round's point (the reference's `att_rep`, 2).
+    pub repeats: usize,
+    /// Seed of the rounding.
+    pub seed: u64,
+}
+
+impl MinmaxOptions {
+    /// The reference's settings at `lambda` and `eps` (Enron's burn-in rule).
+    pub fn new(lambda: f64, eps: f64) -> Self {
+        MinmaxOptions {
+            lambda,
+            eps,
+            eta: 0.03,
+            burn: (0.10 / eps - 1.0).max(1.0),
+            loss_cap: 0.25,
+            round: false,
+            repeats: 2,
+            seed: 0,
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        if !(self.eps > 0.0 && self.eps < 1.0) {
+            return Err(Error::option("eps", self.eps, "must lie in (0, 1)"));
+        }
+        if !(self.lambda > 0.0 && self.lambda.is_finite()) {
+            return Err(Error::option("lambda", self.lambda, "must be a positive number"));
+        }
+        if !(self.eta > 0.0 && self.eta.is_finite()) {
+            return Err(Error::option("eta", self.eta, "must be a positive number"));
+        }
+        if !(self.burn >= 0.0 && self.burn.is_finite()) {
+            return Err(Error::option("burn", self.burn, "must be a number ≥ 0"));
+        }
+        if !(self.loss_cap >= 0.0 && self.loss_cap.is_finite()) {
+            return Err(Error::option("lossCap", self.loss_cap, "must be a number ≥ 0"));
+        }
+        if self.repeats == 0 {
+            return Err(Error::option("repeats", self.repeats, "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// The min-max poison against `set` (the clean feasible sets), with the decoy's loss cap if a
+/// decoy is given. `should_stop` is polled every round.
+pub fn minmax_points(
+    train_set: &Dataset,
+    set: &FeasibleSet,
+    decoy: Option<&LinearModel>,
+    options: &MinmaxOptions,
+    should_stop: &dyn Fn() -> bool,
+) -> Result<Dataset> {
+    options.validate()?;
+    let (n, d) = (train_set.n(), train_set.d());
+    let mut set = set.clone();
+    if let Some(decoy) = decoy {
+        for label in [1, -1] {
+            set.add_loss_cap(label, &decoy.w, decoy.bias, options.loss_cap)?;
+        }
+    }
+    let problem = Problem::new(train_set, options.lambda, Loss::Hinge, false, None)?;
+    let mut theta = train(&problem, &SolverOptions::default(), None, should_stop)?.model.w;
+    let mut bias = 0.0;
+    let (mut sum_sq, mut bias_sq) = (vec![1.0; d], 1.0);
+    let count = (options.eps * n as f64).round() as usize;
+    let total = count + (options.burn * count as f64).round() as usize;
+    let mut rng = seeded(options.seed);
+    let mut points: Vec<(Vec<f64>, i32)> = Vec::with_capacity(total + options.repeats);
+    while points.len() < total {
+        if should_stop() {
+            return Err(Error::Aborted);
+        }
+        // The feasible point of highest loss per class; the larger wins (ties: +1).
+        // The feasible point of highest loss per class; the larger wins (ties: +1).
+        let mut best: Option<(f64, Vec<f64>, i32)> = None;
+        for label in [1, -1] {
+            let y = label as f64;
+            let cost: Vec<f64> = theta.iter().map(|t| y * t).collect();
+            let solution = set.minimize_linear(&cost, label)?;
+            let loss = 1.0 - solution.value - y * bias;
+            if best.as_ref().is_none_or(|(l, _, _)| loss > *l) {
+                best = Some((loss, solution.x, label));
+            }
+        }
+        let (_, x, label) = best.expect("two classes tried");
+        let copies = if options.round {
+            let point = Dataset::from_dense(&x, d, vec![label], "min-max point")?;
+            let rounded = round_points(&point, Repeats::Independent(options.repeats), rng.random())?;
+            (0..options.repeats).map(|i| dense_row(&rounded, i)).collect()
+        } else {
+            vec![x; options.repeats]
+        };
+        points.extend(copies.into_iter().map(|x| (x, label)));
+        // AdaGrad on the clean hinge subgradient + ε × the last point's + λθ.
+        let (mut grad, mut grad_bias) = clean_hinge_gradient(train_set, &theta, bias);
+        let (last, y) = points.last().map(|(x, l)| (x, *l as f64)).expect("just appended");
+        if 1.0 - y * (dense_dot(last, &theta) + bias) > 0.0 {
+            grad.iter_mut().zip(last).for_each(|(g, v)| *g -= options.eps * y * v);
+            grad_bias -= options.eps * y;
+        }
+        for j in 0..d {
+            let g = grad[j] + options.lambda * theta[j];
+            sum_sq[j] += g * g;
+            theta[j] -= options.eta * g / sum_sq[j].sqrt();
+        }
+        bias_sq += grad_bias * grad_bias;
+        bias -= options.eta * grad_bias / bias_sq.sqrt();
+    }
+    let tail = &points[points.len() - count..];
+    let dense: Vec<f64> = tail.iter().flat_map(|(x, _)| x.iter().copied()).collect();
+    Dataset::from_dense(&dense, d, tail.iter().map(|(_, l)| *l).collect(), "poison")
+}
+
+/// The average hinge subgradient over the clean points with margin < 1, in (θ, b).
+fn clean_hinge_gradient(data: &Dataset, theta: &[f64], bias: f64) -> (Vec<f64>, f64) {
+    let n = data.n() as f64;
+    let mut grad = vec![0.0; data.d()];
+    let mut grad_bias = 0.0;
+    for i in 0..data.n() {
+        let y = data.labels()[i] as f64;
+        if y * (data.row_dot(i, theta) + bias) < 1.0 {
+            data.row_axpy(i, -y / n, &mut grad);
+            grad_bias -= y / n;
+        }
+    }
+    (grad, grad_bias)
+}
+
+/// Row i of `data` as a dense vector.
+fn dense_row(data: &Dataset, i: usize) -> Vec<f64> {
+    let mut x = vec![0.0; data.d()];
+    let (indices, values) = data.row(i);
+    indices.iter().zip(values).for_each(|(&j, &v)| x[j as usize] = v);
+    x
+}

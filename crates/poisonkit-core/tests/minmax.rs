@@ -1,0 +1,107 @@
+//! The min-max attack's point generator on synthetic count data (digest §5.3).
+
+#![allow(clippy::print_stderr)]
+
+use poisonkit_core::attack::{MinmaxOptions, minmax_points};
+use poisonkit_core::data::{BagOfWordsOptions, Dataset, make_bag_of_words};
+use poisonkit_core::feasible::{FeasibleOptions, FeasibleSet, Upper};
+use poisonkit_core::model::{LinearModel, Loss, Problem, SolverOptions, train};
+
+/// A training and a test set of 300 documents each from one distribution.
+fn words(seed: u64) -> (Dataset, Dataset) {
+    let all = make_bag_of_words(&BagOfWordsOptions {
+        n: 600,
+        d: 30,
+        doc_length: 20.0,
+        signal: 0.3,
+        seed,
+        ..Default::default()
+    })
+    .unwrap();
+    let rows: Vec<usize> = (0..600).collect();
+    (all.slice(&rows[..300]).unwrap(), all.slice(&rows[300..]).unwrap())
+}
+
+fn fit(data: &Dataset) -> LinearModel {
+    let problem = Problem::new(data, 0.05, Loss::Hinge, true, None).unwrap();
+    train(&problem, &SolverOptions::default(), None, &|| false)
+        .unwrap()
+        .model
+}
+
+/// The clean feasible sets with the box [0, column max].
+fn boxed_set(clean: &Dataset) -> FeasibleSet {
+    let options = FeasibleOptions {
+        upper: Upper::ColumnMax,
+        ..Default::default()
+    };
+    FeasibleSet::from_clean(clean, &options).unwrap()
+}
+
+#[test]
+fn minmax_points_are_feasible_seeded_and_damaging() {
+    let (clean, test) = words(1);
+    let set = boxed_set(&clean);
+    let options = MinmaxOptions::new(0.05, 0.1);
+    let poison = minmax_points(&clean, &set, None, &options, &|| false).unwrap();
+    assert_eq!(poison.n(), 30, "round(εn) points");
+    // Unrounded points lie in their class's set.
+    for i in 0..poison.n() {
+        let (idx, vals) = poison.row(i);
+        let mut x = vec![0.0; poison.d()];
+        idx.iter().zip(vals).for_each(|(&j, &v)| x[j as usize] = v);
+        let violation = set.violation(&x, poison.labels()[i]).unwrap();
+        assert!(violation <= 1e-6, "point {i} violates its set by {violation}");
+    }
+    // The same seed gives the same points; the attack raises the undefended test error.
+    let again = minmax_points(&clean, &set, None, &options, &|| false).unwrap();
+    assert_eq!(poison.values(), again.values());
+    let clean_error = fit(&clean).error(&test).unwrap();
+    let poisoned_error = fit(&clean.concat(&poison).unwrap()).error(&test).unwrap();
+    eprintln!("test error: clean {clean_error}, with min-max-basic poison {poisoned_error}");
+    assert!(
+        poisoned_error > clean_error + 0.02,
+        "test error {clean_error} clean, {poisoned_error} poisoned"
+    );
+    // Rounded: non-negative integers.
+    let rounded = MinmaxOptions {
+        round: true,
+        ..options.clone()
+    };
+    let ints = minmax_points(&clean, &set, None, &rounded, &|| false).unwrap();
+    assert!(ints.values().iter().all(|v| *v >= 0.0 && v.fract() == 0.0));
+}
+
+#[test]
+fn a_decoy_caps_the_points_loss_under_it() {
+    let (clean, _) = words(3);
+    let set = boxed_set(&clean);
+    // A decoy: the clean model with its labels flipped on a third of the points.
+    let flipped: Vec<i32> = clean
+        .labels()
+        .iter()
+        .enumerate()
+        .map(|(i, &y)| if i % 3 == 0 { -y } else { y })
+        .collect();
+    let decoy_data = Dataset::from_csr(
+        clean.indptr().to_vec(),
+        clean.indices().to_vec(),
+        clean.values().to_vec(),
+        flipped,
+        clean.d(),
+        "decoy data",
+    )
+    .unwrap();
+    let decoy = fit(&decoy_data);
+    let options = MinmaxOptions::new(0.05, 0.1);
+    let poison = minmax_points(&clean, &set, Some(&decoy), &options, &|| false).unwrap();
+    for i in 0..poison.n() {
+        let y = poison.labels()[i] as f64;
+        let loss = 1.0 - y * (poison.row_dot(i, &decoy.w) + decoy.bias);
+        assert!(loss <= options.loss_cap + 1e-6, "point {i}: decoy loss {loss}");
+    }
+    let bad = MinmaxOptions { repeats: 0, ..options };
+    let err = minmax_points(&clean, &set, None, &bad, &|| false).unwrap_err();
+    assert_eq!(err.code(), "ERR_INVALID_OPTION");
+    assert!(minmax_points(&clean, &set, None, &MinmaxOptions::new(0.05, 0.1), &|| true).is_err());
+}
