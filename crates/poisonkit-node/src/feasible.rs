@@ -254,7 +254,6 @@ impl FeasibleSet {
     }
 }
 
-/// The `method` option: "fast" (the default) or "conic".
 /// The `upper` option: a number, or "column-max" (the reference's X_max rule); None when absent.
 pub(crate) fn parse_upper(upper: Option<Either<f64, String>>) -> Result<Option<Upper>> {
     match upper {
@@ -268,6 +267,7 @@ pub(crate) fn parse_upper(upper: Option<Either<f64, String>>) -> Result<Option<U
     }
 }
 
+/// The `method` option: "fast" (the default) or "conic".
 fn parse_method(method: Option<String>) -> Result<Method> {
     match method.as_deref() {
         None | Some("fast") => Ok(Method::Fast),

@@ -96,8 +96,12 @@ pub fn minmax_points(
         }
     }
     let problem = Problem::new(train_set, options.lambda, Loss::Hinge, false, None)?;
-    let mut theta = train(&problem, &SolverOptions::default(), None, should_stop)?.model.w;
-    let mut bias = 0.0;
+    // (θ, b): the clean weights, bias 0. The clean objective's gradient at them is the clean
+    // hinge subgradient + λθ (the bias unregularized).
+    let mut model = LinearModel {
+        bias: 0.0,
+        ..train(&problem, &SolverOptions::default(), None, should_stop)?.model
+    };
     let (mut sum_sq, mut bias_sq) = (vec![1.0; d], 1.0);
     let count = (options.eps * n as f64).round() as usize;
     let total = count + (options.burn * count as f64).round() as usize;
@@ -108,13 +112,12 @@ pub fn minmax_points(
             return Err(Error::Aborted);
         }
         // The feasible point of highest loss per class; the larger wins (ties: +1).
-        // The feasible point of highest loss per class; the larger wins (ties: +1).
         let mut best: Option<(f64, Vec<f64>, i32)> = None;
         for label in [1, -1] {
             let y = label as f64;
-            let cost: Vec<f64> = theta.iter().map(|t| y * t).collect();
+            let cost: Vec<f64> = model.w.iter().map(|t| y * t).collect();
             let solution = set.minimize_linear(&cost, label)?;
-            let loss = 1.0 - solution.value - y * bias;
+            let loss = 1.0 - solution.value - y * model.bias;
             if best.as_ref().is_none_or(|(l, _, _)| loss > *l) {
                 best = Some((loss, solution.x, label));
             }
@@ -128,39 +131,23 @@ pub fn minmax_points(
             vec![x; options.repeats]
         };
         points.extend(copies.into_iter().map(|x| (x, label)));
-        // AdaGrad on the clean hinge subgradient + ε × the last point's + λθ.
-        let (mut grad, mut grad_bias) = clean_hinge_gradient(train_set, &theta, bias);
+        // AdaGrad on the clean hinge subgradient + λθ + ε × the last point's subgradient.
+        let (mut grad, mut grad_bias) = problem.gradient(&model);
         let (last, y) = points.last().map(|(x, l)| (x, *l as f64)).expect("just appended");
-        if 1.0 - y * (dense_dot(last, &theta) + bias) > 0.0 {
+        if 1.0 - y * (dense_dot(last, &model.w) + model.bias) > 0.0 {
             grad.iter_mut().zip(last).for_each(|(g, v)| *g -= options.eps * y * v);
             grad_bias -= options.eps * y;
         }
-        for j in 0..d {
-            let g = grad[j] + options.lambda * theta[j];
-            sum_sq[j] += g * g;
-            theta[j] -= options.eta * g / sum_sq[j].sqrt();
+        for ((w, g), sq) in model.w.iter_mut().zip(&grad).zip(&mut sum_sq) {
+            *sq += g * g;
+            *w -= options.eta * g / sq.sqrt();
         }
         bias_sq += grad_bias * grad_bias;
-        bias -= options.eta * grad_bias / bias_sq.sqrt();
+        model.bias -= options.eta * grad_bias / bias_sq.sqrt();
     }
     let tail = &points[points.len() - count..];
     let dense: Vec<f64> = tail.iter().flat_map(|(x, _)| x.iter().copied()).collect();
     Dataset::from_dense(&dense, d, tail.iter().map(|(_, l)| *l).collect(), "poison")
-}
-
-/// The average hinge subgradient over the clean points with margin < 1, in (θ, b).
-fn clean_hinge_gradient(data: &Dataset, theta: &[f64], bias: f64) -> (Vec<f64>, f64) {
-    let n = data.n() as f64;
-    let mut grad = vec![0.0; data.d()];
-    let mut grad_bias = 0.0;
-    for i in 0..data.n() {
-        let y = data.labels()[i] as f64;
-        if y * (data.row_dot(i, theta) + bias) < 1.0 {
-            data.row_axpy(i, -y / n, &mut grad);
-            grad_bias -= y / n;
-        }
-    }
-    (grad, grad_bias)
 }
 
 /// Row i of `data` as a dense vector.

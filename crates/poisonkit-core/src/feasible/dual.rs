@@ -10,9 +10,10 @@
 //! inner curvature there) O(d·m²). The dual is only piecewise smooth (the relaxed sphere's kinks,
 //! the box), and where the analytic curvature misses the kinks the line search keeps cutting the
 //! step: then secant Newton steps, with a finite-difference Jacobian at the scale of the last
-//! move, finish; exact one-dimensional root finding per multiplier is the last resort. It stops when x(λ) satisfies the KKT conditions to `TOL` (relative; `STALL_TOL`
-//! after polishing), reports infeasibility when the dual grows without bound, and otherwise gives
-//! up after `max_iter` steps with a solver error (the callers then ask the conic solver).
+//! move, finish; exact one-dimensional root finding per multiplier is the last resort. It stops
+//! when x(λ) satisfies the KKT conditions to `TOL` (relative; `STALL_TOL` after polishing), reports
+//! infeasibility when the dual grows without bound, and otherwise gives up after `max_iter` steps
+//! with a solver error (the callers then ask the conic solver).
 
 use nalgebra::{DMatrix, DVector};
 

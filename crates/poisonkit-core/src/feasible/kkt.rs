@@ -16,9 +16,9 @@
 //! curvature ρ + δ on the exact sphere, δ on the relaxed one); with Q_j the inner Hessian in those
 //! variables, the dual's Hessian is −Σ_j G_jᵀ Q_j⁻¹ G_j. A step's optimality residual is
 //! δ(z_{k+1} − z_k), so F − min F ≤ min(F, δ·‖z_{k+1} − z_k‖·diameter): it stops when that bound is
-//! below `gap_tol` × F ([`KKT_GAP_TOL`] by default). When f64 runs out first (the dual ascent fails at a tiny δ), it returns the
-//! last step as `AlmostSolved` if its bound was within `ALMOST_TOL` × F; otherwise it gives up
-//! after `PROX_STEPS` steps with a solver error. Needs a
+//! below `gap_tol` × F ([`KKT_GAP_TOL`] by default). When f64 runs out first (the dual ascent
+//! fails at a tiny δ), it returns the last step as `AlmostSolved` if its bound was within
+//! `ALMOST_TOL` × F; otherwise it gives up after `PROX_STEPS` steps with a solver error. Needs a
 //! finite box; a zero ε₊ or ε₋ reduces to projections.
 
 use std::cell::RefCell;
