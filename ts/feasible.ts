@@ -140,8 +140,9 @@ export class FeasibleSet {
 
   /**
    * argmin c·x over class `label`'s set (the min-max attack's inner step). `method`: `'fast'`
-   * (default; proximal steps of the exact projection, falling back to Clarabel where they cannot
-   * conclude) or `'conic'` (Clarabel).
+   * (default; Kelley's cutting planes on the Lagrange dual over a bounded box, proximal steps of
+   * the exact projection otherwise, falling back to Clarabel where they cannot conclude) or
+   * `'conic'` (Clarabel).
    */
   minimizeLinear(c: ArrayLike<number>, label: number, method: 'fast' | 'conic' = 'fast'): Promise<SetSolution> {
     const v = Float64Array.from(c)

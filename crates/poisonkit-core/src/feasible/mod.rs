@@ -10,12 +10,14 @@
 //!
 //! Radii default to the reference's: the 90th percentile (numpy's linear interpolation) of the
 //! clean class's distances, against a defender that removes 5% (digest §3.1). By default,
-//! projections and the KKT program use exact dual Newton methods ([`dual`], [`fast`], [`kkt`]) and
-//! linear minimization proximal steps of the projection; Clarabel ([`conic`]) is the general
-//! path, on request and wherever the fast path cannot conclude. Every operation returns how its
+//! projections and the KKT program use exact dual Newton methods ([`dual`], [`fast`], [`kkt`]);
+//! linear minimization uses cutting planes on its dual ([`cutting`]) over a bounded box, proximal
+//! steps of the projection otherwise; Clarabel ([`conic`]) is the general path, on request and
+//! wherever the fast path cannot conclude. Every operation returns how its
 //! solver ended.
 
 mod conic;
+mod cutting;
 mod dual;
 mod fast;
 mod kkt;
@@ -35,8 +37,8 @@ use crate::linalg::dense_dot;
 /// Which solver an operation uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
-    /// The specialised solvers: dual Newton for projections and the KKT program, proximal steps
-    /// of the projection for linear minimization.
+    /// The specialised solvers: dual Newton for projections and the KKT program; for linear
+    /// minimization, cutting planes on the dual over a bounded box, else proximal projections.
     Fast,
     /// The general conic solver (Clarabel), the reference in tests.
     Conic,
@@ -336,7 +338,13 @@ impl FeasibleSet {
         let class = self.class(label)?;
         solve_by(
             method,
-            || fast::minimize_linear(self, class, c),
+            || {
+                if self.lower.is_some() && self.upper.is_some() {
+                    cutting::minimize_linear(self, class, c)
+                } else {
+                    fast::minimize_linear(self, class, c)
+                }
+            },
             || conic::solve(self, class, conic::Objective::Linear(c)),
         )
     }

@@ -1,0 +1,161 @@
+//! What the attacks' sweeps share: each candidate poison is scored by the minimum test error over
+//! the defenses on the attacker's dev data, progress is tallied as candidates finish (from the
+//! worker threads), the highest score wins (ties: the earlier candidate in sweep order), and the
+//! anytime curve is the best score so far against the seconds elapsed (paper Figure 4).
+
+use std::sync::Mutex;
+use std::time::Instant;
+
+use crate::data::Dataset;
+use crate::defense::{Evaluation, EvaluationOptions, evaluate};
+use crate::error::Result;
+
+/// One scored candidate.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// Index of its decoy (none for min-max-basic).
+    pub decoy: Option<usize>,
+    /// The fraction ε₊ of n poisoned with label +1.
+    pub eps_pos: f64,
+    /// The fraction ε₋ of n poisoned with label −1.
+    pub eps_neg: f64,
+    /// ‖g − ε₊x₊ + ε₋x₋‖ at the KKT program's solution (KKT attack only).
+    pub residual: Option<f64>,
+    /// The minimum test error over the defenses.
+    pub min_error: f64,
+    /// Seconds from the start of the sweep to this candidate's end.
+    pub finished: f64,
+}
+
+/// An attack's result.
+#[derive(Debug, Clone)]
+pub struct AttackResult {
+    /// The winning poison points.
+    pub poison: Dataset,
+    /// The winner.
+    pub best: Candidate,
+    /// Its evaluation.
+    pub evaluation: Evaluation,
+    /// Every candidate scored, in sweep order.
+    pub candidates: Vec<Candidate>,
+    /// The anytime curve: (seconds, best minimum error so far), at each candidate's end.
+    pub curve: Vec<(f64, f64)>,
+    /// Seconds in all.
+    pub seconds: f64,
+}
+
+/// How far a sweep has come, reported after every candidate.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    /// Candidates scored.
+    pub done: usize,
+    /// Candidates in all.
+    pub total: usize,
+    /// The best minimum error so far.
+    pub best: f64,
+    /// Seconds since the start.
+    pub seconds: f64,
+}
+
+/// A scored candidate with its work item (its place in sweep order), poison and evaluation.
+pub(super) struct Scored {
+    pub item: usize,
+    pub candidate: Candidate,
+    pub poison: Dataset,
+    pub evaluation: Evaluation,
+}
+
+/// The sweep's clock and progress count.
+pub(super) struct Tally<'a> {
+    start: Instant,
+    total: usize,
+    /// (candidates done, best minimum error).
+    state: Mutex<(usize, f64)>,
+    progress: &'a (dyn Fn(Progress) + Sync),
+}
+
+impl<'a> Tally<'a> {
+    pub fn new(start: Instant, total: usize, progress: &'a (dyn Fn(Progress) + Sync)) -> Self {
+        Tally {
+            start,
+            total,
+            state: Mutex::new((0, 0.0)),
+            progress,
+        }
+    }
+
+    /// Seconds since the start.
+    pub fn seconds(&self) -> f64 {
+        self.start.elapsed().as_secs_f64()
+    }
+
+    /// Counts a finished candidate (0 for one without poison) and reports.
+    pub fn tick(&self, min_error: f64) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.0 += 1;
+        state.1 = state.1.max(min_error);
+        (self.progress)(Progress {
+            done: state.0,
+            total: self.total,
+            best: state.1,
+            seconds: self.seconds(),
+        });
+    }
+}
+
+/// Scores `poison` on `dev` and counts it; `candidate` gets its score and finishing time.
+pub(super) fn score(
+    train: &Dataset,
+    dev: &Dataset,
+    item: usize,
+    mut candidate: Candidate,
+    poison: Dataset,
+    options: &EvaluationOptions,
+    tally: &Tally,
+    should_stop: &(dyn Fn() -> bool + Sync),
+) -> Result<Scored> {
+    let evaluation = evaluate(train, dev, Some(&poison), options, should_stop)?;
+    candidate.min_error = evaluation.min;
+    candidate.finished = tally.seconds();
+    tally.tick(candidate.min_error);
+    Ok(Scored {
+        item,
+        candidate,
+        poison,
+        evaluation,
+    })
+}
+
+/// The winner, the curve and the candidates of a non-empty sweep.
+pub(super) fn conclude(mut outcomes: Vec<Scored>, tally: &Tally) -> AttackResult {
+    let best = (0..outcomes.len())
+        .max_by(|&a, &b| {
+            let (x, y) = (&outcomes[a], &outcomes[b]);
+            x.candidate
+                .min_error
+                .total_cmp(&y.candidate.min_error)
+                .then(y.item.cmp(&x.item))
+                .then(b.cmp(&a))
+        })
+        .expect("at least one outcome");
+    let mut by_time: Vec<&Candidate> = outcomes.iter().map(|o| &o.candidate).collect();
+    by_time.sort_by(|a, b| a.finished.total_cmp(&b.finished));
+    let mut running = 0.0f64;
+    let curve = by_time
+        .iter()
+        .map(|c| {
+            running = running.max(c.min_error);
+            (c.finished, running)
+        })
+        .collect();
+    let candidates = outcomes.iter().map(|o| o.candidate.clone()).collect();
+    let best = outcomes.swap_remove(best);
+    AttackResult {
+        poison: best.poison,
+        best: best.candidate,
+        evaluation: best.evaluation,
+        candidates,
+        curve,
+        seconds: tally.seconds(),
+    }
+}

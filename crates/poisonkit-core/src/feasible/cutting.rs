@@ -1,0 +1,222 @@
+//! Linear minimization over one class's set with a bounded box, by Kelley's cutting-plane method
+//! on its Lagrange dual (Kelley 1960; the primal from the master's multipliers as in Dantzig–Wolfe
+//! decomposition). With multipliers λ ≥ 0 on the few coupling constraints (the sphere or its LP
+//! relaxation, the slab's sides, the halfspaces), min over the box of c·x + Σ λ_a g_a(x) splits per
+//! feature and has a closed form, so the dual D(λ) costs O(d·m) with the supergradient g(x(λ)).
+//! The master program max t s.t. t ≤ D_i + g_i·(λ − λ_i), 0 ≤ λ ≤ B (an LP in m + 1 variables,
+//! by Clarabel) proposes the next λ. It stops when the master's bound is within `GAP_TOL` of the
+//! best D found; then its multipliers π weight the inner minimizers of the cuts into x̄ = Σ π_i x_i,
+//! feasible by convexity and within the gap of the minimum, and a projection removes the master's
+//! rounding. On the LP relaxation the dual is polyhedral and the method ends finitely. B starts at
+//! `BOUND` and grows while the master's λ sits on it; a dual that outgrows `MAX_BOUND` (an empty
+//! set) or `MAX_CUTS` cuts end in a solver error, and the caller turns to the conic path.
+
+use clarabel::algebra::CscMatrix;
+use clarabel::solver::{DefaultSettingsBuilder, DefaultSolver, IPSolver, NonnegativeConeT, SolverStatus};
+
+use super::conic::{Solution, SolverReport};
+use super::dual::Constraints;
+use super::{ClassSet, FeasibleSet};
+use crate::error::{Error, Result};
+use crate::linalg::dense_dot;
+
+/// The master's gap at which it stops, relative to the objective's scale.
+const GAP_TOL: f64 = 1e-9;
+/// Cuts before it gives up.
+const MAX_CUTS: usize = 400;
+/// The first bound on the (scaled) multipliers, and the largest.
+const BOUND: f64 = 1e2;
+const MAX_BOUND: f64 = 1e12;
+
+/// The dual of min c·x over the set, constraints scaled to unit size.
+struct LinearDual<'a> {
+    set: &'a FeasibleSet,
+    cons: Constraints<'a>,
+    c: &'a [f64],
+    lower: f64,
+    upper: &'a [f64],
+    scales: Vec<f64>,
+}
+
+/// One evaluation of the dual.
+struct Cut {
+    lambda: Vec<f64>,
+    value: f64,
+    grad: Vec<f64>,
+}
+
+impl LinearDual<'_> {
+    /// x(λ) = argmin over the box of c·x + Σ λ_a g_a(x)/s_a.
+    fn inner(&self, lambda: &[f64]) -> Vec<f64> {
+        let d = self.set.d;
+        let scaled: Vec<f64> = lambda.iter().zip(&self.scales).map(|(l, s)| l / s).collect();
+        let (rho, w) = self.cons.split(&scaled, d);
+        let mu = &self.cons.class.centroid;
+        (0..d)
+            .map(|j| {
+                let (lo, hi) = (self.lower, self.upper[j]);
+                // The coefficient of x_j besides the sphere's ½ρ f(x_j) (relaxed) or ½ρ x_j².
+                let a = self.c[j] + w[j] - rho * mu[j];
+                let x = if rho == 0.0 {
+                    if a > 0.0 { lo } else { hi }
+                } else if self.cons.relaxed {
+                    // Slopes ½ρ(2k − 1) + a on the pieces (k − 1, k): the first integer k whose next
+                    // piece rises; below 1 the envelope is one piece of slope 1.
+                    let k = super::ceil(-a / rho - 0.5);
+                    if k <= 0.0 { lo } else { k }
+                } else {
+                    -a / rho
+                };
+                x.clamp(lo, hi)
+            })
+            .collect()
+    }
+
+    fn cut(&self, lambda: Vec<f64>) -> (Cut, Vec<f64>) {
+        let x = self.inner(&lambda);
+        let mut grad = Vec::with_capacity(lambda.len());
+        self.cons.values(&x, self.cons.sphere_q(&x), &mut grad);
+        grad.iter_mut().zip(&self.scales).for_each(|(g, s)| *g /= s);
+        let value = dense_dot(self.c, &x) + dense_dot(&lambda, &grad);
+        (Cut { lambda, value, grad }, x)
+    }
+}
+
+/// The master program: its λ, its bound t, and the cuts' weights π.
+fn master(cuts: &[Cut], bound: f64) -> Result<(Vec<f64>, f64, Vec<f64>)> {
+    let m = cuts[0].lambda.len();
+    let (mut ai, mut aj, mut av, mut b) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (i, cut) in cuts.iter().enumerate() {
+        // t − g_i·λ ≤ D_i − g_i·λ_i
+        for (a, g) in cut.grad.iter().enumerate() {
+            if *g != 0.0 {
+                ai.push(i);
+                aj.push(a);
+                av.push(-g);
+            }
+        }
+        ai.push(i);
+        aj.push(m);
+        av.push(1.0);
+        b.push(cut.value - dense_dot(&cut.grad, &cut.lambda));
+    }
+    for a in 0..m {
+        let row = b.len();
+        ai.extend([row, row + 1]);
+        aj.extend([a, a]);
+        av.extend([-1.0, 1.0]);
+        b.extend([0.0, bound]);
+    }
+    let a = CscMatrix::new_from_triplets(b.len(), m + 1, ai, aj, av);
+    let mut q = vec![0.0; m + 1];
+    q[m] = -1.0;
+    let settings = DefaultSettingsBuilder::default()
+        .verbose(false)
+        .tol_gap_abs(1e-12)
+        .tol_gap_rel(1e-12)
+        .build()
+        .expect("valid default settings");
+    let cones = [NonnegativeConeT(b.len())];
+    let p = CscMatrix::zeros((m + 1, m + 1));
+    let mut solver = DefaultSolver::new(&p, &q, &a, &b, &cones, settings).map_err(|e| Error::Solver {
+        solver: "cutting-plane master",
+        status: format!("setup failed: {e}"),
+        iterations: 0,
+    })?;
+    solver.solve();
+    let sol = &solver.solution;
+    match sol.status {
+        SolverStatus::Solved | SolverStatus::AlmostSolved => Ok((
+            sol.x[..m].iter().map(|l| l.max(0.0)).collect(),
+            sol.x[m],
+            sol.z[..cuts.len()].to_vec(),
+        )),
+        other => Err(Error::Solver {
+            solver: "cutting-plane master",
+            status: format!("{other:?}"),
+            iterations: sol.iterations,
+        }),
+    }
+}
+
+/// argmin c·x over class y's set; the box must be bounded on both sides.
+pub(super) fn minimize_linear(set: &FeasibleSet, class: &ClassSet, c: &[f64]) -> Result<Solution> {
+    let lower = set.lower.expect("a bounded box");
+    let upper = set.upper.as_deref().expect("a bounded box");
+    let cons = Constraints::new(set, class);
+    let mut scales = Vec::new();
+    cons.scales(&mut scales);
+    let dual = LinearDual {
+        set,
+        cons,
+        c,
+        lower,
+        upper,
+        scales,
+    };
+    let m = dual.cons.m();
+    let scale = (1.0 + dense_dot(&class.centroid, &class.centroid).sqrt() + class.sphere_radius.unwrap_or(0.0))
+        * dense_dot(c, c).sqrt();
+    let mut bound = BOUND;
+    let mut cuts = Vec::new();
+    let mut lambda = vec![0.0; m];
+    let mut best = f64::NEG_INFINITY;
+    while cuts.len() < MAX_CUTS {
+        let (cut, x) = dual.cut(lambda);
+        if m == 0 {
+            return finish(set, class, c, x, 1); // the box alone
+        }
+        best = best.max(cut.value);
+        cuts.push(cut);
+        let (next, top, weights) = master(&cuts, bound)?;
+        let on_bound = next.iter().any(|&l| l >= bound * (1.0 - 1e-6));
+        if top - best <= GAP_TOL * scale {
+            if !on_bound {
+                let x = primal(&dual, &cuts, &weights);
+                return finish(set, class, c, x, cuts.len());
+            }
+            if bound >= MAX_BOUND {
+                break;
+            }
+            bound *= 1e2;
+        }
+        lambda = next;
+    }
+    Err(Error::Solver {
+        solver: "cutting-plane",
+        status: "MaxIterations".into(),
+        iterations: cuts.len() as u32,
+    })
+}
+
+/// x̄ = Σ π_i x(λ_i) over the cuts the master weighs.
+fn primal(dual: &LinearDual, cuts: &[Cut], weights: &[f64]) -> Vec<f64> {
+    let total: f64 = weights.iter().map(|w| w.max(0.0)).sum();
+    let mut x = vec![0.0; dual.set.d];
+    for (cut, &w) in cuts.iter().zip(weights) {
+        if w > 1e-12 * total {
+            let xi = dual.inner(&cut.lambda);
+            x.iter_mut().zip(&xi).for_each(|(x, v)| *x += w / total * v);
+        }
+    }
+    x
+}
+
+fn finish(set: &FeasibleSet, class: &ClassSet, c: &[f64], x: Vec<f64>, cuts: usize) -> Result<Solution> {
+    let violation = set.violation(&x, class.label)?;
+    let x = if violation > 0.0 {
+        super::fast::project(set, class, &x)?.x
+    } else {
+        x
+    };
+    Ok(Solution {
+        value: dense_dot(c, &x),
+        x,
+        report: SolverReport {
+            solver: "cutting-plane",
+            status: "Solved".into(),
+            iterations: cuts as u32,
+            residual: violation.max(0.0),
+        },
+    })
+}
