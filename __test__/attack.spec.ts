@@ -1,7 +1,7 @@
 import test from 'ava'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { PoisonkitError, kktAttack, loadDataset, makeBagOfWords, type AttackProgress } from '../ts/index.js'
+import { PoisonkitError, kktAttack, loadDataset, makeBagOfWords, minmaxAttack, type AttackProgress } from '../ts/index.js'
 import { cli, data, hasData, tmp } from './helpers.js'
 
 const realData = hasData ? test : test.skip
@@ -73,6 +73,58 @@ test('kktAttack rejects bad options with a code and stops on an abort', async (t
   t.true(Date.now() - started < 5000, `aborted after ${Date.now() - started} ms`)
 })
 
+test('minmaxAttack on count data: one candidate per decoy, scored by all five defenses; basic has no decoy; same seed same bytes', async (t) => {
+  const { train, test } = words()
+  const options = { train, test, lambda: 0.05, eps: 0.05, quantiles: [0.1, 0.2, 0.3], copies: [2, 5], prune: false, seed: 3 }
+  const seen: AttackProgress[] = []
+  const a = await minmaxAttack({ ...options, onProgress: (p) => seen.push(p), progressInterval: 5 })
+  t.is(a.poison.n, Math.round(0.05 * 600))
+  t.true(a.round)
+  const csr = a.poison.toCsr()
+  t.true(csr.values.every((v) => v >= 0 && Number.isInteger(v)), 'non-negative integers')
+  const positives = Array.from(a.poison.labels).filter((y) => y === 1).length
+  t.true(Math.abs(a.epsPos - positives / 600) < 1e-12 && Math.abs(a.epsPos + a.epsNeg - 0.05) < 1e-12)
+  t.is(a.decoys, 6)
+  t.is(a.candidates, 6)
+  t.not(a.decoy, null)
+  t.false('residual' in a)
+  t.deepEqual(Object.keys(a.selection.timing).sort(), ['knn', 'l2', 'loss', 'slab', 'svd'])
+  t.true(a.curve.every((p, i) => i === 0 || p.minError >= a.curve[i - 1]!.minError))
+  t.is(a.curve.at(-1)!.minError, a.selection.min)
+  const sweep = seen.filter((p) => p.phase === 'candidates')
+  t.is(sweep.at(-1)!.done, 6)
+  t.deepEqual((await minmaxAttack(options)).poison.toCsr(), csr)
+  const basic = await minmaxAttack({ ...options, basic: true })
+  t.is(basic.decoy, null)
+  t.is(basic.candidates, 1)
+  t.is(basic.poison.n, 30)
+})
+
+test('minmaxAttack rejects bad options with a code and stops on an abort', async (t) => {
+  const { train, test } = words()
+  const base = { train, test, lambda: 0.05, eps: 0.05 }
+  const bad: [object, RegExp][] = [
+    [{ eps: 1 }, /option eps = 1/],
+    [{ eta: -0.1 }, /option eta = -0.1/],
+    [{ burn: Number.NaN }, /option burn = NaN/],
+    [{ lossCap: -1 }, /option lossCap = -1/],
+    [{ repeats: 0 }, /option repeats = 0/],
+    [{ basic: 'yes' }, /option basic = yes/],
+    [{ defenses: ['l2', 'pca'] }, /option defenses = pca/],
+  ]
+  for (const [extra, message] of bad) {
+    const err = await t.throwsAsync(minmaxAttack({ ...base, ...extra } as Parameters<typeof minmaxAttack>[0]), { instanceOf: PoisonkitError })
+    t.is(err?.code, 'ERR_INVALID_OPTION', JSON.stringify(extra))
+    t.regex(err!.message, message)
+  }
+  const controller = new AbortController()
+  const started = Date.now()
+  const running = minmaxAttack({ ...base, quantiles: [0.05, 0.1, 0.15, 0.2, 0.25], copies: [1, 2, 3, 5, 8], prune: false, signal: controller.signal })
+  setTimeout(() => controller.abort(), 50)
+  await t.throwsAsync(running, { instanceOf: PoisonkitError, code: 'ERR_ABORTED' })
+  t.true(Date.now() - started < 5000, `aborted after ${Date.now() - started} ms`)
+})
+
 realData('Enron, λ 0.09, ε 0.03: 124 integer points reaching ≥ 22.5% over the five defenses (paper Table 2)', async (t) => {
   const dir = tmp()
   const out = join(dir, 'poison.svm')
@@ -98,7 +150,7 @@ test('attack CLI: usage errors exit 2 naming the option', (t) => {
     t.is(r.stdout, '')
     t.regex(r.stderr.trim(), pattern)
   }
-  expect(cli('attack'), /^error\[ERR_USAGE\]: missing attack \(attacks: kkt\)$/)
+  expect(cli('attack'), /^error\[ERR_USAGE\]: missing attack \(attacks: kkt, minmax\)$/)
   expect(cli('attack', 'nope'), /^error\[ERR_USAGE\]: unknown attack 'nope'/)
   expect(cli('attack', 'kkt', '--train', f, '--test', f, '--lambda', '1'), /^error\[ERR_USAGE\]: missing required option --out$/)
   expect(cli('attack', 'kkt', '--train', f, '--test', f, '--lambda', '1', '--out', join(dir, 'p.svm'), '--eps', '2'), /^error\[ERR_INVALID_OPTION\]: option --eps = 2/)

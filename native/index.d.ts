@@ -9,6 +9,13 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** The attack's outcome: the poison points and a summary. */
+export declare class AttackOutcome {
+  get poison(): Dataset
+  /** The summary; taken once. */
+  takeSummary(): AttackSummary
+}
+
 /** Where a running attack is; the TypeScript layer polls it to drive `onProgress`. */
 export declare class AttackProgress {
   constructor()
@@ -61,11 +68,44 @@ export declare class FeasibleSet {
   kktProgram(g: Float64Array, epsPos: number, epsNeg: number, method?: string | undefined | null): Promise<KktSolution>
 }
 
-/** The attack's outcome: the poison points and a summary. */
-export declare class KktAttackOutcome {
-  get poison(): Dataset
-  /** The summary; taken once. */
-  takeSummary(): KktSummary
+/** The options of both attacks; each reads its own. */
+export interface AttackOptions {
+  lambda: number
+  eps: number
+  knowledge?: string
+  grid?: string
+  quantiles?: Array<number>
+  copies?: Array<number>
+  prune?: boolean
+  round?: boolean
+  repeats?: number
+  roundingTrials?: number
+  refine?: number
+  lossPercentile?: number
+  /** A number, or "column-max". */
+  upper?: number | string
+  defenses?: Array<string>
+  seed?: number
+  /** Min-max: no decoy (min-max-basic). */
+  basic?: boolean
+  eta?: number
+  burn?: number
+  lossCap?: number
+}
+
+export interface AttackSummary {
+  /** None for min-max-basic. */
+  decoy?: DecoyInfo
+  epsPos: number
+  epsNeg: number
+  /** The KKT program's residual (KKT only). */
+  residual?: number
+  evaluation: EvaluationResult
+  curve: Array<CurvePoint>
+  candidates: number
+  decoys: number
+  round: boolean
+  seconds: number
 }
 
 export interface BagOfWordsOptions {
@@ -194,26 +234,7 @@ export interface GradientResult {
 /** ∇²P(w, b)·(v, vBias). */
 export declare function hessianVectorProduct(data: Dataset, w: Float64Array, bias: number, v: Float64Array, vBias: number, objective: ObjectiveOptions): GradientResult
 
-export declare function kktAttack(train: Dataset, test: Dataset, options: KktAttackOptions, set?: FeasibleSet | undefined | null, progress?: AttackProgress | undefined | null, signal?: AbortSignal | undefined | null): Promise<KktAttackOutcome>
-
-export interface KktAttackOptions {
-  lambda: number
-  eps: number
-  knowledge?: string
-  grid?: string
-  quantiles?: Array<number>
-  copies?: Array<number>
-  prune?: boolean
-  round?: boolean
-  repeats?: number
-  roundingTrials?: number
-  refine?: number
-  lossPercentile?: number
-  /** A number, or "column-max". */
-  upper?: number | string
-  defenses?: Array<string>
-  seed?: number
-}
+export declare function kktAttack(train: Dataset, test: Dataset, options: AttackOptions, set?: FeasibleSet | undefined | null, progress?: AttackProgress | undefined | null, signal?: AbortSignal | undefined | null): Promise<AttackOutcome>
 
 export interface KktSolution {
   xPos: Float64Array
@@ -223,19 +244,6 @@ export interface KktSolution {
   status: string
   iterations: number
   residual: number
-}
-
-export interface KktSummary {
-  decoy: DecoyInfo
-  epsPos: number
-  epsNeg: number
-  residual: number
-  evaluation: EvaluationResult
-  curve: Array<CurvePoint>
-  candidates: number
-  decoys: number
-  round: boolean
-  seconds: number
 }
 
 export declare function loadDataset(path: string, options?: LoadOptions | undefined | null): Promise<Dataset>
@@ -252,6 +260,8 @@ export declare function makeBlobs(options?: BlobsOptions | undefined | null): Da
 
 /** The mean loss of the model on the data. */
 export declare function meanLoss(data: Dataset, w: Float64Array, bias: number, loss: string, temperature?: number | undefined | null): number
+
+export declare function minmaxAttack(train: Dataset, test: Dataset, options: AttackOptions, set?: FeasibleSet | undefined | null, progress?: AttackProgress | undefined | null, signal?: AbortSignal | undefined | null): Promise<AttackOutcome>
 
 /** ∇P(w, b). */
 export declare function objectiveGradient(data: Dataset, w: Float64Array, bias: number, objective: ObjectiveOptions): GradientResult

@@ -773,11 +773,11 @@ if (
   }
 }
 
-const { AttackProgress, Dataset, FeasibleSet, KktAttackOutcome, decisionFunction, evaluate, hessianVectorProduct, kktAttack, loadDataset, makeBagOfWords, makeBlobs, meanLoss, objectiveGradient, objectiveValue, predict, roundPoints, train, zeroOneError } = nativeBinding
+const { AttackOutcome, AttackProgress, Dataset, FeasibleSet, decisionFunction, evaluate, hessianVectorProduct, kktAttack, loadDataset, makeBagOfWords, makeBlobs, meanLoss, minmaxAttack, objectiveGradient, objectiveValue, predict, roundPoints, train, zeroOneError } = nativeBinding
+export { AttackOutcome }
 export { AttackProgress }
 export { Dataset }
 export { FeasibleSet }
-export { KktAttackOutcome }
 export { decisionFunction }
 export { evaluate }
 export { hessianVectorProduct }
@@ -786,6 +786,7 @@ export { loadDataset }
 export { makeBagOfWords }
 export { makeBlobs }
 export { meanLoss }
+export { minmaxAttack }
 export { objectiveGradient }
 export { objectiveValue }
 export { predict }

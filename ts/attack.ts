@@ -1,9 +1,13 @@
 /**
- * The KKT attack (paper §4.2, Algorithms 3–4): decoy parameters with high test error and low clean
- * loss, then, per decoy and class split (ε₊, ε₋), two poison points whose hinge gradients make the
- * decoy optimal for the defender, inside the feasible set the defenses cannot see past. Every
- * candidate is scored by the minimum test error over the attack-time defenses (L2, slab, loss, as
- * the reference) and the best one wins; the winner is then evaluated against all five defenses.
+ * The attacks with decoy parameters: decoys with high test error and low clean loss (paper
+ * Algorithm 3), then
+ * - the KKT attack (§4.2, Algorithm 4): per decoy and class split (ε₊, ε₋), two poison points whose
+ *   hinge gradients make the decoy optimal for the defender, inside the feasible set the defenses
+ *   cannot see past; candidates scored by the attack-time defenses (L2, slab, loss, as the reference);
+ * - the min-max attack (§4.3, Algorithm 5): per decoy, online steps on the defender against the
+ *   feasible point of highest loss, kept within a loss cap under the decoy; candidates scored by all
+ *   five defenses; `basic: true` runs it once without a decoy (min-max-basic).
+ * The candidate with the highest minimum test error wins and is evaluated against all five defenses.
  */
 import * as addon from '../native/index.js'
 import { Dataset } from './dataset.js'
@@ -25,8 +29,8 @@ export interface AttackProgress {
   seconds: number
 }
 
-/** Options of `kktAttack`. */
-export interface KktAttackOptions {
+/** Options of both attacks. */
+export interface AttackOptions {
   /** Clean training data (binary labels ±1). */
   train: Dataset
   /** Test data. */
@@ -43,7 +47,7 @@ export interface KktAttackOptions {
   quantiles?: number[]
   /** Copies r of the flipped points, replacing the grid's. */
   copies?: number[]
-  /** Keep only the Pareto front of the decoys (false: the reference's Enron KKT uses all 99). */
+  /** Keep only the Pareto front of the decoys (KKT: false, as the reference's Enron KKT uses all 99; min-max: true, as the reference's 48). */
   prune?: boolean
   /** The feasible set (default: fitted on the clean data with the 90th-percentile radii, the box below and, when rounding, the LP relaxation). */
   set?: FeasibleSet
@@ -51,15 +55,9 @@ export interface KktAttackOptions {
   upper?: number | 'column-max'
   /** Round the poison to integers (default: when the clean data are non-negative integers). */
   round?: boolean
-  /** Rounding group size: copies that share one rounding (1; the reference's README uses 2). */
+  /** KKT: rounding group size, copies that share one rounding (1; the reference's README uses 2). Min-max: copies of each round's point, each rounded on its own (2, the reference's `att_rep`). */
   repeats?: number
-  /** Roundings tried for each leading candidate after the sweep, the best kept (8; 1: the reference's single rounding). */
-  roundingTrials?: number
-  /** How many leading candidates get the extra roundings (5). */
-  refine?: number
-  /** Percentile of the clean losses under the decoy used as the loss caps (90). */
-  lossPercentile?: number
-  /** Defenses that score the candidates (`['l2', 'slab', 'loss']`, as the reference). */
+  /** Defenses that score the candidates (KKT: `['l2', 'slab', 'loss']`, as the reference; min-max: all five). */
   defenses?: DefenseName[]
   /** Defenses of the final evaluation on the test set (all five). */
   evaluationDefenses?: DefenseName[]
@@ -71,6 +69,28 @@ export interface KktAttackOptions {
   progressInterval?: number
   /** Stops the attack; the promise rejects with `ERR_ABORTED`. */
   signal?: AbortSignal
+}
+
+/** Options of `kktAttack`. */
+export interface KktAttackOptions extends AttackOptions {
+  /** Roundings tried for each leading candidate after the sweep, the best kept (8; 1: the reference's single rounding). */
+  roundingTrials?: number
+  /** How many leading candidates get the extra roundings (5). */
+  refine?: number
+  /** Percentile of the clean losses under the decoy used as the loss caps (90). */
+  lossPercentile?: number
+}
+
+/** Options of `minmaxAttack`. */
+export interface MinmaxAttackOptions extends AttackOptions {
+  /** Min-max-basic (Steinhardt et al. 2017): one run without decoy and loss cap (false). */
+  basic?: boolean
+  /** AdaGrad step on the defender (0.03, the reference's `eta_mm`). */
+  eta?: number
+  /** Burn-in points as a multiple of round(εn) (max(1, 0.10/ε − 1), the reference's rule for Enron). */
+  burn?: number
+  /** The loss cap τ: poison keeps hinge loss ≤ τ under the decoy (0.25). */
+  lossCap?: number
 }
 
 /** The winning decoy parameters. */
@@ -88,14 +108,14 @@ export interface DecoyInfo {
 }
 
 /** The result of an attack. */
-export interface KktAttackResult {
-  /** The poison points: round(ε₊n) copies of x₊ then the rest of x₋. */
+export interface AttackResult {
+  /** The poison points. */
   poison: Dataset
-  decoy: DecoyInfo
+  /** The winner's decoy (null for min-max-basic). */
+  decoy: DecoyInfo | null
+  /** Fractions of n poisoned with label +1 and −1. */
   epsPos: number
   epsNeg: number
-  /** ‖g − ε₊x₊ + ε₋x₋‖ of the winning program. */
-  residual: number
   /** How the winner scored when it was selected (the attack-time defenses, on the attacker's dev data). */
   selection: Evaluation
   /** The poison against `evaluationDefenses` on the test set. */
@@ -111,6 +131,13 @@ export interface KktAttackResult {
   seconds: number
 }
 
+/** The result of the KKT attack: round(ε₊n) copies of x₊ then the rest of x₋. */
+export interface KktAttackResult extends AttackResult {
+  decoy: DecoyInfo
+  /** ‖g − ε₊x₊ + ε₋x₋‖ of the winning program. */
+  residual: number
+}
+
 const GRIDS = ['enron', 'imdb', 'mnist17', 'mnist', 'dogfish'] as const
 
 function defenseList(name: string, list: DefenseName[] | undefined): DefenseName[] | undefined {
@@ -122,6 +149,36 @@ function defenseList(name: string, list: DefenseName[] | undefined): DefenseName
 
 /** Runs the KKT attack off the main thread. */
 export async function kktAttack(options: KktAttackOptions): Promise<KktAttackResult> {
+  for (const name of ['roundingTrials', 'refine'] as const) {
+    if (options[name] !== undefined) count(name, options[name])
+  }
+  if (options.lossPercentile !== undefined && !(finiteNumber('lossPercentile', options.lossPercentile) >= 0 && options.lossPercentile <= 100)) {
+    invalidOption('lossPercentile', options.lossPercentile, 'must lie in [0, 100]')
+  }
+  const { roundingTrials, refine, lossPercentile } = options
+  const result = await run(addon.kktAttack, options, { roundingTrials, refine, lossPercentile })
+  return { ...result, decoy: result.decoy!, residual: result.residual! }
+}
+
+/** Runs the min-max attack off the main thread: every decoy (or none, with `basic`), in parallel. */
+export async function minmaxAttack(options: MinmaxAttackOptions): Promise<AttackResult> {
+  if (options.basic !== undefined && typeof options.basic !== 'boolean') invalidOption('basic', options.basic, 'must be true or false')
+  for (const name of ['eta', 'burn', 'lossCap'] as const) {
+    if (options[name] !== undefined) finiteNumber(name, options[name])
+  }
+  const { basic, eta, burn, lossCap } = options
+  const { residual: _residual, ...result } = await run(addon.minmaxAttack, options, { basic, eta, burn, lossCap })
+  return result
+}
+
+type NativeAttack = typeof addon.kktAttack
+
+/** Validates the shared options, runs `attack` with progress reports, evaluates the winner. */
+async function run(
+  attack: NativeAttack,
+  options: AttackOptions,
+  own: Partial<addon.AttackOptions>,
+): Promise<AttackResult & { residual?: number }> {
   const started = performance.now()
   const { train, test, signal, onProgress } = options
   const lambda = finiteNumber('lambda', options.lambda)
@@ -137,11 +194,8 @@ export async function kktAttack(options: KktAttackOptions): Promise<KktAttackRes
     if (!Array.isArray(list) || list.length === 0) invalidOption(name, list, 'must be a non-empty list of numbers')
     list.forEach((v, i) => finiteNumber(`${name}[${i}]`, v))
   }
-  for (const name of ['repeats', 'roundingTrials', 'refine', 'seed'] as const) {
+  for (const name of ['repeats', 'seed'] as const) {
     if (options[name] !== undefined) count(name, options[name])
-  }
-  if (options.lossPercentile !== undefined && !(finiteNumber('lossPercentile', options.lossPercentile) >= 0 && options.lossPercentile <= 100)) {
-    invalidOption('lossPercentile', options.lossPercentile, 'must lie in [0, 100]')
   }
   const defenses = defenseList('defenses', options.defenses)
   const evaluationDefenses = defenseList('evaluationDefenses', options.evaluationDefenses)
@@ -167,10 +221,10 @@ export async function kktAttack(options: KktAttackOptions): Promise<KktAttackRes
   }
   const timer = onProgress === undefined ? undefined : setInterval(() => report(), interval)
   timer?.unref()
-  let outcome: addon.KktAttackOutcome
+  let outcome: addon.AttackOutcome
   try {
     outcome = await nativeAsync(() =>
-      addon.kktAttack(
+      attack(
         train.handle,
         test.handle,
         {
@@ -183,12 +237,10 @@ export async function kktAttack(options: KktAttackOptions): Promise<KktAttackRes
           prune: options.prune,
           round: options.round,
           repeats: options.repeats,
-          roundingTrials: options.roundingTrials,
-          refine: options.refine,
-          lossPercentile: options.lossPercentile,
           upper,
           defenses,
           seed: options.seed,
+          ...own,
         },
         options.set?.handle,
         progress,
@@ -205,10 +257,10 @@ export async function kktAttack(options: KktAttackOptions): Promise<KktAttackRes
   const evaluation = await evaluate({ train, test, poison, lambda, defenses: evaluationDefenses, seed: options.seed, signal })
   return {
     poison,
-    decoy: summary.decoy,
+    decoy: summary.decoy ?? null,
     epsPos: summary.epsPos,
     epsNeg: summary.epsNeg,
-    residual: summary.residual,
+    residual: summary.residual ?? undefined,
     selection: toEvaluation(summary.evaluation),
     evaluation,
     curve: summary.curve,

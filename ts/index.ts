@@ -3,7 +3,17 @@
  * Koh, Steinhardt & Liang, "Stronger Data Poisoning Attacks Break Data Sanitization Defenses".
  */
 export { PoisonkitError } from './errors.js'
-export { kktAttack, type AttackProgress, type DecoyInfo, type KktAttackOptions, type KktAttackResult } from './attack.js'
+export {
+  kktAttack,
+  minmaxAttack,
+  type AttackOptions,
+  type AttackProgress,
+  type AttackResult,
+  type DecoyInfo,
+  type KktAttackOptions,
+  type KktAttackResult,
+  type MinmaxAttackOptions,
+} from './attack.js'
 export {
   Dataset,
   loadDataset,

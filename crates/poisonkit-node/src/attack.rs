@@ -1,11 +1,11 @@
-//! The KKT attack (an AsyncTask): decoys, the sweep and its progress, which a JS timer polls from
-//! an `AttackProgress` (no JS callback is ever called from the worker threads).
+//! The KKT and min-max attacks (one AsyncTask): decoys, the sweep and its progress, which a JS
+//! timer polls from an `AttackProgress` (no JS callback is ever called from the worker threads).
 
 use std::sync::{Arc, Mutex};
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use poisonkit_core::attack::{self, DecoyOptions, KktOptions, KktProgress, KktResult, Knowledge};
+use poisonkit_core::attack::{self, AttackResult, DecoyOptions, KktOptions, Knowledge, MinmaxOptions, Progress};
 use poisonkit_core::data;
 use poisonkit_core::defense::Defense;
 use poisonkit_core::feasible::{self, FeasibleOptions, Upper};
@@ -16,9 +16,10 @@ use crate::defense::{EvaluationResult, choice};
 use crate::feasible::{FeasibleSet, parse_upper};
 use crate::guard::{Cancel, count, guard, js_error};
 
+/// The options of both attacks; each reads its own.
 #[napi(object)]
 #[derive(Default)]
-pub struct KktAttackOptions {
+pub struct AttackOptions {
     pub lambda: f64,
     pub eps: f64,
     pub knowledge: Option<String>,
@@ -35,6 +36,11 @@ pub struct KktAttackOptions {
     pub upper: Option<Either<f64, String>>,
     pub defenses: Option<Vec<String>>,
     pub seed: Option<f64>,
+    /// Min-max: no decoy (min-max-basic).
+    pub basic: Option<bool>,
+    pub eta: Option<f64>,
+    pub burn: Option<f64>,
+    pub loss_cap: Option<f64>,
 }
 
 #[napi(object)]
@@ -100,11 +106,13 @@ pub struct CurvePoint {
 }
 
 #[napi(object)]
-pub struct KktSummary {
-    pub decoy: DecoyInfo,
+pub struct AttackSummary {
+    /// None for min-max-basic.
+    pub decoy: Option<DecoyInfo>,
     pub eps_pos: f64,
     pub eps_neg: f64,
-    pub residual: f64,
+    /// The KKT program's residual (KKT only).
+    pub residual: Option<f64>,
     pub evaluation: EvaluationResult,
     pub curve: Vec<CurvePoint>,
     pub candidates: u32,
@@ -115,13 +123,13 @@ pub struct KktSummary {
 
 /// The attack's outcome: the poison points and a summary.
 #[napi]
-pub struct KktAttackOutcome {
+pub struct AttackOutcome {
     poison: Arc<data::Dataset>,
-    summary: Option<KktSummary>,
+    summary: Option<AttackSummary>,
 }
 
 #[napi]
-impl KktAttackOutcome {
+impl AttackOutcome {
     #[napi(getter)]
     pub fn poison(&self) -> Dataset {
         Dataset {
@@ -131,19 +139,34 @@ impl KktAttackOutcome {
 
     /// The summary; taken once.
     #[napi]
-    pub fn take_summary(&mut self) -> Result<KktSummary> {
+    pub fn take_summary(&mut self) -> Result<AttackSummary> {
         self.summary
             .take()
             .ok_or_else(|| js_error("ERR_INTERNAL", "the attack's summary was already taken"))
     }
 }
 
-pub struct KktAttackTask {
+/// Which attack, with its options.
+enum Kind {
+    Kkt(KktOptions),
+    Minmax { options: MinmaxOptions, basic: bool },
+}
+
+impl Kind {
+    fn round(&self) -> bool {
+        match self {
+            Kind::Kkt(o) => o.round,
+            Kind::Minmax { options, .. } => options.round,
+        }
+    }
+}
+
+pub struct AttackTask {
     train: Arc<data::Dataset>,
     test: Arc<data::Dataset>,
     set: Option<Arc<feasible::FeasibleSet>>,
     decoy_options: DecoyOptions,
-    options: KktOptions,
+    kind: Kind,
     upper: Upper,
     state: Arc<Mutex<ProgressSnapshot>>,
     cancel: Cancel,
@@ -155,9 +178,9 @@ fn is_counts(d: &data::Dataset) -> bool {
 }
 
 #[napi]
-impl Task for KktAttackTask {
-    type Output = (KktResult, Vec<attack::Decoy>);
-    type JsValue = KktAttackOutcome;
+impl Task for AttackTask {
+    type Output = (AttackResult, Vec<attack::Decoy>);
+    type JsValue = AttackOutcome;
 
     fn compute(&mut self) -> Result<Self::Output> {
         let cancel = self.cancel.clone();
@@ -166,13 +189,16 @@ impl Task for KktAttackTask {
         let set_state = move |s: ProgressSnapshot| *state.lock().unwrap_or_else(|e| e.into_inner()) = s;
         guard(|| {
             set_state(fitting_decoys());
-            let decoys = attack::generate_decoys(&self.train, &self.test, &self.decoy_options, &stop)?;
+            let decoys = match self.kind {
+                Kind::Minmax { basic: true, .. } => Vec::new(),
+                _ => attack::generate_decoys(&self.train, &self.test, &self.decoy_options, &stop)?,
+            };
             let set = match &self.set {
                 Some(set) => set.as_ref().clone(),
                 None => {
                     let options = FeasibleOptions {
                         upper: self.upper.clone(),
-                        lp_relaxation: self.options.round && self.upper != Upper::None,
+                        lp_relaxation: self.kind.round() && self.upper != Upper::None,
                         ..Default::default()
                     };
                     feasible::FeasibleSet::from_clean(&self.train, &options)?
@@ -184,7 +210,7 @@ impl Task for KktAttackTask {
                 Knowledge::Test => &self.test,
                 Knowledge::Train => &self.train,
             };
-            let report = |p: KktProgress| {
+            let report = |p: Progress| {
                 set_state(ProgressSnapshot {
                     phase: "candidates".into(),
                     done: p.done as u32,
@@ -193,22 +219,30 @@ impl Task for KktAttackTask {
                     seconds: p.seconds,
                 })
             };
-            let result = attack::kkt_attack(&self.train, dev, &set, &decoys, &self.options, &stop, &report)?;
+            let result = match &self.kind {
+                Kind::Kkt(options) => attack::kkt_attack(&self.train, dev, &set, &decoys, options, &stop, &report),
+                Kind::Minmax { options, basic } => {
+                    let decoys = (!basic).then_some(&decoys[..]);
+                    attack::minmax_attack(&self.train, dev, &set, decoys, options, &stop, &report)
+                }
+            }?;
             Ok((result, decoys))
         })
     }
 
     fn resolve(&mut self, _env: Env, (result, decoys): Self::Output) -> Result<Self::JsValue> {
-        let decoy = &decoys[result.best.decoy];
-        let summary = KktSummary {
-            decoy: DecoyInfo {
-                index: result.best.decoy as u32,
-                quantile: decoy.quantile,
-                copies: decoy.repeats as u32,
-                flipped: decoy.flipped as u32,
-                train_loss: decoy.train_loss,
-                test_error: decoy.test_error,
-            },
+        let summary = AttackSummary {
+            decoy: result.best.decoy.map(|index| {
+                let decoy = &decoys[index];
+                DecoyInfo {
+                    index: index as u32,
+                    quantile: decoy.quantile,
+                    copies: decoy.repeats as u32,
+                    flipped: decoy.flipped as u32,
+                    train_loss: decoy.train_loss,
+                    test_error: decoy.test_error,
+                }
+            }),
             eps_pos: result.best.eps_pos,
             eps_neg: result.best.eps_neg,
             residual: result.best.residual,
@@ -220,10 +254,10 @@ impl Task for KktAttackTask {
                 .collect(),
             candidates: result.candidates.len() as u32,
             decoys: decoys.len() as u32,
-            round: self.options.round,
+            round: self.kind.round(),
             seconds: result.seconds,
         };
-        Ok(KktAttackOutcome {
+        Ok(AttackOutcome {
             poison: Arc::new(result.poison),
             summary: Some(summary),
         })
@@ -243,16 +277,17 @@ fn positive_count(name: &str, value: Option<f64>, default: usize) -> Result<usiz
     }
 }
 
-#[napi(ts_return_type = "Promise<KktAttackOutcome>")]
-pub fn kkt_attack(
-    train: &Dataset,
-    test: &Dataset,
-    options: KktAttackOptions,
-    set: Option<&FeasibleSet>,
-    progress: Option<&AttackProgress>,
-    signal: Option<AbortSignal>,
-) -> Result<AsyncTask<KktAttackTask>> {
-    let o = options;
+/// What both attacks read from the options: the decoys, the box, whether to round, the
+/// defenses that score candidates, the seed.
+struct Common {
+    decoy_options: DecoyOptions,
+    upper: Upper,
+    round: bool,
+    defenses: Option<Vec<Defense>>,
+    seed: u64,
+}
+
+fn common(o: &AttackOptions, train: &Dataset, prune: bool) -> Result<Common> {
     for (name, v) in [("lambda", o.lambda), ("eps", o.eps)] {
         if !(v > 0.0 && v.is_finite()) {
             return Err(js_error(
@@ -274,55 +309,125 @@ pub fn kkt_attack(
             format!("option grid = {grid}: must be one of enron, imdb, mnist17, mnist, dogfish"),
         )
     })?;
-    if let Some(q) = o.quantiles {
-        quantiles = q;
+    if let Some(q) = &o.quantiles {
+        quantiles = q.clone();
     }
-    if let Some(c) = o.copies {
+    if let Some(c) = &o.copies {
         copies = c
             .iter()
             .map(|&r| positive_count("copies", Some(r), 1))
             .collect::<Result<_>>()?;
     }
-    let seed = o.seed.map(|s| count("seed", s)).transpose()?.unwrap_or(0) as u64;
-    let decoy_options = DecoyOptions {
-        lambda: o.lambda,
-        quantiles,
-        repeats: copies,
-        knowledge,
-        prune: o.prune.unwrap_or(false),
-        solver: SolverOptions::default(),
-    };
     let counts = is_counts(&train.inner);
-    let upper = match parse_upper(o.upper)? {
+    let upper = match parse_upper(o.upper.clone())? {
         Some(upper) => upper,
         None if counts => Upper::ColumnMax,
         None => Upper::None,
     };
-    let mut options = KktOptions::new(o.lambda, o.eps);
-    options.round = o.round.unwrap_or(counts);
-    options.repeats = positive_count("repeats", o.repeats, options.repeats)?;
-    options.rounding_trials = positive_count("roundingTrials", o.rounding_trials, options.rounding_trials)?;
-    options.refine = positive_count("refine", o.refine, options.refine)?;
-    if let Some(p) = o.loss_percentile {
-        options.loss_percentile = p;
-    }
-    if let Some(names) = &o.defenses {
-        options.evaluation.defenses = names
-            .iter()
-            .map(|n| guard(|| Defense::parse(n)))
-            .collect::<Result<Vec<_>>>()?;
-    }
-    options.evaluation.scores.seed = seed;
-    options.seed = seed;
-    let task = KktAttackTask {
+    let defenses = match &o.defenses {
+        Some(names) => Some(
+            names
+                .iter()
+                .map(|n| guard(|| Defense::parse(n)))
+                .collect::<Result<Vec<_>>>()?,
+        ),
+        None => None,
+    };
+    Ok(Common {
+        decoy_options: DecoyOptions {
+            lambda: o.lambda,
+            quantiles,
+            repeats: copies,
+            knowledge,
+            prune: o.prune.unwrap_or(prune),
+            solver: SolverOptions::default(),
+        },
+        upper,
+        round: o.round.unwrap_or(counts),
+        defenses,
+        seed: o.seed.map(|s| count("seed", s)).transpose()?.unwrap_or(0) as u64,
+    })
+}
+
+fn task(
+    train: &Dataset,
+    test: &Dataset,
+    common: Common,
+    kind: Kind,
+    set: Option<&FeasibleSet>,
+    progress: Option<&AttackProgress>,
+    signal: Option<AbortSignal>,
+) -> AsyncTask<AttackTask> {
+    let task = AttackTask {
         train: train.inner.clone(),
         test: test.inner.clone(),
         set: set.map(|s| s.inner.clone()),
-        decoy_options,
-        options,
-        upper,
+        decoy_options: common.decoy_options,
+        kind,
+        upper: common.upper,
         state: progress.map_or_else(|| AttackProgress::new().state, |p| p.state.clone()),
         cancel: Cancel::from_signal(signal.as_ref()),
     };
-    Ok(AsyncTask::with_optional_signal(task, signal))
+    AsyncTask::with_optional_signal(task, signal)
+}
+
+#[napi(ts_return_type = "Promise<AttackOutcome>")]
+pub fn kkt_attack(
+    train: &Dataset,
+    test: &Dataset,
+    options: AttackOptions,
+    set: Option<&FeasibleSet>,
+    progress: Option<&AttackProgress>,
+    signal: Option<AbortSignal>,
+) -> Result<AsyncTask<AttackTask>> {
+    let o = &options;
+    let common = common(o, train, false)?;
+    let mut kkt = KktOptions::new(o.lambda, o.eps);
+    kkt.round = common.round;
+    kkt.repeats = positive_count("repeats", o.repeats, kkt.repeats)?;
+    kkt.rounding_trials = positive_count("roundingTrials", o.rounding_trials, kkt.rounding_trials)?;
+    kkt.refine = positive_count("refine", o.refine, kkt.refine)?;
+    if let Some(p) = o.loss_percentile {
+        kkt.loss_percentile = p;
+    }
+    if let Some(defenses) = &common.defenses {
+        kkt.evaluation.defenses = defenses.clone();
+    }
+    kkt.evaluation.scores.seed = common.seed;
+    kkt.seed = common.seed;
+    Ok(task(train, test, common, Kind::Kkt(kkt), set, progress, signal))
+}
+
+#[napi(ts_return_type = "Promise<AttackOutcome>")]
+pub fn minmax_attack(
+    train: &Dataset,
+    test: &Dataset,
+    options: AttackOptions,
+    set: Option<&FeasibleSet>,
+    progress: Option<&AttackProgress>,
+    signal: Option<AbortSignal>,
+) -> Result<AsyncTask<AttackTask>> {
+    let o = &options;
+    let common = common(o, train, true)?;
+    let mut minmax = MinmaxOptions::new(o.lambda, o.eps);
+    minmax.round = common.round;
+    minmax.repeats = positive_count("repeats", o.repeats, minmax.repeats)?;
+    minmax.eta = o.eta.unwrap_or(minmax.eta);
+    minmax.burn = o.burn.unwrap_or(minmax.burn);
+    minmax.loss_cap = o.loss_cap.unwrap_or(minmax.loss_cap);
+    if let Some(defenses) = &common.defenses {
+        minmax.evaluation.defenses = defenses.clone();
+    }
+    minmax.evaluation.scores.seed = common.seed;
+    minmax.seed = common.seed;
+    let basic = o.basic.unwrap_or(false);
+    Ok(task(
+        train,
+        test,
+        common,
+        Kind::Minmax { options: minmax, basic },
+        set,
+        progress,
+        signal,
+    ))
 }

@@ -16,15 +16,15 @@
 //! on the schedule. The sweep ends after the last candidate or when `should_stop` returns true
 //! ([`Error::Aborted`]).
 
-use std::sync::Mutex;
 use std::time::Instant;
 
 use rand::seq::SliceRandom;
 use rayon::prelude::*;
 
 use super::Decoy;
+use super::sweep::{AttackResult, Candidate, Progress, Scored, Sweep};
 use crate::data::Dataset;
-use crate::defense::{Defense, Evaluation, EvaluationOptions, evaluate};
+use crate::defense::{Defense, EvaluationOptions};
 use crate::error::{Error, Result};
 use crate::feasible::{FeasibleSet, KktSolution, Method, Repeats, percentile, round_points};
 use crate::model::Loss;
@@ -80,41 +80,6 @@ impl KktOptions {
     }
 }
 
-/// One candidate's outcome.
-#[derive(Debug, Clone)]
-pub struct KktCandidate {
-    /// Index of its decoy.
-    pub decoy: usize,
-    /// Its split.
-    pub eps_pos: f64,
-    /// Its split.
-    pub eps_neg: f64,
-    /// ‖g − ε₊x₊ + ε₋x₋‖ at the solution.
-    pub residual: f64,
-    /// The minimum test error over the defenses.
-    pub min_error: f64,
-    /// Seconds from the start of the sweep to this candidate's end.
-    pub finished: f64,
-}
-
-/// The attack's result.
-#[derive(Debug, Clone)]
-pub struct KktResult {
-    /// The winning poison points.
-    pub poison: Dataset,
-    /// Its decoy's index and split.
-    pub best: KktCandidate,
-    /// Its evaluation.
-    pub evaluation: Evaluation,
-    /// Every candidate with feasible points, in sweep order (decoys shuffled), then the extra
-    /// roundings.
-    pub candidates: Vec<KktCandidate>,
-    /// The anytime curve: (seconds, best minimum error so far), at each candidate's end.
-    pub curve: Vec<(f64, f64)>,
-    /// Seconds in all.
-    pub seconds: f64,
-}
-
 /// The class splits of ε tried per decoy: the one that zeroes the bias gradient
 /// g_b − ε₊ + ε₋ (when it lies in [0, ε]), then ε₊ = 0, ε/6, …, ε (digest §4.2).
 fn splits(eps: f64, g_bias: f64) -> Vec<(f64, f64)> {
@@ -141,27 +106,6 @@ fn copies(x: &[f64], label: i32, count: usize, options: &KktOptions, seed: u64) 
     rounded.slice(&(0..count).collect::<Vec<_>>())
 }
 
-/// A scored candidate and its work item (decoy slot and split, in sweep order).
-struct Outcome {
-    item: usize,
-    candidate: KktCandidate,
-    poison: Dataset,
-    evaluation: Evaluation,
-}
-
-/// How far a sweep has come, reported after every candidate.
-#[derive(Debug, Clone, Copy)]
-pub struct KktProgress {
-    /// Candidates scored (sweep and extra roundings).
-    pub done: usize,
-    /// Candidates in all (the extra roundings assume `refine` leaders).
-    pub total: usize,
-    /// The best minimum error so far.
-    pub best: f64,
-    /// Seconds since the start.
-    pub seconds: f64,
-}
-
 /// The sweep over `decoys` × splits against the clean `set` (without decoy constraints), scoring
 /// candidates on `dev` (the test set, or the clean training set when the attacker does not know
 /// it). `progress` is called after every candidate, from the worker threads.
@@ -172,8 +116,8 @@ pub fn kkt_attack(
     decoys: &[Decoy],
     options: &KktOptions,
     should_stop: &(dyn Fn() -> bool + Sync),
-    progress: &(dyn Fn(KktProgress) + Sync),
-) -> Result<KktResult> {
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<AttackResult> {
     let start = Instant::now();
     if !(options.eps > 0.0 && options.eps < 1.0) {
         return Err(Error::option("eps", options.eps, "must lie in (0, 1)"));
@@ -227,19 +171,13 @@ pub fn kkt_attack(
     } else {
         0
     };
-    // (candidates done, best minimum error), for `progress`.
-    let tally = Mutex::new((0usize, 0.0f64));
-    let tick = |min_error: f64| {
-        let mut tally = tally.lock().unwrap_or_else(|e| e.into_inner());
-        tally.0 += 1;
-        tally.1 = tally.1.max(min_error);
-        progress(KktProgress {
-            done: tally.0,
-            total: work.len() + extra,
-            best: tally.1,
-            seconds: start.elapsed().as_secs_f64(),
-        });
-    };
+    let sweep = Sweep::new(
+        (train_set, dev),
+        &options.evaluation,
+        (start, work.len() + extra),
+        should_stop,
+        progress,
+    );
     // One work item's KKT program; None when its sets are empty.
     let solve = |item: usize| -> Result<Option<KktSolution>> {
         if should_stop() {
@@ -249,14 +187,14 @@ pub fn kkt_attack(
         let (_, g, constrained) = &targets[slot];
         match constrained.kkt_program_with(g, eps_pos, eps_neg, Method::Fast, PROGRAM_GAP_TOL) {
             Err(Error::Infeasible { .. }) => {
-                tick(0.0);
+                sweep.tick(0.0);
                 Ok(None)
             }
             other => other.map(Some),
         }
     };
     // Its poison, rounded with `seed`, and its score.
-    let score = |item: usize, solution: &KktSolution, seed: u64| -> Result<Outcome> {
+    let score = |item: usize, solution: &KktSolution, seed: u64| -> Result<Scored> {
         let (slot, (eps_pos, eps_neg)) = work[item];
         let num_pos = ((eps_pos * n as f64).round() as usize).min(total);
         let pos = copies(&solution.x_pos, 1, num_pos, options, seed)?;
@@ -267,33 +205,26 @@ pub fn kkt_attack(
             options,
             seed ^ 0x9e37_79b9_7f4a_7c15,
         )?;
-        let poison = pos.concat(&neg)?;
-        let evaluation = evaluate(train_set, dev, Some(&poison), &options.evaluation, should_stop)?;
-        let candidate = KktCandidate {
-            decoy: targets[slot].0,
+        let candidate = Candidate {
+            decoy: Some(targets[slot].0),
             eps_pos,
             eps_neg,
-            residual: solution.value,
-            min_error: evaluation.min,
-            finished: start.elapsed().as_secs_f64(),
+            residual: Some(solution.value),
+            min_error: 0.0,
+            finished: 0.0,
         };
-        tick(candidate.min_error);
-        Ok(Outcome {
-            item,
-            candidate,
-            poison,
-            evaluation,
-        })
+        let poison = pos.concat(&neg)?;
+        sweep.score(item, candidate, poison)
     };
     let seed_of = |item: usize, trial: u64| options.seed.wrapping_add(item as u64).wrapping_add(trial << 32);
     let outcomes = (0..work.len())
         .into_par_iter()
         .map(|item| solve(item)?.map(|s| score(item, &s, seed_of(item, 0))).transpose())
         .collect::<Result<Vec<_>>>()?;
-    let mut outcomes: Vec<Outcome> = outcomes.into_iter().flatten().collect();
+    let mut outcomes: Vec<Scored> = outcomes.into_iter().flatten().collect();
     // Fresh roundings of the leading candidates' points (their programs solved again, once).
     if options.round && options.rounding_trials > 1 {
-        let mut ranked: Vec<&Outcome> = outcomes.iter().collect();
+        let mut ranked: Vec<&Scored> = outcomes.iter().collect();
         ranked.sort_by(|a, b| {
             (b.candidate.min_error)
                 .total_cmp(&a.candidate.min_error)
@@ -319,34 +250,5 @@ pub fn kkt_attack(
             reason: "no decoy admits points meeting its support-vector and loss constraints".into(),
         });
     }
-    let best = (0..outcomes.len())
-        .max_by(|&a, &b| {
-            let (x, y) = (&outcomes[a], &outcomes[b]);
-            x.candidate
-                .min_error
-                .total_cmp(&y.candidate.min_error)
-                .then(y.item.cmp(&x.item))
-                .then(b.cmp(&a))
-        })
-        .expect("at least one outcome");
-    let mut by_time: Vec<&KktCandidate> = outcomes.iter().map(|o| &o.candidate).collect();
-    by_time.sort_by(|a, b| a.finished.total_cmp(&b.finished));
-    let mut running = 0.0f64;
-    let curve = by_time
-        .iter()
-        .map(|c| {
-            running = running.max(c.min_error);
-            (c.finished, running)
-        })
-        .collect();
-    let candidates = outcomes.iter().map(|o| o.candidate.clone()).collect();
-    let best = outcomes.swap_remove(best);
-    Ok(KktResult {
-        poison: best.poison,
-        best: best.candidate,
-        evaluation: best.evaluation,
-        candidates,
-        curve,
-        seconds: start.elapsed().as_secs_f64(),
-    })
+    Ok(sweep.conclude(outcomes))
 }

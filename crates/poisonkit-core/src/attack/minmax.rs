@@ -8,11 +8,20 @@
 //! clean SVM's weights with bias 0 and AdaGrad accumulators of 1, as the reference. With a decoy
 //! (θ_d, b_d), the feasible sets gain the cap 1 − y(θ_d·x + b_d) ≤ τ (paper §4.3.2); without one it
 //! is min-max-basic (Steinhardt et al. 2017). It stops after round(ε·n)·(1 + burn) points and
-//! returns the last round(ε·n) of them.
+//! returns the last round(ε·n) of them. [`minmax_attack`] runs it for every decoy, in parallel and
+//! in a seeded random order, and keeps the poison with the highest minimum test error over the
+//! defenses (paper §4.3.2; the reference runs the decoys one after another).
+
+use std::time::Instant;
 
 use rand::RngExt;
+use rand::seq::SliceRandom;
+use rayon::prelude::*;
 
+use super::Decoy;
+use super::sweep::{AttackResult, Candidate, Progress, Sweep};
 use crate::data::Dataset;
+use crate::defense::EvaluationOptions;
 use crate::error::{Error, Result};
 use crate::feasible::{FeasibleSet, Repeats, round_points};
 use crate::linalg::dense_dot;
@@ -36,13 +45,18 @@ pub struct MinmaxOptions {
     pub round: bool,
     /// Copies of each round's point (the reference's `att_rep`, 2).
     pub repeats: usize,
-    /// Seed of the rounding.
+    /// Seed of the rounding (decoy k's attack uses seed + k) and of the decoy order.
     pub seed: u64,
+    /// How [`minmax_attack`] scores each decoy's poison (all five defenses, the defender to a
+    /// relative gap of 1e-4, by default).
+    pub evaluation: EvaluationOptions,
 }
 
 impl MinmaxOptions {
     /// The reference's settings at `lambda` and `eps` (Enron's burn-in rule).
     pub fn new(lambda: f64, eps: f64) -> Self {
+        let mut evaluation = EvaluationOptions::new(lambda);
+        evaluation.solver.tol = 1e-4;
         MinmaxOptions {
             lambda,
             eps,
@@ -52,6 +66,7 @@ impl MinmaxOptions {
             round: false,
             repeats: 2,
             seed: 0,
+            evaluation,
         }
     }
 
@@ -88,24 +103,93 @@ pub fn minmax_points(
     should_stop: &dyn Fn() -> bool,
 ) -> Result<Dataset> {
     options.validate()?;
-    let (n, d) = (train_set.n(), train_set.d());
+    let problem = Problem::new(train_set, options.lambda, Loss::Hinge, false, None)?;
+    let clean = train(&problem, &SolverOptions::default(), None, should_stop)?.model;
+    points(&problem, &clean, set, decoy, options, options.seed, should_stop)
+}
+
+/// The min-max attack: [`minmax_points`] for every decoy (min-max-basic for `None`), each scored
+/// on `dev` (the test set, or the clean training set when the attacker does not know it) by the
+/// minimum test error over `options.evaluation`'s defenses; the best wins. `progress` is called
+/// after every decoy, from the worker threads.
+pub fn minmax_attack(
+    train_set: &Dataset,
+    dev: &Dataset,
+    set: &FeasibleSet,
+    decoys: Option<&[Decoy]>,
+    options: &MinmaxOptions,
+    should_stop: &(dyn Fn() -> bool + Sync),
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<AttackResult> {
+    let start = Instant::now();
+    options.validate()?;
+    if decoys.is_some_and(|d| d.is_empty()) {
+        return Err(Error::option("decoys", "(none)", "needs at least one decoy"));
+    }
+    let problem = Problem::new(train_set, options.lambda, Loss::Hinge, false, None)?;
+    let clean = train(&problem, &SolverOptions::default(), None, should_stop)?.model;
+    // Work items: decoy indices in a seeded random order, or one basic run.
+    let mut order: Vec<Option<usize>> = match decoys {
+        Some(decoys) => (0..decoys.len()).map(Some).collect(),
+        None => vec![None],
+    };
+    order.shuffle(&mut seeded(options.seed));
+    let sweep = Sweep::new(
+        (train_set, dev),
+        &options.evaluation,
+        (start, order.len()),
+        should_stop,
+        progress,
+    );
+    let n = train_set.n() as f64;
+    let outcomes = (0..order.len())
+        .into_par_iter()
+        .map(|item| {
+            let decoy = order[item].map(|k| &decoys.expect("indices come from the decoys")[k].model);
+            let seed = options.seed.wrapping_add(order[item].unwrap_or(0) as u64);
+            let poison = points(&problem, &clean, set, decoy, options, seed, should_stop)?;
+            let positives = poison.labels().iter().filter(|&&y| y == 1).count() as f64;
+            let candidate = Candidate {
+                decoy: order[item],
+                eps_pos: positives / n,
+                eps_neg: (poison.n() as f64 - positives) / n,
+                residual: None,
+                min_error: 0.0,
+                finished: 0.0,
+            };
+            sweep.score(item, candidate, poison)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(sweep.conclude(outcomes))
+}
+
+/// The online game from the clean model `clean` of `problem`, the rounding seeded by `seed`.
+fn points(
+    problem: &Problem,
+    clean: &LinearModel,
+    set: &FeasibleSet,
+    decoy: Option<&LinearModel>,
+    options: &MinmaxOptions,
+    seed: u64,
+    should_stop: &dyn Fn() -> bool,
+) -> Result<Dataset> {
+    let (n, d) = (problem.data().n(), set.d());
     let mut set = set.clone();
     if let Some(decoy) = decoy {
         for label in [1, -1] {
             set.add_loss_cap(label, &decoy.w, decoy.bias, options.loss_cap)?;
         }
     }
-    let problem = Problem::new(train_set, options.lambda, Loss::Hinge, false, None)?;
     // (θ, b): the clean weights, bias 0. The clean objective's gradient at them is the clean
     // hinge subgradient + λθ (the bias unregularized).
     let mut model = LinearModel {
         bias: 0.0,
-        ..train(&problem, &SolverOptions::default(), None, should_stop)?.model
+        ..clean.clone()
     };
     let (mut sum_sq, mut bias_sq) = (vec![1.0; d], 1.0);
     let count = (options.eps * n as f64).round() as usize;
     let total = count + (options.burn * count as f64).round() as usize;
-    let mut rng = seeded(options.seed);
+    let mut rng = seeded(seed);
     let mut points: Vec<(Vec<f64>, i32)> = Vec::with_capacity(total + options.repeats);
     while points.len() < total {
         if should_stop() {

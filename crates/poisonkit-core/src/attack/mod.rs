@@ -4,7 +4,9 @@
 mod decoy;
 mod kkt;
 mod minmax;
+mod sweep;
 
 pub use decoy::{Decoy, DecoyOptions, Knowledge, generate_decoys, reference_grid};
-pub use kkt::{KktCandidate, KktOptions, KktProgress, KktResult, PROGRAM_GAP_TOL, kkt_attack};
-pub use minmax::{MinmaxOptions, minmax_points};
+pub use kkt::{KktOptions, PROGRAM_GAP_TOL, kkt_attack};
+pub use minmax::{MinmaxOptions, minmax_attack, minmax_points};
+pub use sweep::{AttackResult, Candidate, Progress};

@@ -65,8 +65,12 @@ pub(super) struct Scored {
     pub evaluation: Evaluation,
 }
 
-/// The sweep's clock and progress count.
-pub(super) struct Tally<'a> {
+/// A sweep's scoring: the data and defenses that score candidates, its clock and progress count.
+pub(super) struct Sweep<'a> {
+    pub train: &'a Dataset,
+    pub dev: &'a Dataset,
+    pub evaluation: &'a EvaluationOptions,
+    pub should_stop: &'a (dyn Fn() -> bool + Sync),
     start: Instant,
     total: usize,
     /// (candidates done, best minimum error).
@@ -74,9 +78,20 @@ pub(super) struct Tally<'a> {
     progress: &'a (dyn Fn(Progress) + Sync),
 }
 
-impl<'a> Tally<'a> {
-    pub fn new(start: Instant, total: usize, progress: &'a (dyn Fn(Progress) + Sync)) -> Self {
-        Tally {
+impl<'a> Sweep<'a> {
+    /// A sweep of `total` candidates, timed from `start`.
+    pub fn new(
+        (train, dev): (&'a Dataset, &'a Dataset),
+        evaluation: &'a EvaluationOptions,
+        (start, total): (Instant, usize),
+        should_stop: &'a (dyn Fn() -> bool + Sync),
+        progress: &'a (dyn Fn(Progress) + Sync),
+    ) -> Self {
+        Sweep {
+            train,
+            dev,
+            evaluation,
+            should_stop,
             start,
             total,
             state: Mutex::new((0, 0.0)),
@@ -101,61 +116,53 @@ impl<'a> Tally<'a> {
             seconds: self.seconds(),
         });
     }
-}
 
-/// Scores `poison` on `dev` and counts it; `candidate` gets its score and finishing time.
-pub(super) fn score(
-    train: &Dataset,
-    dev: &Dataset,
-    item: usize,
-    mut candidate: Candidate,
-    poison: Dataset,
-    options: &EvaluationOptions,
-    tally: &Tally,
-    should_stop: &(dyn Fn() -> bool + Sync),
-) -> Result<Scored> {
-    let evaluation = evaluate(train, dev, Some(&poison), options, should_stop)?;
-    candidate.min_error = evaluation.min;
-    candidate.finished = tally.seconds();
-    tally.tick(candidate.min_error);
-    Ok(Scored {
-        item,
-        candidate,
-        poison,
-        evaluation,
-    })
-}
+    /// Scores `poison` on the dev data and counts it; `candidate` gets its score and finishing
+    /// time.
+    pub fn score(&self, item: usize, mut candidate: Candidate, poison: Dataset) -> Result<Scored> {
+        let evaluation = evaluate(self.train, self.dev, Some(&poison), self.evaluation, self.should_stop)?;
+        candidate.min_error = evaluation.min;
+        candidate.finished = self.seconds();
+        self.tick(candidate.min_error);
+        Ok(Scored {
+            item,
+            candidate,
+            poison,
+            evaluation,
+        })
+    }
 
-/// The winner, the curve and the candidates of a non-empty sweep.
-pub(super) fn conclude(mut outcomes: Vec<Scored>, tally: &Tally) -> AttackResult {
-    let best = (0..outcomes.len())
-        .max_by(|&a, &b| {
-            let (x, y) = (&outcomes[a], &outcomes[b]);
-            x.candidate
-                .min_error
-                .total_cmp(&y.candidate.min_error)
-                .then(y.item.cmp(&x.item))
-                .then(b.cmp(&a))
-        })
-        .expect("at least one outcome");
-    let mut by_time: Vec<&Candidate> = outcomes.iter().map(|o| &o.candidate).collect();
-    by_time.sort_by(|a, b| a.finished.total_cmp(&b.finished));
-    let mut running = 0.0f64;
-    let curve = by_time
-        .iter()
-        .map(|c| {
-            running = running.max(c.min_error);
-            (c.finished, running)
-        })
-        .collect();
-    let candidates = outcomes.iter().map(|o| o.candidate.clone()).collect();
-    let best = outcomes.swap_remove(best);
-    AttackResult {
-        poison: best.poison,
-        best: best.candidate,
-        evaluation: best.evaluation,
-        candidates,
-        curve,
-        seconds: tally.seconds(),
+    /// The winner, the curve and the candidates of a non-empty sweep.
+    pub fn conclude(&self, mut outcomes: Vec<Scored>) -> AttackResult {
+        let best = (0..outcomes.len())
+            .max_by(|&a, &b| {
+                let (x, y) = (&outcomes[a], &outcomes[b]);
+                x.candidate
+                    .min_error
+                    .total_cmp(&y.candidate.min_error)
+                    .then(y.item.cmp(&x.item))
+                    .then(b.cmp(&a))
+            })
+            .expect("at least one outcome");
+        let mut by_time: Vec<&Candidate> = outcomes.iter().map(|o| &o.candidate).collect();
+        by_time.sort_by(|a, b| a.finished.total_cmp(&b.finished));
+        let mut running = 0.0f64;
+        let curve = by_time
+            .iter()
+            .map(|c| {
+                running = running.max(c.min_error);
+                (c.finished, running)
+            })
+            .collect();
+        let candidates = outcomes.iter().map(|o| o.candidate.clone()).collect();
+        let best = outcomes.swap_remove(best);
+        AttackResult {
+            poison: best.poison,
+            best: best.candidate,
+            evaluation: best.evaluation,
+            candidates,
+            curve,
+            seconds: self.seconds(),
+        }
     }
 }
