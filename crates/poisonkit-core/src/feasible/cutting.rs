@@ -4,18 +4,16 @@
 //! relaxation, the slab's sides, the halfspaces), min over the box of c·x + Σ λ_a g_a(x) splits per
 //! feature and has a closed form, so the dual D(λ) costs O(d·m) with the supergradient g(x(λ)).
 //! The master program max t s.t. t ≤ D_i + g_i·(λ − λ_i), 0 ≤ λ ≤ B (an LP in m + 1 variables,
-//! by Clarabel) proposes the next λ. It stops when the master's bound is within `GAP_TOL` of the
+//! re-optimized by dual simplex steps after each cut, [`super::simplex`]) proposes the next λ. It stops when the master's bound is within `GAP_TOL` of the
 //! best D found; then its multipliers π weight the inner minimizers of the cuts into x̄ = Σ π_i x_i,
 //! feasible by convexity and within the gap of the minimum, and a projection removes the master's
 //! rounding. On the LP relaxation the dual is polyhedral and the method ends finitely. B starts at
 //! `BOUND` and grows while the master's λ sits on it; a dual that outgrows `MAX_BOUND` (an empty
 //! set) or `MAX_CUTS` cuts end in a solver error, and the caller turns to the conic path.
 
-use clarabel::algebra::CscMatrix;
-use clarabel::solver::{DefaultSettingsBuilder, DefaultSolver, IPSolver, NonnegativeConeT, SolverStatus};
-
 use super::conic::{Solution, SolverReport};
 use super::dual::Constraints;
+use super::simplex::DualSimplex;
 use super::{ClassSet, FeasibleSet};
 use crate::error::{Error, Result};
 use crate::linalg::dense_dot;
@@ -27,6 +25,8 @@ const MAX_CUTS: usize = 400;
 /// The first bound on the (scaled) multipliers, and the largest.
 const BOUND: f64 = 1e2;
 const MAX_BOUND: f64 = 1e12;
+/// Dual simplex pivots per master solve before it gives up.
+const MAX_PIVOTS: usize = 1000;
 
 /// The dual of min c·x over the set, constraints scaled to unit size.
 struct LinearDual<'a> {
@@ -82,60 +82,63 @@ impl LinearDual<'_> {
     }
 }
 
-/// The master program: its λ, its bound t, and the cuts' weights π.
-fn master(cuts: &[Cut], bound: f64) -> Result<(Vec<f64>, f64, Vec<f64>)> {
-    let m = cuts[0].lambda.len();
-    let (mut ai, mut aj, mut av, mut b) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for (i, cut) in cuts.iter().enumerate() {
-        // t − g_i·λ ≤ D_i − g_i·λ_i
-        for (a, g) in cut.grad.iter().enumerate() {
-            if *g != 0.0 {
-                ai.push(i);
-                aj.push(a);
-                av.push(-g);
-            }
+/// The master program over z = (λ, t): rows 2a and 2a + 1 bound λ_a to [0, B], the cuts follow.
+struct Master {
+    lp: DualSimplex,
+    m: usize,
+}
+
+impl Master {
+    /// The master with the first cut, at the corner of the box its gradient points to.
+    fn new(first: &Cut, bound: f64) -> Result<Self> {
+        let m = first.lambda.len();
+        let (mut rows, mut rhs, mut basis) = (Vec::new(), Vec::new(), Vec::new());
+        for a in 0..m {
+            let mut e = vec![0.0; m + 1];
+            e[a] = -1.0;
+            rows.push(e.clone());
+            e[a] = 1.0;
+            rows.push(e);
+            rhs.extend([0.0, bound]);
+            basis.push(2 * a + usize::from(first.grad[a] > 0.0));
         }
-        ai.push(i);
-        aj.push(m);
-        av.push(1.0);
-        b.push(cut.value - dense_dot(&cut.grad, &cut.lambda));
+        let (row, b) = Master::row(first);
+        rows.push(row);
+        rhs.push(b);
+        basis.push(2 * m);
+        let mut c = vec![0.0; m + 1];
+        c[m] = 1.0;
+        Ok(Master {
+            lp: DualSimplex::new(c, rows, rhs, basis)?,
+            m,
+        })
     }
-    for a in 0..m {
-        let row = b.len();
-        ai.extend([row, row + 1]);
-        aj.extend([a, a]);
-        av.extend([-1.0, 1.0]);
-        b.extend([0.0, bound]);
+
+    /// t − g_i·λ ≤ D_i − g_i·λ_i.
+    fn row(cut: &Cut) -> (Vec<f64>, f64) {
+        let row = cut.grad.iter().map(|g| -g).chain(std::iter::once(1.0)).collect();
+        (row, cut.value - dense_dot(&cut.grad, &cut.lambda))
     }
-    let a = CscMatrix::new_from_triplets(b.len(), m + 1, ai, aj, av);
-    let mut q = vec![0.0; m + 1];
-    q[m] = -1.0;
-    let settings = DefaultSettingsBuilder::default()
-        .verbose(false)
-        .tol_gap_abs(1e-12)
-        .tol_gap_rel(1e-12)
-        .build()
-        .expect("valid default settings");
-    let cones = [NonnegativeConeT(b.len())];
-    let p = CscMatrix::zeros((m + 1, m + 1));
-    let mut solver = DefaultSolver::new(&p, &q, &a, &b, &cones, settings).map_err(|e| Error::Solver {
-        solver: "cutting-plane master",
-        status: format!("setup failed: {e}"),
-        iterations: 0,
-    })?;
-    solver.solve();
-    let sol = &solver.solution;
-    match sol.status {
-        SolverStatus::Solved | SolverStatus::AlmostSolved => Ok((
-            sol.x[..m].iter().map(|l| l.max(0.0)).collect(),
-            sol.x[m],
-            sol.z[..cuts.len()].to_vec(),
-        )),
-        other => Err(Error::Solver {
-            solver: "cutting-plane master",
-            status: format!("{other:?}"),
-            iterations: sol.iterations,
-        }),
+
+    fn add(&mut self, cut: &Cut) {
+        let (row, b) = Master::row(cut);
+        self.lp.add_row(row, b);
+    }
+
+    fn set_bound(&mut self, bound: f64) -> Result<()> {
+        (0..self.m).try_for_each(|a| self.lp.set_rhs(2 * a + 1, bound))
+    }
+
+    /// Re-optimizes; returns the master's λ and bound t.
+    fn solve(&mut self) -> Result<(Vec<f64>, f64)> {
+        self.lp.optimize(MAX_PIVOTS)?;
+        let z = self.lp.z();
+        Ok((z[..self.m].iter().map(|l| l.max(0.0)).collect(), z[self.m]))
+    }
+
+    /// The weight π_i of cut i.
+    fn weight(&self, i: usize) -> f64 {
+        self.lp.multiplier(2 * self.m + i)
     }
 }
 
@@ -159,6 +162,7 @@ pub(super) fn minimize_linear(set: &FeasibleSet, class: &ClassSet, c: &[f64]) ->
         * dense_dot(c, c).sqrt();
     let mut bound = BOUND;
     let mut cuts = Vec::new();
+    let mut master: Option<Master> = None;
     let mut lambda = vec![0.0; m];
     let mut best = f64::NEG_INFINITY;
     while cuts.len() < MAX_CUTS {
@@ -167,18 +171,29 @@ pub(super) fn minimize_linear(set: &FeasibleSet, class: &ClassSet, c: &[f64]) ->
             return finish(set, class, c, x, 1); // the box alone
         }
         best = best.max(cut.value);
+        match &mut master {
+            None => master = Some(Master::new(&cut, bound)?),
+            Some(master) => master.add(&cut),
+        }
         cuts.push(cut);
-        let (next, top, weights) = master(&cuts, bound)?;
-        let on_bound = next.iter().any(|&l| l >= bound * (1.0 - 1e-6));
-        if top - best <= GAP_TOL * scale {
-            if !on_bound {
+        let master = master.as_mut().expect("made above");
+        let (mut next, mut top) = master.solve()?;
+        while top - best <= GAP_TOL * scale {
+            if next.iter().all(|&l| l < bound * (1.0 - 1e-6)) {
+                let weights: Vec<f64> = (0..cuts.len()).map(|i| master.weight(i)).collect();
                 let x = primal(&dual, &cuts, &weights);
                 return finish(set, class, c, x, cuts.len());
             }
             if bound >= MAX_BOUND {
-                break;
+                return Err(Error::Solver {
+                    solver: "cutting-plane",
+                    status: "the dual grows without bound".into(),
+                    iterations: cuts.len() as u32,
+                });
             }
             bound *= 1e2;
+            master.set_bound(bound)?;
+            (next, top) = master.solve()?;
         }
         lambda = next;
     }

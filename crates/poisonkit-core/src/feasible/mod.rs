@@ -23,6 +23,7 @@ mod fast;
 mod kkt;
 mod percentile;
 mod rounding;
+mod simplex;
 
 pub use conic::{KktSolution, Solution, SolverReport};
 pub use kkt::KKT_GAP_TOL;
