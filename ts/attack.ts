@@ -57,6 +57,10 @@ export interface AttackOptions {
   round?: boolean
   /** KKT: rounding group size, copies that share one rounding (1; the reference's README uses 2). Min-max: copies of each round's point, each rounded on its own (2, the reference's `att_rep`). */
   repeats?: number
+  /** For integer data, roundings tried for each leading candidate after the sweep, the best kept (KKT: 8, fresh roundings of its points; min-max: 4, games played again with fresh roundings; 1: the reference's single rounding). */
+  roundingTrials?: number
+  /** How many leading candidates get the extra roundings (KKT 5, min-max 4). */
+  refine?: number
   /** Defenses that score the candidates (KKT: `['l2', 'slab', 'loss']`, as the reference; min-max: all five). */
   defenses?: DefenseName[]
   /** Defenses of the final evaluation on the test set (all five). */
@@ -73,10 +77,6 @@ export interface AttackOptions {
 
 /** Options of `kktAttack`. */
 export interface KktAttackOptions extends AttackOptions {
-  /** Roundings tried for each leading candidate after the sweep, the best kept (8; 1: the reference's single rounding). */
-  roundingTrials?: number
-  /** How many leading candidates get the extra roundings (5). */
-  refine?: number
   /** Percentile of the clean losses under the decoy used as the loss caps (90). */
   lossPercentile?: number
 }
@@ -149,14 +149,10 @@ function defenseList(name: string, list: DefenseName[] | undefined): DefenseName
 
 /** Runs the KKT attack off the main thread. */
 export async function kktAttack(options: KktAttackOptions): Promise<KktAttackResult> {
-  for (const name of ['roundingTrials', 'refine'] as const) {
-    if (options[name] !== undefined) count(name, options[name])
-  }
   if (options.lossPercentile !== undefined && !(finiteNumber('lossPercentile', options.lossPercentile) >= 0 && options.lossPercentile <= 100)) {
     invalidOption('lossPercentile', options.lossPercentile, 'must lie in [0, 100]')
   }
-  const { roundingTrials, refine, lossPercentile } = options
-  const result = await run(addon.kktAttack, options, { roundingTrials, refine, lossPercentile })
+  const result = await run(addon.kktAttack, options, { lossPercentile: options.lossPercentile })
   return { ...result, decoy: result.decoy!, residual: result.residual! }
 }
 
@@ -194,7 +190,7 @@ async function run(
     if (!Array.isArray(list) || list.length === 0) invalidOption(name, list, 'must be a non-empty list of numbers')
     list.forEach((v, i) => finiteNumber(`${name}[${i}]`, v))
   }
-  for (const name of ['repeats', 'seed'] as const) {
+  for (const name of ['repeats', 'roundingTrials', 'refine', 'seed'] as const) {
     if (options[name] !== undefined) count(name, options[name])
   }
   const defenses = defenseList('defenses', options.defenses)
@@ -237,6 +233,8 @@ async function run(
           prune: options.prune,
           round: options.round,
           repeats: options.repeats,
+          roundingTrials: options.roundingTrials,
+          refine: options.refine,
           upper,
           defenses,
           seed: options.seed,

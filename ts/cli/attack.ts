@@ -37,6 +37,8 @@ the highest minimum test error over the five defenses wins.
 ${shared}
   --basic                min-max-basic: one run without decoy and loss cap (Steinhardt et al. 2017)
   --repeats R            copies of each round's point, each rounded on its own (2, as the reference)
+  --rounding-trials K    games played again with fresh roundings for each of the leading decoys
+                         (4; 1 as the reference)
   --all-decoys           every decoy, not only the Pareto front (the reference uses the front)
   --defenses LIST        defenses that score the candidates (l2,slab,loss,svd,knn)`
 
@@ -63,6 +65,7 @@ const sharedOptions = {
   knowledge: { type: 'string', default: 'test' },
   grid: { type: 'string', default: 'enron' },
   repeats: { type: 'string' },
+  'rounding-trials': { type: 'string' },
   'no-round': { type: 'boolean', default: false },
   upper: { type: 'string' },
   defenses: { type: 'string' },
@@ -72,7 +75,7 @@ const sharedOptions = {
 } as const
 
 const kindOptions = {
-  kkt: { 'rounding-trials': { type: 'string' } },
+  kkt: {},
   minmax: { basic: { type: 'boolean', default: false }, 'all-decoys': { type: 'boolean', default: false } },
 } as const
 
@@ -106,6 +109,7 @@ async function attackCommand(kind: keyof typeof kindOptions, argv: string[]): Pr
     knowledge,
     grid,
     repeats: countOption('repeats'),
+    roundingTrials: countOption('rounding-trials'),
     round: o['no-round'] ? false : undefined,
     upper,
     defenses,
@@ -117,7 +121,7 @@ async function attackCommand(kind: keyof typeof kindOptions, argv: string[]): Pr
   try {
     result =
       kind === 'kkt'
-        ? await kktAttack({ ...options, roundingTrials: countOption('rounding-trials') })
+        ? await kktAttack(options)
         : await minmaxAttack({ ...options, basic: o.basic === true, prune: o['all-decoys'] ? false : undefined })
   } finally {
     process.off('SIGINT', onSigint)

@@ -1,8 +1,13 @@
-//! The min-max attack's point generator on synthetic count data (digest §5.3).
+//! The min-max attack on synthetic count data: the point generator (digest §5.3) and the sweep
+//! over decoys.
 
 #![allow(clippy::print_stderr)]
 
-use poisonkit_core::attack::{MinmaxOptions, minmax_points};
+use std::sync::Mutex;
+
+use poisonkit_core::attack::{
+    DecoyOptions, Knowledge, MinmaxOptions, Progress, generate_decoys, minmax_attack, minmax_points,
+};
 use poisonkit_core::data::{BagOfWordsOptions, Dataset, make_bag_of_words};
 use poisonkit_core::feasible::{FeasibleOptions, FeasibleSet, Upper};
 use poisonkit_core::model::{LinearModel, Loss, Problem, SolverOptions, train};
@@ -104,4 +109,65 @@ fn a_decoy_caps_the_points_loss_under_it() {
     let err = minmax_points(&clean, &set, None, &bad, &|| false).unwrap_err();
     assert_eq!(err.code(), "ERR_INVALID_OPTION");
     assert!(minmax_points(&clean, &set, None, &MinmaxOptions::new(0.05, 0.1), &|| true).is_err());
+}
+
+#[test]
+fn the_sweep_keeps_the_decoy_whose_poison_scores_highest() {
+    let (clean, test) = words(5);
+    let decoys = generate_decoys(
+        &clean,
+        &test,
+        &DecoyOptions {
+            lambda: 0.05,
+            quantiles: vec![0.1, 0.2, 0.3],
+            repeats: vec![2, 5],
+            knowledge: Knowledge::Test,
+            prune: false,
+            solver: SolverOptions::default(),
+        },
+        &|| false,
+    )
+    .unwrap();
+    let set = FeasibleSet::from_clean(
+        &clean,
+        &FeasibleOptions {
+            upper: Upper::ColumnMax,
+            lp_relaxation: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let options = MinmaxOptions {
+        round: true,
+        rounding_trials: 3,
+        refine: 2,
+        ..MinmaxOptions::new(0.05, 0.1)
+    };
+    let last = Mutex::new(None);
+    let report = |p: Progress| *last.lock().unwrap() = Some(p);
+    let result = minmax_attack(&clean, &test, &set, Some(&decoys), &options, &|| false, &report).unwrap();
+    // One game per decoy, then 2 more for each of the 2 leaders; progress reaches the total.
+    assert_eq!(result.candidates.len(), decoys.len() + 2 * 2);
+    let p = last.lock().unwrap().expect("progress was reported");
+    assert_eq!((p.done, p.total), (result.candidates.len(), result.candidates.len()));
+    // The winner has the highest score, which its evaluation and the curve's end repeat.
+    let top = result.candidates.iter().map(|c| c.min_error).fold(0.0, f64::max);
+    assert_eq!(result.best.min_error, top);
+    assert_eq!(result.evaluation.min, top);
+    assert_eq!(result.curve.last().unwrap().1, top);
+    assert!(result.curve.windows(2).all(|w| w[0].0 <= w[1].0 && w[0].1 <= w[1].1));
+    assert_eq!(result.poison.n(), 30);
+    assert!(result.poison.values().iter().all(|v| *v >= 0.0 && v.fract() == 0.0));
+    let positives = result.poison.labels().iter().filter(|&&y| y == 1).count();
+    assert_eq!(result.best.eps_pos, positives as f64 / 300.0);
+    // Decided by the seed alone, not by the schedule; min-max-basic has one candidate, no decoy.
+    let again = minmax_attack(&clean, &test, &set, Some(&decoys), &options, &|| false, &|_| {}).unwrap();
+    assert_eq!(again.poison.values(), result.poison.values());
+    let basic = minmax_attack(&clean, &test, &set, None, &options, &|| false, &|_| {}).unwrap();
+    assert_eq!(basic.candidates.len(), 1 + 2);
+    assert_eq!(basic.best.decoy, None);
+    let err = minmax_attack(&clean, &test, &set, Some(&[]), &options, &|| false, &|_| {}).unwrap_err();
+    assert_eq!(err.code(), "ERR_INVALID_OPTION");
+    let err = minmax_attack(&clean, &test, &set, None, &options, &|| true, &|_| {}).unwrap_err();
+    assert_eq!(err.code(), "ERR_ABORTED");
 }

@@ -412,6 +412,8 @@ pub fn minmax_attack(
     let mut minmax = MinmaxOptions::new(o.lambda, o.eps);
     minmax.round = common.round;
     minmax.repeats = positive_count("repeats", o.repeats, minmax.repeats)?;
+    minmax.rounding_trials = positive_count("roundingTrials", o.rounding_trials, minmax.rounding_trials)?;
+    minmax.refine = positive_count("refine", o.refine, minmax.refine)?;
     minmax.eta = o.eta.unwrap_or(minmax.eta);
     minmax.burn = o.burn.unwrap_or(minmax.burn);
     minmax.loss_cap = o.loss_cap.unwrap_or(minmax.loss_cap);

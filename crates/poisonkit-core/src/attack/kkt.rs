@@ -22,7 +22,7 @@ use rand::seq::SliceRandom;
 use rayon::prelude::*;
 
 use super::Decoy;
-use super::sweep::{AttackResult, Candidate, Progress, Scored, Sweep};
+use super::sweep::{AttackResult, Candidate, Progress, Scored, Sweep, leaders};
 use crate::data::Dataset;
 use crate::defense::{Defense, EvaluationOptions};
 use crate::error::{Error, Result};
@@ -224,13 +224,7 @@ pub fn kkt_attack(
     let mut outcomes: Vec<Scored> = outcomes.into_iter().flatten().collect();
     // Fresh roundings of the leading candidates' points (their programs solved again, once).
     if options.round && options.rounding_trials > 1 {
-        let mut ranked: Vec<&Scored> = outcomes.iter().collect();
-        ranked.sort_by(|a, b| {
-            (b.candidate.min_error)
-                .total_cmp(&a.candidate.min_error)
-                .then(a.item.cmp(&b.item))
-        });
-        let leaders: Vec<usize> = ranked.iter().take(options.refine).map(|o| o.item).collect();
+        let leaders = leaders(&outcomes, options.refine);
         let solutions = leaders
             .par_iter()
             .map(|&item| solve(item).map(|s| s.expect("a leader's sets are not empty")))

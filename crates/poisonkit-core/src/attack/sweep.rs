@@ -65,6 +65,17 @@ pub(super) struct Scored {
     pub evaluation: Evaluation,
 }
 
+/// The work items of the `k` best outcomes (ties: the earlier item).
+pub(super) fn leaders(outcomes: &[Scored], k: usize) -> Vec<usize> {
+    let mut ranked: Vec<&Scored> = outcomes.iter().collect();
+    ranked.sort_by(|a, b| {
+        (b.candidate.min_error)
+            .total_cmp(&a.candidate.min_error)
+            .then(a.item.cmp(&b.item))
+    });
+    ranked.iter().take(k).map(|o| o.item).collect()
+}
+
 /// A sweep's scoring: the data and defenses that score candidates, its clock and progress count.
 pub(super) struct Sweep<'a> {
     pub train: &'a Dataset,
