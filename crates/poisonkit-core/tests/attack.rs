@@ -20,6 +20,7 @@ fn enron_decoys_follow_the_reference_grid_and_pareto_front() {
         knowledge: Knowledge::Test,
         prune,
         solver: SolverOptions::default(),
+        multiclass: poisonkit_core::model::AdagradOptions::default(),
     };
     let all = generate_decoys(&train, &test, &options(false), &|| false).unwrap();
     assert_eq!(all.len(), 99, "11 quantiles × 9 repeats");
@@ -77,6 +78,7 @@ fn enron_kkt_attack_is_seeded_integer_and_abortable() {
         knowledge: Knowledge::Test,
         prune: false,
         solver: SolverOptions::default(),
+        multiclass: poisonkit_core::model::AdagradOptions::default(),
     };
     let decoys = generate_decoys(&train, &test, &options, &|| false).unwrap();
     let set_options = FeasibleOptions {

@@ -48,7 +48,7 @@ fn minmax_points_are_feasible_seeded_and_damaging() {
     let (clean, test) = words(1);
     let set = boxed_set(&clean);
     let options = MinmaxOptions::new(0.05, 0.1);
-    let poison = minmax_points(&clean, &set, None, &options, &|| false).unwrap();
+    let poison = minmax_points::<LinearModel>(&clean, &set, None, &options, &|| false).unwrap();
     assert_eq!(poison.n(), 30, "round(εn) points");
     // Unrounded points lie in their class's set.
     for i in 0..poison.n() {
@@ -59,7 +59,7 @@ fn minmax_points_are_feasible_seeded_and_damaging() {
         assert!(violation <= 1e-6, "point {i} violates its set by {violation}");
     }
     // The same seed gives the same points; the attack raises the undefended test error.
-    let again = minmax_points(&clean, &set, None, &options, &|| false).unwrap();
+    let again = minmax_points::<LinearModel>(&clean, &set, None, &options, &|| false).unwrap();
     assert_eq!(poison.values(), again.values());
     let clean_error = fit(&clean).error(&test).unwrap();
     let poisoned_error = fit(&clean.concat(&poison).unwrap()).error(&test).unwrap();
@@ -73,7 +73,7 @@ fn minmax_points_are_feasible_seeded_and_damaging() {
         round: true,
         ..options.clone()
     };
-    let ints = minmax_points(&clean, &set, None, &rounded, &|| false).unwrap();
+    let ints = minmax_points::<LinearModel>(&clean, &set, None, &rounded, &|| false).unwrap();
     assert!(ints.values().iter().all(|v| *v >= 0.0 && v.fract() == 0.0));
 }
 
@@ -106,9 +106,9 @@ fn a_decoy_caps_the_points_loss_under_it() {
         assert!(loss <= options.loss_cap + 1e-6, "point {i}: decoy loss {loss}");
     }
     let bad = MinmaxOptions { repeats: 0, ..options };
-    let err = minmax_points(&clean, &set, None, &bad, &|| false).unwrap_err();
+    let err = minmax_points::<LinearModel>(&clean, &set, None, &bad, &|| false).unwrap_err();
     assert_eq!(err.code(), "ERR_INVALID_OPTION");
-    assert!(minmax_points(&clean, &set, None, &MinmaxOptions::new(0.05, 0.1), &|| true).is_err());
+    assert!(minmax_points::<LinearModel>(&clean, &set, None, &MinmaxOptions::new(0.05, 0.1), &|| true).is_err());
 }
 
 #[test]
@@ -124,6 +124,7 @@ fn the_sweep_keeps_the_decoy_whose_poison_scores_highest() {
             knowledge: Knowledge::Test,
             prune: false,
             solver: SolverOptions::default(),
+            multiclass: poisonkit_core::model::AdagradOptions::default(),
         },
         &|| false,
     )
@@ -163,11 +164,11 @@ fn the_sweep_keeps_the_decoy_whose_poison_scores_highest() {
     // Decided by the seed alone, not by the schedule; min-max-basic has one candidate, no decoy.
     let again = minmax_attack(&clean, &test, &set, Some(&decoys), &options, &|| false, &|_| {}).unwrap();
     assert_eq!(again.poison.values(), result.poison.values());
-    let basic = minmax_attack(&clean, &test, &set, None, &options, &|| false, &|_| {}).unwrap();
+    let basic = minmax_attack::<LinearModel>(&clean, &test, &set, None, &options, &|| false, &|_| {}).unwrap();
     assert_eq!(basic.candidates.len(), 1 + 2);
     assert_eq!(basic.best.decoy, None);
-    let err = minmax_attack(&clean, &test, &set, Some(&[]), &options, &|| false, &|_| {}).unwrap_err();
+    let err = minmax_attack::<LinearModel>(&clean, &test, &set, Some(&[]), &options, &|| false, &|_| {}).unwrap_err();
     assert_eq!(err.code(), "ERR_INVALID_OPTION");
-    let err = minmax_attack(&clean, &test, &set, None, &options, &|| true, &|_| {}).unwrap_err();
+    let err = minmax_attack::<LinearModel>(&clean, &test, &set, None, &options, &|| true, &|_| {}).unwrap_err();
     assert_eq!(err.code(), "ERR_ABORTED");
 }

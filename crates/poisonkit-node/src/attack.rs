@@ -341,6 +341,7 @@ fn common(o: &AttackOptions, train: &Dataset, prune: bool) -> Result<Common> {
             knowledge,
             prune: o.prune.unwrap_or(prune),
             solver: SolverOptions::default(),
+            multiclass: poisonkit_core::model::AdagradOptions::default(),
         },
         upper,
         round: o.round.unwrap_or(counts),

@@ -84,8 +84,8 @@ impl MinmaxOptions {
         if !(self.eps > 0.0 && self.eps < 1.0) {
             return Err(Error::option("eps", self.eps, "must lie in (0, 1)"));
         }
-        if !(self.lambda > 0.0 && self.lambda.is_finite()) {
-            return Err(Error::option("lambda", self.lambda, "must be a positive number"));
+        if !(self.lambda >= 0.0 && self.lambda.is_finite()) {
+            return Err(Error::option("lambda", self.lambda, "must be a number ≥ 0"));
         }
         if !(self.eta > 0.0 && self.eta.is_finite()) {
             return Err(Error::option("eta", self.eta, "must be a positive number"));
@@ -105,30 +105,67 @@ impl MinmaxOptions {
     }
 }
 
+/// A defender the min-max game is played against: the binary SVM ([`LinearModel`]) or the
+/// multi-class one ([`MulticlassModel`], [`super::minmax_multiclass`]).
+pub trait Player: Sized + Sync {
+    /// The clean defender the game starts from.
+    fn clean(train_set: &Dataset, options: &MinmaxOptions, should_stop: &dyn Fn() -> bool) -> Result<Self>;
+
+    /// round(εn) poison points from the game that starts at `self` (the clean defender), against
+    /// `set` plus `decoy`'s loss caps; the rounding seeded by `seed`.
+    fn play(
+        &self,
+        train_set: &Dataset,
+        set: &FeasibleSet,
+        decoy: Option<&Self>,
+        options: &MinmaxOptions,
+        seed: u64,
+        should_stop: &dyn Fn() -> bool,
+    ) -> Result<Dataset>;
+}
+
+impl Player for LinearModel {
+    fn clean(train_set: &Dataset, options: &MinmaxOptions, should_stop: &dyn Fn() -> bool) -> Result<Self> {
+        let problem = Problem::new(train_set, options.lambda, Loss::Hinge, false, None)?;
+        Ok(train(&problem, &SolverOptions::default(), None, should_stop)?.model)
+    }
+
+    fn play(
+        &self,
+        train_set: &Dataset,
+        set: &FeasibleSet,
+        decoy: Option<&Self>,
+        options: &MinmaxOptions,
+        seed: u64,
+        should_stop: &dyn Fn() -> bool,
+    ) -> Result<Dataset> {
+        points(train_set, self, set, decoy, options, seed, should_stop)
+    }
+}
+
 /// The min-max poison against `set` (the clean feasible sets), with the decoy's loss cap if a
 /// decoy is given. `should_stop` is polled every round.
-pub fn minmax_points(
+pub fn minmax_points<M: Player>(
     train_set: &Dataset,
     set: &FeasibleSet,
-    decoy: Option<&LinearModel>,
+    decoy: Option<&M>,
     options: &MinmaxOptions,
     should_stop: &dyn Fn() -> bool,
 ) -> Result<Dataset> {
     options.validate()?;
-    let problem = Problem::new(train_set, options.lambda, Loss::Hinge, false, None)?;
-    let clean = train(&problem, &SolverOptions::default(), None, should_stop)?.model;
-    points(&problem, &clean, set, decoy, options, options.seed, should_stop)
+    let clean = M::clean(train_set, options, should_stop)?;
+    clean.play(train_set, set, decoy, options, options.seed, should_stop)
 }
 
 /// The min-max attack: [`minmax_points`] for every decoy (min-max-basic for `None`), each scored
 /// on `dev` (the test set, or the clean training set when the attacker does not know it) by the
 /// minimum test error over `options.evaluation`'s defenses; the best wins. `progress` is called
 /// after every decoy, from the worker threads.
-pub fn minmax_attack(
+pub fn minmax_attack<M: Player>(
     train_set: &Dataset,
     dev: &Dataset,
     set: &FeasibleSet,
-    decoys: Option<&[Decoy]>,
+    decoys: Option<&[Decoy<M>]>,
     options: &MinmaxOptions,
     should_stop: &(dyn Fn() -> bool + Sync),
     progress: &(dyn Fn(Progress) + Sync),
@@ -138,8 +175,7 @@ pub fn minmax_attack(
     if decoys.is_some_and(|d| d.is_empty()) {
         return Err(Error::option("decoys", "(none)", "needs at least one decoy"));
     }
-    let problem = Problem::new(train_set, options.lambda, Loss::Hinge, false, None)?;
-    let clean = train(&problem, &SolverOptions::default(), None, should_stop)?.model;
+    let clean = M::clean(train_set, options, should_stop)?;
     // Work items: decoy indices in a seeded random order, or one basic run.
     let mut order: Vec<Option<usize>> = match decoys {
         Some(decoys) => (0..decoys.len()).map(Some).collect(),
@@ -166,7 +202,7 @@ pub fn minmax_attack(
             .seed
             .wrapping_add(order[item].unwrap_or(0) as u64)
             .wrapping_add(trial << 32);
-        let poison = points(&problem, &clean, set, decoy, options, seed, should_stop)?;
+        let poison = clean.play(train_set, set, decoy, options, seed, should_stop)?;
         let positives = poison.labels().iter().filter(|&&y| y == 1).count() as f64;
         let candidate = Candidate {
             decoy: order[item],
@@ -197,9 +233,9 @@ pub fn minmax_attack(
     Ok(sweep.conclude(outcomes))
 }
 
-/// The online game from the clean model `clean` of `problem`, the rounding seeded by `seed`.
+/// The binary game from the clean model `clean`, the rounding seeded by `seed`.
 fn points(
-    problem: &Problem,
+    train_set: &Dataset,
     clean: &LinearModel,
     set: &FeasibleSet,
     decoy: Option<&LinearModel>,
@@ -207,7 +243,8 @@ fn points(
     seed: u64,
     should_stop: &dyn Fn() -> bool,
 ) -> Result<Dataset> {
-    let (n, d) = (problem.data().n(), set.d());
+    let problem = Problem::new(train_set, options.lambda, Loss::Hinge, false, None)?;
+    let (n, d) = (train_set.n(), set.d());
     let mut set = set.clone();
     if let Some(decoy) = decoy {
         for label in [1, -1] {
@@ -220,9 +257,8 @@ fn points(
         bias: 0.0,
         ..clean.clone()
     };
-    let (mut sum_sq, mut bias_sq) = (vec![1.0; d], 1.0);
-    let count = (options.eps * n as f64).round() as usize;
-    let total = count + (options.burn * count as f64).round() as usize;
+    let (mut sum_sq, mut bias_sq) = (vec![1.0; d], [1.0]);
+    let (count, total) = budget(n, options);
     let mut rng = seeded(seed);
     let mut points: Vec<(Vec<f64>, i32)> = Vec::with_capacity(total + options.repeats);
     while points.len() < total {
@@ -241,14 +277,7 @@ fn points(
             }
         }
         let (_, x, label) = best.expect("two classes tried");
-        let copies = if options.round {
-            let point = Dataset::from_dense(&x, d, vec![label], "min-max point")?;
-            let rounded = round_points(&point, Repeats::Independent(options.repeats), rng.random())?;
-            (0..options.repeats).map(|i| dense_row(&rounded, i)).collect()
-        } else {
-            vec![x; options.repeats]
-        };
-        points.extend(copies.into_iter().map(|x| (x, label)));
+        points.extend(copies(x, label, options, &mut rng)?);
         // AdaGrad on the clean hinge subgradient + λθ + ε × the last point's subgradient.
         let (mut grad, mut grad_bias) = problem.gradient(&model);
         let (last, y) = points.last().map(|(x, l)| (x, *l as f64)).expect("just appended");
@@ -256,22 +285,57 @@ fn points(
             grad.iter_mut().zip(last).for_each(|(g, v)| *g -= options.eps * y * v);
             grad_bias -= options.eps * y;
         }
-        for ((w, g), sq) in model.w.iter_mut().zip(&grad).zip(&mut sum_sq) {
-            *sq += g * g;
-            *w -= options.eta * g / sq.sqrt();
-        }
-        bias_sq += grad_bias * grad_bias;
-        model.bias -= options.eta * grad_bias / bias_sq.sqrt();
+        adagrad(&mut model.w, &grad, &mut sum_sq, options.eta);
+        adagrad(
+            std::slice::from_mut(&mut model.bias),
+            &[grad_bias],
+            &mut bias_sq,
+            options.eta,
+        );
     }
+    last_points(&points, count, d)
+}
+
+/// round(εn) points kept, and round(εn)·(1 + burn) generated in all.
+pub(super) fn budget(n: usize, options: &MinmaxOptions) -> (usize, usize) {
+    let count = (options.eps * n as f64).round() as usize;
+    (count, count + (options.burn * count as f64).round() as usize)
+}
+
+/// `repeats` copies of a round's point, each rounded on its own for integer data.
+pub(super) fn copies(
+    x: Vec<f64>,
+    label: i32,
+    options: &MinmaxOptions,
+    rng: &mut crate::rng::Rng,
+) -> Result<Vec<(Vec<f64>, i32)>> {
+    if !options.round {
+        return Ok(vec![(x, label); options.repeats]);
+    }
+    let d = x.len();
+    let point = Dataset::from_dense(&x, d, vec![label], "min-max point")?;
+    let rounded = round_points(&point, Repeats::Independent(options.repeats), rng.random())?;
+    Ok((0..options.repeats)
+        .map(|i| {
+            let mut x = vec![0.0; d];
+            let (indices, values) = rounded.row(i);
+            indices.iter().zip(values).for_each(|(&j, &v)| x[j as usize] = v);
+            (x, label)
+        })
+        .collect())
+}
+
+/// One AdaGrad step: sq += g², w −= η·g/√sq.
+pub(super) fn adagrad(w: &mut [f64], g: &[f64], sq: &mut [f64], eta: f64) {
+    for ((w, g), sq) in w.iter_mut().zip(g).zip(sq) {
+        *sq += g * g;
+        *w -= eta * g / sq.sqrt();
+    }
+}
+
+/// The last `count` points as the poison.
+pub(super) fn last_points(points: &[(Vec<f64>, i32)], count: usize, d: usize) -> Result<Dataset> {
     let tail = &points[points.len() - count..];
     let dense: Vec<f64> = tail.iter().flat_map(|(x, _)| x.iter().copied()).collect();
     Dataset::from_dense(&dense, d, tail.iter().map(|(_, l)| *l).collect(), "poison")
-}
-
-/// Row i of `data` as a dense vector.
-fn dense_row(data: &Dataset, i: usize) -> Vec<f64> {
-    let mut x = vec![0.0; data.d()];
-    let (indices, values) = data.row(i);
-    indices.iter().zip(values).for_each(|(&j, &v)| x[j as usize] = v);
-    x
 }

@@ -4,14 +4,17 @@
 //!
 //! Each defense is fitted on clean + poison (the paper's defender) or, as an option, on the clean
 //! data alone ("oracle", where the loss defense uses the clean model). Retraining warm-starts from
-//! the undefended model's dual variables on the kept points.
+//! the undefended model's dual variables on the kept points. Data with class indices 0..k−1 get
+//! the multi-class defender (Crammer–Singer by AdaGrad, paper §5.7).
 
 use std::time::Instant;
 
-use super::{Defense, Removal, ScoreInput, ScoreOptions, sanitize, scores};
-use crate::data::Dataset;
+use super::{Defender, Defense, Removal, ScoreInput, ScoreOptions, sanitize, scores};
+use crate::data::{Classes, Dataset};
 use crate::error::{Error, Location, Result, check_len};
-use crate::model::{Fit, LinearModel, Loss, Problem, SolverOptions, WarmStart, train};
+use crate::model::{
+    AdagradOptions, Fit, Loss, MulticlassModel, Problem, SolverOptions, WarmStart, train, train_multiclass,
+};
 
 /// Options of [`evaluate`].
 #[derive(Debug, Clone)]
@@ -28,6 +31,8 @@ pub struct EvaluationOptions {
     pub scores: ScoreOptions,
     /// The defender's solver (tolerance, iterations, seed).
     pub solver: SolverOptions,
+    /// The multi-class defender's training (its own λ, 0 by default).
+    pub multiclass: AdagradOptions,
 }
 
 impl EvaluationOptions {
@@ -41,6 +46,7 @@ impl EvaluationOptions {
             oracle: false,
             scores: ScoreOptions::default(),
             solver: SolverOptions::default(),
+            multiclass: AdagradOptions::default(),
         }
     }
 }
@@ -105,23 +111,39 @@ pub fn evaluate(
         None => train_set.clone(),
     };
     let n_clean = train_set.n();
-    let fit = |data: &Dataset, warm: Option<WarmStart>| -> Result<(Fit, f64)> {
+    let fit = |data: &Dataset, warm: Option<(&Trained, &[usize])>| -> Result<(Trained, f64)> {
         let t = Instant::now();
-        let problem = Problem::new(data, options.lambda, Loss::Hinge, true, None)?;
-        let f = train(&problem, &options.solver, warm, should_stop)?;
-        Ok((f, t.elapsed().as_secs_f64()))
+        let trained = match train_set.classes() {
+            Classes::Binary => {
+                let problem = Problem::new(data, options.lambda, Loss::Hinge, true, None)?;
+                let dual: Option<Vec<f64>> = match warm {
+                    Some((Trained::Binary(from), kept)) => Some(kept.iter().map(|&i| from.dual[i]).collect()),
+                    _ => None,
+                };
+                let warm = match warm {
+                    Some((Trained::Binary(from), _)) => Some(WarmStart {
+                        model: &from.model,
+                        dual: dual.as_deref(),
+                    }),
+                    _ => None,
+                };
+                Trained::Binary(train(&problem, &options.solver, warm, should_stop)?)
+            }
+            Classes::Multiclass(k) => Trained::Multiclass(train_multiclass(data, k, &options.multiclass, should_stop)?),
+        };
+        Ok((trained, t.elapsed().as_secs_f64()))
     };
     let (undefended, _) = fit(&combined, None)?;
-    let none = undefended.model.error(test)?;
-    let clean_model: Option<LinearModel> = if options.oracle && poison.is_some() {
-        Some(fit(train_set, None)?.0.model)
+    let none = undefended.error(test)?;
+    let clean_model: Option<Trained> = if options.oracle && poison.is_some() {
+        Some(fit(train_set, None)?.0)
     } else {
         None
     };
     let input = ScoreInput {
         data: &combined,
         fit_on: if options.oracle { train_set } else { &combined },
-        model: clean_model.as_ref().unwrap_or(&undefended.model),
+        model: clean_model.as_ref().unwrap_or(&undefended).defender(),
     };
 
     let mut outcomes = Vec::with_capacity(options.defenses.len());
@@ -133,19 +155,14 @@ pub fn evaluate(
         let s = scores(defense, &input, &options.scores)?;
         let kept = sanitize(&s, combined.labels(), &options.removal)?;
         let score_seconds = t.elapsed().as_secs_f64();
-        let dual: Vec<f64> = kept.iter().map(|&i| undefended.dual[i]).collect();
-        let warm = WarmStart {
-            model: &undefended.model,
-            dual: Some(&dual),
-        };
-        let (retrained, train_seconds) = fit(&combined.slice(&kept)?, Some(warm))?;
+        let (retrained, train_seconds) = fit(&combined.slice(&kept)?, Some((&undefended, &kept)))?;
         let poison_count = kept.iter().filter(|&&i| i >= n_clean).count();
         outcomes.push(DefenseOutcome {
             defense,
-            test_error: retrained.model.error(test)?,
+            test_error: retrained.error(test)?,
             poison_kept: poison.map(|p| poison_count as f64 / p.n() as f64),
             clean_kept: (kept.len() - poison_count) as f64 / n_clean as f64,
-            converged: retrained.converged,
+            converged: retrained.converged(),
             score_seconds,
             train_seconds,
         });
@@ -153,11 +170,42 @@ pub fn evaluate(
     let min = outcomes.iter().map(|o| o.test_error).fold(f64::INFINITY, f64::min);
     Ok(Evaluation {
         none,
-        none_converged: undefended.converged,
+        none_converged: undefended.converged(),
         min: if outcomes.is_empty() { none } else { min },
         defenses: outcomes,
         seconds: start.elapsed().as_secs_f64(),
     })
+}
+
+/// A defender trained by [`evaluate`]: binary (with its dual variables, for warm starts) or
+/// multi-class.
+enum Trained {
+    Binary(Fit),
+    Multiclass(MulticlassModel),
+}
+
+impl Trained {
+    fn defender(&self) -> Defender<'_> {
+        match self {
+            Trained::Binary(fit) => Defender::Binary(&fit.model),
+            Trained::Multiclass(model) => Defender::Multiclass(model),
+        }
+    }
+
+    fn error(&self, test: &Dataset) -> Result<f64> {
+        match self {
+            Trained::Binary(fit) => fit.model.error(test),
+            Trained::Multiclass(model) => model.error(test),
+        }
+    }
+
+    /// Whether training met its tolerance (the multi-class defender runs a fixed budget).
+    fn converged(&self) -> bool {
+        match self {
+            Trained::Binary(fit) => fit.converged,
+            Trained::Multiclass(_) => true,
+        }
+    }
 }
 
 /// `other` must have the training data's d and only labels of the training data's classes.

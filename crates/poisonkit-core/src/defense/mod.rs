@@ -16,7 +16,7 @@ pub use svd::{SvdRule, svd_scores};
 
 use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::model::LinearModel;
+use crate::model::{LinearModel, MulticlassModel};
 
 /// One of the paper's five defenses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -103,6 +103,15 @@ impl Default for ScoreOptions {
     }
 }
 
+/// A trained defender: binary, or multi-class for data with class indices 0..k−1.
+#[derive(Debug, Clone, Copy)]
+pub enum Defender<'a> {
+    /// A binary linear classifier.
+    Binary(&'a LinearModel),
+    /// A multi-class linear classifier.
+    Multiclass(&'a MulticlassModel),
+}
+
 /// What a defense is fitted on: the data it scores (`data`, clean + poison) or the clean data alone
 /// (`fit_on`, the "oracle" variant); `model` is the defender trained on that same set (loss defense).
 pub struct ScoreInput<'a> {
@@ -111,7 +120,7 @@ pub struct ScoreInput<'a> {
     /// The points the defense is fitted on: `data` itself (the paper's defender) or the clean data.
     pub fit_on: &'a Dataset,
     /// The defender trained on `fit_on` (used by the loss defense).
-    pub model: &'a LinearModel,
+    pub model: Defender<'a>,
 }
 
 /// The scores of `defense` for every row of `input.data`.
@@ -126,18 +135,24 @@ pub fn scores(defense: Defense, input: &ScoreInput, options: &ScoreOptions) -> R
     }
 }
 
-/// The loss defense's score of every row under `model`.
-pub fn loss_scores(data: &Dataset, model: &LinearModel, kind: LossScore) -> Result<Vec<f64>> {
-    let f = model.decision(data)?;
-    Ok(f.iter()
-        .zip(data.labels())
-        .map(|(f, &y)| {
-            let m = y as f64 * f;
-            match kind {
-                LossScore::Margin => 1.0 - m,
-                LossScore::Hinge => (1.0 - m).max(0.0),
-                LossScore::Logistic => crate::model::Loss::Logistic.value(m),
-            }
+/// The loss defense's score of every row under `model`, from its margin m: y(w·x + b) for a binary
+/// model, s_y − max_{j≠y} s_j for a multi-class one (Crammer–Singer).
+pub fn loss_scores(data: &Dataset, model: Defender, kind: LossScore) -> Result<Vec<f64>> {
+    let margins: Vec<f64> = match model {
+        Defender::Binary(model) => model
+            .decision(data)?
+            .iter()
+            .zip(data.labels())
+            .map(|(f, &y)| y as f64 * f)
+            .collect(),
+        Defender::Multiclass(model) => model.margins(data)?,
+    };
+    Ok(margins
+        .into_iter()
+        .map(|m| match kind {
+            LossScore::Margin => 1.0 - m,
+            LossScore::Hinge => (1.0 - m).max(0.0),
+            LossScore::Logistic => crate::model::Loss::Logistic.value(m),
         })
         .collect())
 }

@@ -1,4 +1,5 @@
-//! The defender: L2-regularized binary linear classifiers.
+//! The defender: L2-regularized binary linear classifiers, and the multi-class SVM of
+//! [`multiclass`].
 //!
 //! Every trainer minimizes the paper's objective (eq. 2), with sample weights s_i (default 1) and
 //! N = Σ s_i:
@@ -12,10 +13,12 @@
 
 mod dcd;
 mod loss;
+mod multiclass;
 mod newton;
 mod objective;
 
 pub use loss::Loss;
+pub use multiclass::{AdagradOptions, MulticlassModel, train_multiclass};
 pub use objective::Problem;
 
 use crate::data::Dataset;

@@ -1,0 +1,210 @@
+//! The multi-class defender: a Crammer–Singer linear SVM (Crammer & Singer 2001), the paper's
+//! 10-class MNIST model (Table 1 note; digest §2.1, the MATLAB `train.m` with `method='adagrad'`).
+//! It minimizes (λ/2)‖W‖² + (1/N) Σ_i ℓ_i with the multi-class hinge
+//! ℓ_i = max(0, 1 + max_{j≠y_i} s_j(x_i) − s_{y_i}(x_i)), s_j(x) = w_j·x + b_j, by AdaGrad as the
+//! reference: θ₀ = 0, accumulators starting at 1e-4, step η/√(accumulated squared gradients),
+//! mini-batches of 20 in a seeded random order, 3 passes, λ = 0 (no explicit regularization). It
+//! stops after the passes (the reference's fixed budget; there is no convergence test).
+
+use rand::seq::SliceRandom;
+
+use crate::data::Dataset;
+use crate::error::{Error, Result, check_len};
+use crate::rng::seeded;
+
+/// A multi-class linear classifier over classes 0..k−1: predicts argmax_j w_j·x + b_j (ties: the
+/// lowest class).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MulticlassModel {
+    /// One weight vector per class.
+    pub w: Vec<Vec<f64>>,
+    /// One bias per class.
+    pub bias: Vec<f64>,
+}
+
+impl MulticlassModel {
+    /// The zero model with `k` classes in dimension `d`.
+    pub fn zeros(k: usize, d: usize) -> Self {
+        MulticlassModel {
+            w: vec![vec![0.0; d]; k],
+            bias: vec![0.0; k],
+        }
+    }
+
+    /// The number of classes.
+    pub fn k(&self) -> usize {
+        self.w.len()
+    }
+
+    fn check_dim(&self, data: &Dataset) -> Result<()> {
+        check_len(
+            "number of features of the data (model dimension)",
+            self.w[0].len(),
+            data.d(),
+        )?;
+        if let Some((i, &y)) = data
+            .labels()
+            .iter()
+            .enumerate()
+            .find(|(_, y)| !(0..self.k() as i32).contains(y))
+        {
+            return Err(Error::InvalidLabel {
+                location: crate::error::Location::row("data", i),
+                message: format!("label {y} is not a class of the model (0..{})", self.k() - 1),
+            });
+        }
+        Ok(())
+    }
+
+    /// s_j(x_i) for every class j.
+    pub fn scores(&self, data: &Dataset, i: usize) -> Vec<f64> {
+        self.w
+            .iter()
+            .zip(&self.bias)
+            .map(|(w, b)| data.row_dot(i, w) + b)
+            .collect()
+    }
+
+    /// The margin s_y − max_{j≠y} s_j of row i, with that most offending other class j.
+    pub fn margin(&self, data: &Dataset, i: usize) -> (f64, usize) {
+        let s = self.scores(data, i);
+        let y = data.labels()[i] as usize;
+        let (rival, top) =
+            s.iter()
+                .enumerate()
+                .filter(|&(j, _)| j != y)
+                .fold(
+                    (usize::MAX, f64::NEG_INFINITY),
+                    |best, (j, &v)| if v > best.1 { (j, v) } else { best },
+                );
+        (s[y] - top, rival)
+    }
+
+    /// The margin of every row (the multi-class hinge is max(0, 1 − margin)).
+    pub fn margins(&self, data: &Dataset) -> Result<Vec<f64>> {
+        self.check_dim(data)?;
+        Ok((0..data.n()).map(|i| self.margin(data, i).0).collect())
+    }
+
+    /// The fraction of rows whose predicted class differs from the label (0 for no rows).
+    pub fn error(&self, data: &Dataset) -> Result<f64> {
+        self.check_dim(data)?;
+        let wrong = (0..data.n())
+            .filter(|&i| {
+                let s = self.scores(data, i);
+                let best = (0..s.len()).fold(0, |b, j| if s[j] > s[b] { j } else { b });
+                best as i32 != data.labels()[i]
+            })
+            .count();
+        Ok(if data.n() == 0 {
+            0.0
+        } else {
+            wrong as f64 / data.n() as f64
+        })
+    }
+}
+
+/// Options of [`train_multiclass`].
+#[derive(Debug, Clone)]
+pub struct AdagradOptions {
+    /// λ of (λ/2)‖W‖² (0: the reference's MNIST defender).
+    pub lambda: f64,
+    /// AdaGrad step η (0.02).
+    pub eta: f64,
+    /// Mini-batch size (20).
+    pub batch: usize,
+    /// Passes over the data (3).
+    pub passes: usize,
+    /// Seed of the order of the points.
+    pub seed: u64,
+}
+
+impl Default for AdagradOptions {
+    fn default() -> Self {
+        AdagradOptions {
+            lambda: 0.0,
+            eta: 0.02,
+            batch: 20,
+            passes: 3,
+            seed: 0,
+        }
+    }
+}
+
+impl AdagradOptions {
+    fn validate(&self) -> Result<()> {
+        if !(self.lambda >= 0.0 && self.lambda.is_finite()) {
+            return Err(Error::option("lambda", self.lambda, "must be a number ≥ 0"));
+        }
+        if !(self.eta > 0.0 && self.eta.is_finite()) {
+            return Err(Error::option("eta", self.eta, "must be a positive number"));
+        }
+        for (name, value) in [("batch", self.batch), ("passes", self.passes)] {
+            if value == 0 {
+                return Err(Error::option(name, value, "must be at least 1"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Trains the Crammer–Singer SVM on `data` (labels 0..k−1 with `k` classes).
+pub fn train_multiclass(
+    data: &Dataset,
+    k: usize,
+    options: &AdagradOptions,
+    should_stop: &dyn Fn() -> bool,
+) -> Result<MulticlassModel> {
+    options.validate()?;
+    if k < 2 {
+        return Err(Error::option("classes", k, "must be at least 2"));
+    }
+    if data.n() == 0 {
+        return Err(Error::EmptyClass {
+            what: "data the multi-class model is trained on".into(),
+            class: 0,
+        });
+    }
+    let d = data.d();
+    let mut model = MulticlassModel::zeros(k, d);
+    model.check_dim(data)?;
+    let mut sum_sq = vec![vec![1e-4; d]; k];
+    let mut bias_sq = vec![1e-4; k];
+    let mut order: Vec<usize> = (0..data.n()).collect();
+    let mut rng = seeded(options.seed);
+    let (mut grad, mut grad_bias) = (vec![vec![0.0; d]; k], vec![0.0; k]);
+    for _ in 0..options.passes {
+        order.shuffle(&mut rng);
+        for batch in order.chunks(options.batch) {
+            if should_stop() {
+                return Err(Error::Aborted);
+            }
+            let scale = 1.0 / batch.len() as f64;
+            for (g, w) in grad.iter_mut().zip(&model.w) {
+                g.iter_mut().zip(w).for_each(|(g, w)| *g = options.lambda * w);
+            }
+            grad_bias.iter_mut().for_each(|g| *g = 0.0);
+            for &i in batch {
+                let (margin, rival) = model.margin(data, i);
+                if margin < 1.0 {
+                    let y = data.labels()[i] as usize;
+                    data.row_axpy(i, scale, &mut grad[rival]);
+                    data.row_axpy(i, -scale, &mut grad[y]);
+                    grad_bias[rival] += scale;
+                    grad_bias[y] -= scale;
+                }
+            }
+            for j in 0..k {
+                for ((w, g), sq) in model.w[j].iter_mut().zip(&grad[j]).zip(&mut sum_sq[j]) {
+                    if *g != 0.0 {
+                        *sq += g * g;
+                        *w -= options.eta * g / sq.sqrt();
+                    }
+                }
+                bias_sq[j] += grad_bias[j] * grad_bias[j];
+                model.bias[j] -= options.eta * grad_bias[j] / bias_sq[j].sqrt();
+            }
+        }
+    }
+    Ok(model)
+}
