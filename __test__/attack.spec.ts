@@ -1,7 +1,7 @@
 import test from 'ava'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { PoisonkitError, kktAttack, loadDataset, makeBagOfWords, minmaxAttack, type AttackProgress } from '../ts/index.js'
+import { PoisonkitError, kktAttack, loadDataset, makeBagOfWords, makeBlobs, minmaxAttack, type AttackProgress } from '../ts/index.js'
 import { cli, data, hasData, tmp } from './helpers.js'
 
 const realData = hasData ? test : test.skip
@@ -99,6 +99,24 @@ test('minmaxAttack on count data: one candidate per decoy, scored by all five de
   t.is(basic.decoy, null)
   t.is(basic.candidates, 1 + 3)
   t.is(basic.poison.n, 30)
+})
+
+test('minmaxAttack on multi-class data: the game picks the labels, the multi-class defender scores them', async (t) => {
+  const all = makeBlobs({ n: 900, d: 8, classes: 3, separation: 4, seed: 2 })
+  const rows = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i)
+  const [train, test] = [all.slice(rows(0, 600)), all.slice(rows(600, 900))]
+  const options = { train, test, lambda: 0, eps: 0.05, quantiles: [0.1, 0.3], copies: [2, 5], prune: false, seed: 1 }
+  const a = await minmaxAttack(options)
+  t.is(a.poison.n, 30)
+  t.false(a.round)
+  t.true(Array.from(a.poison.labels).every((y) => [0, 1, 2].includes(y)))
+  t.is(a.candidates, 4)
+  t.deepEqual(Object.keys(a.selection.timing).sort(), ['l2', 'loss'])
+  t.deepEqual(Object.keys(a.evaluation.timing).sort(), ['l2', 'loss'])
+  t.true(a.evaluation.none >= 0 && a.evaluation.none <= 1)
+  t.deepEqual((await minmaxAttack(options)).poison.toCsr(), a.poison.toCsr())
+  // The KKT attack is binary only, and says so.
+  await t.throwsAsync(kktAttack(options), { instanceOf: PoisonkitError, code: 'ERR_INVALID_OPTION', message: /binary/ })
 })
 
 test('minmaxAttack rejects bad options with a code and stops on an abort', async (t) => {

@@ -178,7 +178,7 @@ async function run(
   const started = performance.now()
   const { train, test, signal, onProgress } = options
   const lambda = finiteNumber('lambda', options.lambda)
-  if (!(lambda > 0)) invalidOption('lambda', lambda, 'must be a positive number')
+  if (!(lambda >= 0)) invalidOption('lambda', lambda, 'must be a number ≥ 0 (0 only for the multi-class defender)')
   const eps = finiteNumber('eps', options.eps)
   if (!(eps > 0 && eps < 1)) invalidOption('eps', eps, 'must lie in (0, 1)')
   if (options.knowledge !== undefined && !['test', 'train'].includes(options.knowledge)) {

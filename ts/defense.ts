@@ -86,7 +86,7 @@ export interface Evaluation {
 export async function evaluate(options: EvaluateOptions): Promise<Evaluation> {
   const { train, test, poison, signal, defenses, removeFraction, knnK, seed, tol } = options
   const lambda = finiteNumber('lambda', options.lambda)
-  if (!(lambda > 0)) invalidOption('lambda', lambda, 'must be a positive number')
+  if (!(lambda >= 0)) invalidOption('lambda', lambda, 'must be a number ≥ 0 (0 only for the multi-class defender)')
   if (defenses !== undefined) {
     if (!Array.isArray(defenses)) invalidOption('defenses', defenses, 'must be a list of defense names')
     for (const d of defenses) if (!DEFENSES.includes(d)) invalidOption('defenses', d, `each must be one of ${DEFENSES.join(', ')}`)

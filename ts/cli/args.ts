@@ -25,14 +25,15 @@ export function required(name: string, value: string | undefined): string {
 }
 
 /** An option that must be a number (optionally > 0 or an integer ≥ 0). */
-export function numberOption(name: string, value: string, rule: 'positive' | 'count' | 'any' = 'any'): number {
+export function numberOption(name: string, value: string, rule: 'positive' | 'nonnegative' | 'count' | 'any' = 'any'): number {
   const v = value.trim() === '' ? NaN : Number(value)
   const bad =
     !Number.isFinite(v) ||
     (rule === 'positive' && !(v > 0)) ||
+    (rule === 'nonnegative' && !(v >= 0)) ||
     (rule === 'count' && !(Number.isSafeInteger(v) && v >= 0))
   if (bad) {
-    const what = { positive: 'a positive number', count: 'a non-negative integer', any: 'a number' }[rule]
+    const what = { positive: 'a positive number', nonnegative: 'a number ≥ 0', count: 'a non-negative integer', any: 'a number' }[rule]
     throw new PoisonkitError('ERR_INVALID_OPTION', `option --${name} = ${value}: must be ${what}`)
   }
   return v

@@ -11,7 +11,8 @@ const shared = `  --train F              clean training data (svmlight/libsvm, C
   --eps E                poison fraction in (0, 1) (0.03)
   --out F                where to write the poison points (svmlight)
   --knowledge test|train the attacker knows the test set (test, the default) or only the training set
-  --grid NAME            decoy grid: enron (default), imdb, mnist17, mnist, dogfish
+  --grid NAME            decoy grid and the reference's settings: enron (default for ±1 labels),
+                         imdb, mnist17, mnist (default for class indices 0..k−1), dogfish
   --no-round             keep the poison continuous even for count data
   --upper U|column-max   the feasible box's upper end (default: column-max for count data, none
                          otherwise; 1 for pixels in [0, 1])
@@ -36,6 +37,9 @@ the highest minimum test error over the five defenses wins.
 
 ${shared}
   --basic                min-max-basic: one run without decoy and loss cap (Steinhardt et al. 2017)
+  Class indices 0..k−1 as labels make it the multi-class attack (paper §5.7): the defender is the
+  Crammer–Singer SVM (AdaGrad; --lambda 0 as the paper's MNIST model), each point's label is chosen
+  by the game, and the candidates are scored by the L2 and loss defenses.
   --repeats R            copies of each round's point, each rounded on its own (2, as the reference)
   --rounding-trials K    games played again with fresh roundings for each of the leading decoys
                          (4; 1 as the reference)
@@ -83,7 +87,8 @@ async function attackCommand(kind: keyof typeof kindOptions, argv: string[]): Pr
   const o = parse(argv, { ...sharedOptions, ...kindOptions[kind] }) as Record<string, string | boolean | undefined>
   const text = (name: string) => o[name] as string | undefined
   const [trainPath, testPath, out] = [required('train', text('train')), required('test', text('test')), required('out', text('out'))]
-  const lambda = numberOption('lambda', required('lambda', text('lambda')), 'positive')
+  // λ 0 is the multi-class defender's (the paper's MNIST model); the native side checks the data.
+  const lambda = numberOption('lambda', required('lambda', text('lambda')), kind === 'minmax' ? 'nonnegative' : 'positive')
   const eps = numberOption('eps', text('eps')!, 'positive')
   if (!(eps < 1)) throw new PoisonkitError('ERR_INVALID_OPTION', `option --eps = ${text('eps')}: must lie in (0, 1)`)
   const knowledge = choice('knowledge', text('knowledge')!, ['test', 'train'] as const)

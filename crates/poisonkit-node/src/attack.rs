@@ -5,11 +5,13 @@ use std::sync::{Arc, Mutex};
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use poisonkit_core::attack::{self, AttackResult, DecoyOptions, KktOptions, Knowledge, MinmaxOptions, Progress};
-use poisonkit_core::data;
+use poisonkit_core::attack::{
+    self, AttackResult, Decoy, DecoyOptions, KktOptions, Knowledge, MinmaxOptions, Player, Progress,
+};
+use poisonkit_core::data::{self, Classes};
 use poisonkit_core::defense::Defense;
 use poisonkit_core::feasible::{self, FeasibleOptions, Upper};
-use poisonkit_core::model::SolverOptions;
+use poisonkit_core::model::{AdagradOptions, SolverOptions};
 
 use crate::dataset::Dataset;
 use crate::defense::{EvaluationResult, choice};
@@ -89,6 +91,7 @@ impl AttackProgress {
 }
 
 #[napi(object)]
+#[derive(Clone)]
 pub struct DecoyInfo {
     /// Index in the decoy list (sorted by test error, highest first).
     pub index: u32,
@@ -97,6 +100,19 @@ pub struct DecoyInfo {
     pub flipped: u32,
     pub train_loss: f64,
     pub test_error: f64,
+}
+
+impl<M> From<(usize, &Decoy<M>)> for DecoyInfo {
+    fn from((index, decoy): (usize, &Decoy<M>)) -> Self {
+        DecoyInfo {
+            index: index as u32,
+            quantile: decoy.quantile,
+            copies: decoy.repeats as u32,
+            flipped: decoy.flipped as u32,
+            train_loss: decoy.train_loss,
+            test_error: decoy.test_error,
+        }
+    }
 }
 
 #[napi(object)]
@@ -179,7 +195,7 @@ fn is_counts(d: &data::Dataset) -> bool {
 
 #[napi]
 impl Task for AttackTask {
-    type Output = (AttackResult, Vec<attack::Decoy>);
+    type Output = (AttackResult, Vec<DecoyInfo>);
     type JsValue = AttackOutcome;
 
     fn compute(&mut self) -> Result<Self::Output> {
@@ -189,16 +205,14 @@ impl Task for AttackTask {
         let set_state = move |s: ProgressSnapshot| *state.lock().unwrap_or_else(|e| e.into_inner()) = s;
         guard(|| {
             set_state(fitting_decoys());
-            let decoys = match self.kind {
-                Kind::Minmax { basic: true, .. } => Vec::new(),
-                _ => attack::generate_decoys(&self.train, &self.test, &self.decoy_options, &stop)?,
-            };
+            let multiclass = matches!(self.train.classes(), Classes::Multiclass(_));
             let set = match &self.set {
                 Some(set) => set.as_ref().clone(),
                 None => {
                     let options = FeasibleOptions {
                         upper: self.upper.clone(),
                         lp_relaxation: self.kind.round() && self.upper != Upper::None,
+                        slab: !multiclass,
                         ..Default::default()
                     };
                     feasible::FeasibleSet::from_clean(&self.train, &options)?
@@ -219,30 +233,45 @@ impl Task for AttackTask {
                     seconds: p.seconds,
                 })
             };
-            let result = match &self.kind {
-                Kind::Kkt(options) => attack::kkt_attack(&self.train, dev, &set, &decoys, options, &stop, &report),
-                Kind::Minmax { options, basic } => {
-                    let decoys = (!basic).then_some(&decoys[..]);
-                    attack::minmax_attack(&self.train, dev, &set, decoys, options, &stop, &report)
+            let (train, test, options) = (&self.train, &self.test, &self.decoy_options);
+            // The min-max attack against either defender; min-max-basic fits no decoy.
+            fn minmax<M: Player>(
+                decoys: impl FnOnce() -> poisonkit_core::Result<Vec<Decoy<M>>>,
+                basic: bool,
+                play: impl FnOnce(Option<&[Decoy<M>]>) -> poisonkit_core::Result<AttackResult>,
+            ) -> poisonkit_core::Result<(AttackResult, Vec<DecoyInfo>)> {
+                let decoys = if basic { Vec::new() } else { decoys()? };
+                let result = play((!basic).then_some(&decoys[..]))?;
+                Ok((result, decoys.iter().enumerate().map(DecoyInfo::from).collect()))
+            }
+            match (&self.kind, multiclass) {
+                (Kind::Kkt(_), true) => Err(poisonkit_core::Error::option(
+                    "train",
+                    "class indices",
+                    "the KKT attack needs binary ±1 labels (the min-max attack takes multi-class data)",
+                )),
+                (Kind::Kkt(kkt), false) => {
+                    let decoys = attack::generate_decoys(train, test, options, &stop)?;
+                    let result = attack::kkt_attack(train, dev, &set, &decoys, kkt, &stop, &report)?;
+                    Ok((result, decoys.iter().enumerate().map(DecoyInfo::from).collect()))
                 }
-            }?;
-            Ok((result, decoys))
+                (Kind::Minmax { options: mm, basic }, false) => minmax(
+                    || attack::generate_decoys(train, test, options, &stop),
+                    *basic,
+                    |decoys| attack::minmax_attack(train, dev, &set, decoys, mm, &stop, &report),
+                ),
+                (Kind::Minmax { options: mm, basic }, true) => minmax(
+                    || attack::generate_multiclass_decoys(train, test, options, &stop),
+                    *basic,
+                    |decoys| attack::minmax_attack(train, dev, &set, decoys, mm, &stop, &report),
+                ),
+            }
         })
     }
 
     fn resolve(&mut self, _env: Env, (result, decoys): Self::Output) -> Result<Self::JsValue> {
         let summary = AttackSummary {
-            decoy: result.best.decoy.map(|index| {
-                let decoy = &decoys[index];
-                DecoyInfo {
-                    index: index as u32,
-                    quantile: decoy.quantile,
-                    copies: decoy.repeats as u32,
-                    flipped: decoy.flipped as u32,
-                    train_loss: decoy.train_loss,
-                    test_error: decoy.test_error,
-                }
-            }),
+            decoy: result.best.decoy.map(|index| decoys[index].clone()),
             eps_pos: result.best.eps_pos,
             eps_neg: result.best.eps_neg,
             residual: result.best.residual,
@@ -285,14 +314,20 @@ struct Common {
     round: bool,
     defenses: Option<Vec<Defense>>,
     seed: u64,
+    /// The decoy grid's name (the data set whose reference settings apply).
+    grid: String,
+    multiclass: bool,
 }
 
 fn common(o: &AttackOptions, train: &Dataset, prune: bool) -> Result<Common> {
-    for (name, v) in [("lambda", o.lambda), ("eps", o.eps)] {
-        if !(v > 0.0 && v.is_finite()) {
+    // The multi-class defender may go unregularized (λ = 0, the paper's MNIST model).
+    let multiclass = matches!(train.inner.classes(), Classes::Multiclass(_));
+    for (name, v, zero_ok) in [("lambda", o.lambda, multiclass), ("eps", o.eps, false)] {
+        if !((v > 0.0 || (zero_ok && v == 0.0)) && v.is_finite()) {
+            let rule = if zero_ok { "a number ≥ 0" } else { "a positive number" };
             return Err(js_error(
                 "ERR_INVALID_OPTION",
-                format!("option {name} = {v}: must be a positive number"),
+                format!("option {name} = {v}: must be {rule}"),
             ));
         }
     }
@@ -302,7 +337,7 @@ fn common(o: &AttackOptions, train: &Dataset, prune: bool) -> Result<Common> {
         Knowledge::Test,
         &[("test", Knowledge::Test), ("train", Knowledge::Train)],
     )?;
-    let grid = o.grid.as_deref().unwrap_or("enron");
+    let grid = o.grid.as_deref().unwrap_or(if multiclass { "mnist" } else { "enron" });
     let (mut quantiles, mut copies) = attack::reference_grid(grid).ok_or_else(|| {
         js_error(
             "ERR_INVALID_OPTION",
@@ -324,6 +359,7 @@ fn common(o: &AttackOptions, train: &Dataset, prune: bool) -> Result<Common> {
         None if counts => Upper::ColumnMax,
         None => Upper::None,
     };
+    let seed = o.seed.map(|s| count("seed", s)).transpose()?.unwrap_or(0) as u64;
     let defenses = match &o.defenses {
         Some(names) => Some(
             names
@@ -341,12 +377,18 @@ fn common(o: &AttackOptions, train: &Dataset, prune: bool) -> Result<Common> {
             knowledge,
             prune: o.prune.unwrap_or(prune),
             solver: SolverOptions::default(),
-            multiclass: poisonkit_core::model::AdagradOptions::default(),
+            multiclass: AdagradOptions {
+                lambda: o.lambda,
+                seed,
+                ..Default::default()
+            },
         },
+        grid: grid.to_string(),
+        multiclass,
         upper,
         round: o.round.unwrap_or(counts),
         defenses,
-        seed: o.seed.map(|s| count("seed", s)).transpose()?.unwrap_or(0) as u64,
+        seed,
     })
 }
 
@@ -409,18 +451,27 @@ pub fn minmax_attack(
     signal: Option<AbortSignal>,
 ) -> Result<AsyncTask<AttackTask>> {
     let o = &options;
-    let common = common(o, train, true)?;
+    let mut common = common(o, train, true)?;
+    // The reference's min-max always boxes non-negative data by its range (digest §3.2): counts
+    // and pixels alike.
+    if o.upper.is_none() && train.inner.values().iter().all(|v| *v >= 0.0) {
+        common.upper = Upper::ColumnMax;
+    }
     let mut minmax = MinmaxOptions::new(o.lambda, o.eps);
     minmax.round = common.round;
     minmax.repeats = positive_count("repeats", o.repeats, minmax.repeats)?;
     minmax.rounding_trials = positive_count("roundingTrials", o.rounding_trials, minmax.rounding_trials)?;
     minmax.refine = positive_count("refine", o.refine, minmax.refine)?;
     minmax.eta = o.eta.unwrap_or(minmax.eta);
-    minmax.burn = o.burn.unwrap_or(minmax.burn);
+    minmax.burn = o.burn.unwrap_or(attack::reference_burn(&common.grid, o.eps));
     minmax.loss_cap = o.loss_cap.unwrap_or(minmax.loss_cap);
     if let Some(defenses) = &common.defenses {
         minmax.evaluation.defenses = defenses.clone();
+    } else if common.multiclass {
+        // The paper's multi-class defenses (§5.7); the slab is binary only.
+        minmax.evaluation.defenses = vec![Defense::L2, Defense::Loss];
     }
+    minmax.evaluation.multiclass = common.decoy_options.multiclass.clone();
     minmax.evaluation.scores.seed = common.seed;
     minmax.seed = common.seed;
     let basic = o.basic.unwrap_or(false);

@@ -65,19 +65,29 @@ pub(crate) fn choice<T: Copy>(name: &str, value: Option<&str>, default: T, allow
     }
 }
 
-fn core_options(o: &EvaluateOptions) -> Result<EvaluationOptions> {
+/// The evaluation's options; for multi-class data the defender is the multi-class SVM, whose λ
+/// may be 0 (the paper's MNIST model), and the defenses default to L2 and loss (paper §5.7).
+fn core_options(o: &EvaluateOptions, multiclass: bool) -> Result<EvaluationOptions> {
     let mut options = EvaluationOptions::new(o.lambda);
-    if !(o.lambda > 0.0 && o.lambda.is_finite()) {
+    if !((o.lambda > 0.0 || (multiclass && o.lambda == 0.0)) && o.lambda.is_finite()) {
+        let rule = if multiclass {
+            "a number ≥ 0"
+        } else {
+            "a positive number"
+        };
         return Err(js_error(
             "ERR_INVALID_OPTION",
-            format!("option lambda = {}: must be a positive number", o.lambda),
+            format!("option lambda = {}: must be {rule}", o.lambda),
         ));
     }
+    options.multiclass.lambda = o.lambda;
     if let Some(names) = &o.defenses {
         options.defenses = names
             .iter()
             .map(|n| guard(|| Defense::parse(n)))
             .collect::<Result<Vec<_>>>()?;
+    } else if multiclass {
+        options.defenses = vec![Defense::L2, Defense::Loss];
     }
     match (o.remove_fraction, &o.thresholds) {
         (Some(_), Some(_)) => {
@@ -195,7 +205,8 @@ pub fn evaluate(
     options: EvaluateOptions,
     signal: Option<AbortSignal>,
 ) -> Result<AsyncTask<EvaluateTask>> {
-    let options = core_options(&options)?;
+    let multiclass = matches!(train.inner.classes(), poisonkit_core::data::Classes::Multiclass(_));
+    let options = core_options(&options, multiclass)?;
     let cancel = Cancel::from_signal(signal.as_ref());
     let task = EvaluateTask {
         train: train.inner.clone(),

@@ -67,6 +67,18 @@ pub fn reference_grid(dataset: &str) -> Option<(Vec<f64>, Vec<usize>)> {
     }
 }
 
+/// The reference's min-max burn-in for data set `dataset` at `eps`, as a multiple of round(εn)
+/// (`generateAttackFnc.m`, digest §5.1): MNIST max(0.33, 0.015/ε − 1), MNIST-1-7 max(0.33,
+/// 0.02/ε − 1), IMDB max(1, 0.02/ε − 1), otherwise Enron's max(1, 0.10/ε − 1).
+pub fn reference_burn(dataset: &str, eps: f64) -> f64 {
+    match dataset {
+        "mnist" => (0.015 / eps - 1.0).max(0.33),
+        "mnist17" => (0.02 / eps - 1.0).max(0.33),
+        "imdb" => (0.02 / eps - 1.0).max(1.0),
+        _ => (0.10 / eps - 1.0).max(1.0),
+    }
+}
+
 /// One decoy candidate, binary or (`Decoy<MulticlassModel>`) multi-class.
 #[derive(Debug, Clone)]
 pub struct Decoy<M = LinearModel> {

@@ -69,7 +69,7 @@ impl MinmaxOptions {
             lambda,
             eps,
             eta: 0.03,
-            burn: (0.10 / eps - 1.0).max(1.0),
+            burn: super::reference_burn("enron", eps),
             loss_cap: 0.25,
             round: false,
             repeats: 2,

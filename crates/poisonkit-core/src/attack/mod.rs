@@ -7,7 +7,9 @@ mod minmax;
 mod minmax_multiclass;
 mod sweep;
 
-pub use decoy::{Decoy, DecoyOptions, Knowledge, generate_decoys, generate_multiclass_decoys, reference_grid};
+pub use decoy::{
+    Decoy, DecoyOptions, Knowledge, generate_decoys, generate_multiclass_decoys, reference_burn, reference_grid,
+};
 pub use kkt::{KktOptions, PROGRAM_GAP_TOL, kkt_attack};
 pub use minmax::{MinmaxOptions, Player, minmax_attack, minmax_points};
 pub use sweep::{AttackResult, Candidate, Progress};
