@@ -4,10 +4,10 @@
 //! relaxation, the slab's sides, the halfspaces), min over the box of c·x + Σ λ_a g_a(x) splits per
 //! feature and has a closed form, so the dual D(λ) costs O(d·m) with the supergradient g(x(λ)).
 //! The master program max t s.t. t ≤ D_i + g_i·(λ − λ_i), 0 ≤ λ ≤ B (an LP in m + 1 variables,
-//! re-optimized by dual simplex steps after each cut, [`super::simplex`]) proposes the next λ. It stops when the master's bound is within `GAP_TOL` of the
-//! best D found; then its multipliers π weight the inner minimizers of the cuts into x̄ = Σ π_i x_i,
-//! feasible by convexity and within the gap of the minimum, and a projection removes the master's
-//! rounding. On the LP relaxation the dual is polyhedral and the method ends finitely. B starts at
+//! re-optimized by dual simplex steps after each cut, [`super::simplex`]) proposes the next λ. It
+//! stops when the master's bound is within `GAP_TOL` of the best D found; then its multipliers π
+//! weight the inner minimizers of the cuts into x̄ = Σ π_i x_i, feasible by convexity and within
+//! the gap of the minimum, and a projection removes the master's rounding. On the LP relaxation the dual is polyhedral and the method ends finitely. B starts at
 //! `BOUND` and grows while the master's λ sits on it; a dual that outgrows `MAX_BOUND` (an empty
 //! set) or `MAX_CUTS` cuts end in a solver error, and the caller turns to the conic path.
 
