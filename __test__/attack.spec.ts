@@ -84,20 +84,20 @@ test('minmaxAttack on count data: one candidate per decoy, scored by all five de
   t.true(csr.values.every((v) => v >= 0 && Number.isInteger(v)), 'non-negative integers')
   const positives = Array.from(a.poison.labels).filter((y) => y === 1).length
   t.true(Math.abs(a.epsPos - positives / 600) < 1e-12 && Math.abs(a.epsPos + a.epsNeg - 0.05) < 1e-12)
-  // 6 decoys, then 3 more games for each of the 4 leaders.
+  // 6 decoys, then 7 more games for each of the 4 leaders.
   t.is(a.decoys, 6)
-  t.is(a.candidates, 6 + 4 * 3)
+  t.is(a.candidates, 6 + 4 * 7)
   t.not(a.decoy, null)
   t.false('residual' in a)
   t.deepEqual(Object.keys(a.selection.timing).sort(), ['knn', 'l2', 'loss', 'slab', 'svd'])
   t.true(a.curve.every((p, i) => i === 0 || p.minError >= a.curve[i - 1]!.minError))
   t.is(a.curve.at(-1)!.minError, a.selection.min)
   const sweep = seen.filter((p) => p.phase === 'candidates')
-  t.is(sweep.at(-1)!.done, 18)
+  t.is(sweep.at(-1)!.done, 34)
   t.deepEqual((await minmaxAttack(options)).poison.toCsr(), csr)
   const basic = await minmaxAttack({ ...options, basic: true })
   t.is(basic.decoy, null)
-  t.is(basic.candidates, 1 + 3)
+  t.is(basic.candidates, 1 + 7)
   t.is(basic.poison.n, 30)
 })
 

@@ -57,7 +57,7 @@ export interface AttackOptions {
   round?: boolean
   /** KKT: rounding group size, copies that share one rounding (1; the reference's README uses 2). Min-max: copies of each round's point, each rounded on its own (2, the reference's `att_rep`). */
   repeats?: number
-  /** For integer data, roundings tried for each leading candidate after the sweep, the best kept (KKT: 8, fresh roundings of its points; min-max: 4, games played again with fresh roundings; 1: the reference's single rounding). */
+  /** For integer data, roundings tried for each leading candidate after the sweep, the best kept (KKT: 8, fresh roundings of its points; min-max: 8, games played again with fresh roundings; 1: the reference's single rounding). */
   roundingTrials?: number
   /** How many leading candidates get the extra roundings (KKT 5, min-max 4). */
   refine?: number

@@ -42,7 +42,7 @@ ${shared}
   by the game, and the candidates are scored by the L2 and loss defenses.
   --repeats R            copies of each round's point, each rounded on its own (2, as the reference)
   --rounding-trials K    games played again with fresh roundings for each of the leading decoys
-                         (4; 1 as the reference)
+                         (8; 1 as the reference)
   --all-decoys           every decoy, not only the Pareto front (the reference uses the front)
   --defenses LIST        defenses that score the candidates (l2,slab,loss,svd,knn)`
 

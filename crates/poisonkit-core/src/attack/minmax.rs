@@ -26,7 +26,7 @@ use super::sweep::{AttackResult, Candidate, Progress, Scored, Sweep, leaders};
 use crate::data::Dataset;
 use crate::defense::EvaluationOptions;
 use crate::error::{Error, Result};
-use crate::feasible::{FeasibleSet, Repeats, round_points};
+use crate::feasible::{FeasibleSet, Method, Repeats, round_points};
 use crate::linalg::dense_dot;
 use crate::model::{LinearModel, Loss, Problem, SolverOptions, train};
 use crate::rng::seeded;
@@ -73,7 +73,7 @@ impl MinmaxOptions {
             loss_cap: 0.25,
             round: false,
             repeats: 2,
-            rounding_trials: 4,
+            rounding_trials: 8,
             refine: 4,
             seed: 0,
             evaluation,
@@ -261,16 +261,18 @@ fn points(
     let (count, total) = budget(n, options);
     let mut rng = seeded(seed);
     let mut points: Vec<(Vec<f64>, i32)> = Vec::with_capacity(total + options.repeats);
+    // Per class, the last solution's cutting-plane columns (θ moves little between rounds).
+    let mut columns = [Vec::new(), Vec::new()];
     while points.len() < total {
         if should_stop() {
             return Err(Error::Aborted);
         }
         // The feasible point of highest loss per class; the larger wins (ties: +1).
         let mut best: Option<(f64, Vec<f64>, i32)> = None;
-        for label in [1, -1] {
+        for (label, columns) in [1, -1].into_iter().zip(&mut columns) {
             let y = label as f64;
             let cost: Vec<f64> = model.w.iter().map(|t| y * t).collect();
-            let solution = set.minimize_linear(&cost, label)?;
+            let solution = set.minimize_linear_from(&cost, label, Method::Fast, columns)?;
             let loss = 1.0 - solution.value - y * model.bias;
             if best.as_ref().is_none_or(|(l, _, _)| loss > *l) {
                 best = Some((loss, solution.x, label));

@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use super::minmax::{MinmaxOptions, Player, adagrad, budget, copies, last_points};
 use crate::data::{Classes, Dataset};
 use crate::error::{Error, Result};
-use crate::feasible::FeasibleSet;
+use crate::feasible::{FeasibleSet, Method};
 use crate::linalg::dense_dot;
 use crate::model::{MulticlassModel, train_multiclass};
 use crate::rng::seeded;
@@ -58,16 +58,17 @@ impl Player for MulticlassModel {
         let (count, total) = budget(n, options);
         let mut rng = seeded(seed);
         let mut points: Vec<(Vec<f64>, i32)> = Vec::with_capacity(total + options.repeats);
+        let mut columns = vec![Vec::new(); k];
         while points.len() < total {
             if should_stop() {
                 return Err(Error::Aborted);
             }
             // Per class y, the feasible point of highest loss against a random other class.
             let mut best: Option<(f64, Vec<f64>, i32)> = None;
-            for y in 0..k {
+            for (y, columns) in columns.iter_mut().enumerate() {
                 let j = (y + 1 + rng.random_range(0..k - 1)) % k;
                 let cost: Vec<f64> = model.w[y].iter().zip(&model.w[j]).map(|(a, b)| a - b).collect();
-                let solution = set.minimize_linear(&cost, y as i32)?;
+                let solution = set.minimize_linear_from(&cost, y as i32, Method::Fast, columns)?;
                 let loss = 1.0 + model.bias[j] - model.bias[y] - solution.value;
                 if best.as_ref().is_none_or(|(l, _, _)| loss > *l) {
                     best = Some((loss, solution.x, y as i32));

@@ -7,7 +7,10 @@
 //! re-optimized by dual simplex steps after each cut, [`super::simplex`]) proposes the next λ. It
 //! stops when the master's bound is within `GAP_TOL` of the best D found; then its multipliers π
 //! weight the inner minimizers of the cuts into x̄ = Σ π_i x_i, feasible by convexity and within
-//! the gap of the minimum, and a projection removes the master's rounding. On the LP relaxation the dual is polyhedral and the method ends finitely. B starts at
+//! the gap of the minimum, and a projection removes the master's rounding. Any box point x gives a
+//! valid cut, the affine bound λ ↦ c·x + λ·g(x) ≥ D(λ), so the points that carried one call's
+//! solution (Dantzig–Wolfe columns) warm-start the next call on the same set with a nearby c, as
+//! the min-max game's rounds are. On the LP relaxation the dual is polyhedral and the method ends finitely. B starts at
 //! `BOUND` and grows while the master's λ sits on it; a dual that outgrows `MAX_BOUND` (an empty
 //! set) or `MAX_CUTS` cuts end in a solver error, and the caller turns to the conic path.
 
@@ -38,11 +41,13 @@ struct LinearDual<'a> {
     scales: Vec<f64>,
 }
 
-/// One evaluation of the dual.
+/// An affine upper bound of the dual, λ' ↦ value + grad·(λ' − λ): an evaluation at λ (tight
+/// there, x = x(λ)), or a column carried from an earlier call (its box point kept).
 struct Cut {
     lambda: Vec<f64>,
     value: f64,
     grad: Vec<f64>,
+    column: Option<Vec<f64>>,
 }
 
 impl LinearDual<'_> {
@@ -72,13 +77,41 @@ impl LinearDual<'_> {
             .collect()
     }
 
+    /// The scaled constraint values g(x).
+    fn constraints(&self, x: &[f64]) -> Vec<f64> {
+        let mut grad = Vec::with_capacity(self.cons.m());
+        self.cons.values(x, self.cons.sphere_q(x), &mut grad);
+        grad.iter_mut().zip(&self.scales).for_each(|(g, s)| *g /= s);
+        grad
+    }
+
+    /// The dual at λ, with x(λ).
     fn cut(&self, lambda: Vec<f64>) -> (Cut, Vec<f64>) {
         let x = self.inner(&lambda);
-        let mut grad = Vec::with_capacity(lambda.len());
-        self.cons.values(&x, self.cons.sphere_q(&x), &mut grad);
-        grad.iter_mut().zip(&self.scales).for_each(|(g, s)| *g /= s);
+        let grad = self.constraints(&x);
         let value = dense_dot(self.c, &x) + dense_dot(&lambda, &grad);
-        (Cut { lambda, value, grad }, x)
+        let cut = Cut {
+            lambda,
+            value,
+            grad,
+            column: None,
+        };
+        (cut, x)
+    }
+
+    /// The bound c·x + λ·g(x) of a box point x.
+    fn column(&self, x: Vec<f64>) -> Cut {
+        Cut {
+            lambda: vec![0.0; self.cons.m()],
+            value: dense_dot(self.c, &x),
+            grad: self.constraints(&x),
+            column: Some(x),
+        }
+    }
+
+    /// The box point of a cut.
+    fn point(&self, cut: &Cut) -> Vec<f64> {
+        cut.column.clone().unwrap_or_else(|| self.inner(&cut.lambda))
     }
 }
 
@@ -142,8 +175,14 @@ impl Master {
     }
 }
 
-/// argmin c·x over class y's set; the box must be bounded on both sides.
-pub(super) fn minimize_linear(set: &FeasibleSet, class: &ClassSet, c: &[f64]) -> Result<Solution> {
+/// argmin c·x over class y's set, the box bounded on both sides, warm-started from `columns` (box
+/// points of earlier calls on this set); returns the points that carry the solution, for the next.
+pub(super) fn minimize_linear(
+    set: &FeasibleSet,
+    class: &ClassSet,
+    c: &[f64],
+    columns: Vec<Vec<f64>>,
+) -> Result<(Solution, Vec<Vec<f64>>)> {
     let lower = set.lower.expect("a bounded box");
     let upper = set.upper.as_deref().expect("a bounded box");
     let cons = Constraints::new(set, class);
@@ -160,16 +199,23 @@ pub(super) fn minimize_linear(set: &FeasibleSet, class: &ClassSet, c: &[f64]) ->
     let m = dual.cons.m();
     let scale = (1.0 + dense_dot(&class.centroid, &class.centroid).sqrt() + class.sphere_radius.unwrap_or(0.0))
         * dense_dot(c, c).sqrt();
+    if m == 0 {
+        let x = dual.inner(&[]);
+        return Ok((finish(set, class, c, x, 1)?, Vec::new())); // the box alone
+    }
     let mut bound = BOUND;
-    let mut cuts = Vec::new();
+    let mut cuts: Vec<Cut> = columns.into_iter().map(|x| dual.column(x)).collect();
     let mut master: Option<Master> = None;
     let mut lambda = vec![0.0; m];
+    if let Some((first, rest)) = cuts.split_first() {
+        let mut seeded = Master::new(first, bound)?;
+        rest.iter().for_each(|cut| seeded.add(cut));
+        lambda = seeded.solve()?.0;
+        master = Some(seeded);
+    }
     let mut best = f64::NEG_INFINITY;
     while cuts.len() < MAX_CUTS {
-        let (cut, x) = dual.cut(lambda);
-        if m == 0 {
-            return finish(set, class, c, x, 1); // the box alone
-        }
+        let (cut, _) = dual.cut(lambda);
         best = best.max(cut.value);
         match &mut master {
             None => master = Some(Master::new(&cut, bound)?),
@@ -181,8 +227,8 @@ pub(super) fn minimize_linear(set: &FeasibleSet, class: &ClassSet, c: &[f64]) ->
         while top - best <= GAP_TOL * scale {
             if next.iter().all(|&l| l < bound * (1.0 - 1e-6)) {
                 let weights: Vec<f64> = (0..cuts.len()).map(|i| master.weight(i)).collect();
-                let x = primal(&dual, &cuts, &weights);
-                return finish(set, class, c, x, cuts.len());
+                let (x, columns) = primal(&dual, &cuts, &weights);
+                return Ok((finish(set, class, c, x, cuts.len())?, columns));
             }
             if bound >= MAX_BOUND {
                 return Err(Error::Solver {
@@ -204,17 +250,19 @@ pub(super) fn minimize_linear(set: &FeasibleSet, class: &ClassSet, c: &[f64]) ->
     })
 }
 
-/// x̄ = Σ π_i x(λ_i) over the cuts the master weighs.
-fn primal(dual: &LinearDual, cuts: &[Cut], weights: &[f64]) -> Vec<f64> {
+/// x̄ = Σ π_i x_i over the cuts the master weighs, and those x_i.
+fn primal(dual: &LinearDual, cuts: &[Cut], weights: &[f64]) -> (Vec<f64>, Vec<Vec<f64>>) {
     let total: f64 = weights.iter().map(|w| w.max(0.0)).sum();
     let mut x = vec![0.0; dual.set.d];
+    let mut columns = Vec::new();
     for (cut, &w) in cuts.iter().zip(weights) {
         if w > 1e-12 * total {
-            let xi = dual.inner(&cut.lambda);
+            let xi = dual.point(cut);
             x.iter_mut().zip(&xi).for_each(|(x, v)| *x += w / total * v);
+            columns.push(xi);
         }
     }
-    x
+    (x, columns)
 }
 
 fn finish(set: &FeasibleSet, class: &ClassSet, c: &[f64], x: Vec<f64>, cuts: usize) -> Result<Solution> {
