@@ -3,9 +3,10 @@
 //! cutting-plane master of [`super::cutting`], where every new cut leaves the last basis dual
 //! feasible, so a few pivots re-optimize it. A basis is n rows whose multipliers u (c = Σ u_k a_k)
 //! are ≥ 0; each step brings in the most violated row and drops the basis row that the dual ratio
-//! test picks (ties to the lowest row, which with exact arithmetic rules out cycling). It stops
-//! when no row is violated by more than `FEAS_TOL` (relative), reports an empty program when a
-//! violated row cannot enter, and gives up after `max_steps` pivots.
+//! test picks (ties to the lowest row). It stops when no row is violated by more than `FEAS_TOL`
+//! (relative), reports an empty program when a violated row cannot enter, and gives up after
+//! `max_steps` pivots (the guard against cycling on degenerate masters; the caller then turns to
+//! the conic path).
 
 use nalgebra::{DMatrix, DVector};
 
