@@ -108,13 +108,17 @@ impl MinmaxOptions {
 /// A defender the min-max game is played against: the binary SVM ([`LinearModel`]) or the
 /// multi-class one ([`MulticlassModel`], [`super::minmax_multiclass`]).
 pub trait Player: Sized + Sync {
-    /// The clean defender the game starts from.
-    fn clean(train_set: &Dataset, options: &MinmaxOptions, should_stop: &dyn Fn() -> bool) -> Result<Self>;
+    /// What the game starts from: the clean defender, with the AdaGrad accumulators its training
+    /// ended with where it was trained by AdaGrad (the reference's `train` returns them).
+    type Start: Sync;
 
-    /// round(εn) poison points from the game that starts at `self` (the clean defender), against
-    /// `set` plus `decoy`'s loss caps; the rounding seeded by `seed`.
+    /// The clean start.
+    fn clean(train_set: &Dataset, options: &MinmaxOptions, should_stop: &dyn Fn() -> bool) -> Result<Self::Start>;
+
+    /// round(εn) poison points from the game that starts at `start`, against `set` plus
+    /// `decoy`'s loss caps; the rounding seeded by `seed`.
     fn play(
-        &self,
+        start: &Self::Start,
         train_set: &Dataset,
         set: &FeasibleSet,
         decoy: Option<&Self>,
@@ -125,13 +129,15 @@ pub trait Player: Sized + Sync {
 }
 
 impl Player for LinearModel {
+    type Start = LinearModel;
+
     fn clean(train_set: &Dataset, options: &MinmaxOptions, should_stop: &dyn Fn() -> bool) -> Result<Self> {
         let problem = Problem::new(train_set, options.lambda, Loss::Hinge, false, None)?;
         Ok(train(&problem, &SolverOptions::default(), None, should_stop)?.model)
     }
 
     fn play(
-        &self,
+        start: &Self,
         train_set: &Dataset,
         set: &FeasibleSet,
         decoy: Option<&Self>,
@@ -139,7 +145,7 @@ impl Player for LinearModel {
         seed: u64,
         should_stop: &dyn Fn() -> bool,
     ) -> Result<Dataset> {
-        points(train_set, self, set, decoy, options, seed, should_stop)
+        points(train_set, start, set, decoy, options, seed, should_stop)
     }
 }
 
@@ -153,8 +159,8 @@ pub fn minmax_points<M: Player>(
     should_stop: &dyn Fn() -> bool,
 ) -> Result<Dataset> {
     options.validate()?;
-    let clean = M::clean(train_set, options, should_stop)?;
-    clean.play(train_set, set, decoy, options, options.seed, should_stop)
+    let start = M::clean(train_set, options, should_stop)?;
+    M::play(&start, train_set, set, decoy, options, options.seed, should_stop)
 }
 
 /// The min-max attack: [`minmax_points`] for every decoy (min-max-basic for `None`), each scored
@@ -202,7 +208,7 @@ pub fn minmax_attack<M: Player>(
             .seed
             .wrapping_add(order[item].unwrap_or(0) as u64)
             .wrapping_add(trial << 32);
-        let poison = clean.play(train_set, set, decoy, options, seed, should_stop)?;
+        let poison = M::play(&clean, train_set, set, decoy, options, seed, should_stop)?;
         let positives = poison.labels().iter().filter(|&&y| y == 1).count() as f64;
         let candidate = Candidate {
             decoy: order[item],

@@ -1,6 +1,7 @@
 //! The min-max game against the multi-class defender (paper §4.3 and §5.7; digest §5.3, the MATLAB
 //! `generateAttackTar.m` in its multi-class branch). (W, b) starts at the clean Crammer–Singer
-//! model with zero biases and AdaGrad accumulators of 1. Each round, for every class y, a random
+//! model with zero biases, and AdaGrad continues from the accumulators its training ended with
+//! (the reference's `train` returns them; the binary game's exact SVM returns ones). Each round, for every class y, a random
 //! other class j (seeded) is the target: the point of class y's feasible set maximizing the loss
 //! 1 + s_j(x) − s_y(x) (a linear minimization), under a decoy the caps 1 + s̃_i(x) − s̃_y(x) ≤ τ
 //! against every other class i; the class whose point has the largest loss wins, so the attack
@@ -16,11 +17,13 @@ use crate::data::{Classes, Dataset};
 use crate::error::{Error, Result};
 use crate::feasible::{FeasibleSet, Method};
 use crate::linalg::dense_dot;
-use crate::model::{MulticlassModel, train_multiclass};
+use crate::model::{Accumulators, MulticlassModel, train_adagrad};
 use crate::rng::seeded;
 
 impl Player for MulticlassModel {
-    fn clean(train_set: &Dataset, options: &MinmaxOptions, should_stop: &dyn Fn() -> bool) -> Result<Self> {
+    type Start = (MulticlassModel, Accumulators);
+
+    fn clean(train_set: &Dataset, options: &MinmaxOptions, should_stop: &dyn Fn() -> bool) -> Result<Self::Start> {
         let Classes::Multiclass(k) = train_set.classes() else {
             return Err(Error::option(
                 "classes",
@@ -28,11 +31,11 @@ impl Player for MulticlassModel {
                 "the multi-class game needs class indices 0..k−1",
             ));
         };
-        train_multiclass(train_set, k, &options.evaluation.multiclass, should_stop)
+        train_adagrad(train_set, k, &options.evaluation.multiclass, should_stop)
     }
 
     fn play(
-        &self,
+        (clean, accumulators): &Self::Start,
         train_set: &Dataset,
         set: &FeasibleSet,
         decoy: Option<&Self>,
@@ -40,7 +43,7 @@ impl Player for MulticlassModel {
         seed: u64,
         should_stop: &dyn Fn() -> bool,
     ) -> Result<Dataset> {
-        let (k, d, n) = (self.k(), set.d(), train_set.n());
+        let (k, d, n) = (clean.k(), set.d(), train_set.n());
         let mut set = set.clone();
         if let Some(decoy) = decoy {
             for y in 0..k {
@@ -51,10 +54,10 @@ impl Player for MulticlassModel {
             }
         }
         let mut model = MulticlassModel {
-            w: self.w.clone(),
+            w: clean.w.clone(),
             bias: vec![0.0; k],
         };
-        let (mut sum_sq, mut bias_sq) = (vec![vec![1.0; d]; k], vec![1.0; k]);
+        let (mut sum_sq, mut bias_sq) = accumulators.clone();
         let (count, total) = budget(n, options);
         let mut rng = seeded(seed);
         let mut points: Vec<(Vec<f64>, i32)> = Vec::with_capacity(total + options.repeats);

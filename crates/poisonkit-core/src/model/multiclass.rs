@@ -155,6 +155,20 @@ pub fn train_multiclass(
     options: &AdagradOptions,
     should_stop: &dyn Fn() -> bool,
 ) -> Result<MulticlassModel> {
+    Ok(train_adagrad(data, k, options, should_stop)?.0)
+}
+
+/// AdaGrad's accumulated squared gradients: per class and feature, and per class bias.
+pub type Accumulators = (Vec<Vec<f64>>, Vec<f64>);
+
+/// [`train_multiclass`] with the accumulators it ends with (where the reference's min-max game
+/// continues from).
+pub fn train_adagrad(
+    data: &Dataset,
+    k: usize,
+    options: &AdagradOptions,
+    should_stop: &dyn Fn() -> bool,
+) -> Result<(MulticlassModel, Accumulators)> {
     options.validate()?;
     if k < 2 {
         return Err(Error::option("classes", k, "must be at least 2"));
@@ -206,5 +220,5 @@ pub fn train_multiclass(
             }
         }
     }
-    Ok(model)
+    Ok((model, (sum_sq, bias_sq)))
 }
