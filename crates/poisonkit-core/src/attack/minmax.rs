@@ -136,6 +136,7 @@ impl Player for LinearModel {
         Ok(train(&problem, &SolverOptions::default(), None, should_stop)?.model)
     }
 
+    /// The binary game from the clean model `start`, the rounding seeded by `seed`.
     fn play(
         start: &Self,
         train_set: &Dataset,
@@ -145,7 +146,59 @@ impl Player for LinearModel {
         seed: u64,
         should_stop: &dyn Fn() -> bool,
     ) -> Result<Dataset> {
-        points(train_set, start, set, decoy, options, seed, should_stop)
+        let problem = Problem::new(train_set, options.lambda, Loss::Hinge, false, None)?;
+        let (n, d) = (train_set.n(), set.d());
+        let mut set = set.clone();
+        if let Some(decoy) = decoy {
+            for label in [1, -1] {
+                set.add_loss_cap(label, &decoy.w, decoy.bias, options.loss_cap)?;
+            }
+        }
+        // (θ, b): the clean weights, bias 0. The clean objective's gradient at them is the clean
+        // hinge subgradient + λθ (the bias unregularized).
+        let mut model = LinearModel {
+            bias: 0.0,
+            ..start.clone()
+        };
+        let (mut sum_sq, mut bias_sq) = (vec![1.0; d], [1.0]);
+        let (count, total) = budget(n, options);
+        let mut rng = seeded(seed);
+        let mut points: Vec<(Vec<f64>, i32)> = Vec::with_capacity(total + options.repeats);
+        // Per class, the last solution's cutting-plane columns (θ moves little between rounds).
+        let mut columns = [Vec::new(), Vec::new()];
+        while points.len() < total {
+            if should_stop() {
+                return Err(Error::Aborted);
+            }
+            // The feasible point of highest loss per class; the larger wins (ties: +1).
+            let mut best: Option<(f64, Vec<f64>, i32)> = None;
+            for (label, columns) in [1, -1].into_iter().zip(&mut columns) {
+                let y = label as f64;
+                let cost: Vec<f64> = model.w.iter().map(|t| y * t).collect();
+                let solution = set.minimize_linear_from(&cost, label, Method::Fast, columns)?;
+                let loss = 1.0 - solution.value - y * model.bias;
+                if best.as_ref().is_none_or(|(l, _, _)| loss > *l) {
+                    best = Some((loss, solution.x, label));
+                }
+            }
+            let (_, x, label) = best.expect("two classes tried");
+            points.extend(copies(x, label, options, &mut rng)?);
+            // AdaGrad on the clean hinge subgradient + λθ + ε × the last point's subgradient.
+            let (mut grad, mut grad_bias) = problem.gradient(&model);
+            let (last, y) = points.last().map(|(x, l)| (x, *l as f64)).expect("just appended");
+            if 1.0 - y * (dense_dot(last, &model.w) + model.bias) > 0.0 {
+                grad.iter_mut().zip(last).for_each(|(g, v)| *g -= options.eps * y * v);
+                grad_bias -= options.eps * y;
+            }
+            adagrad(&mut model.w, &grad, &mut sum_sq, options.eta);
+            adagrad(
+                std::slice::from_mut(&mut model.bias),
+                &[grad_bias],
+                &mut bias_sq,
+                options.eta,
+            );
+        }
+        last_points(&points, count, d)
     }
 }
 
@@ -237,71 +290,6 @@ pub fn minmax_attack<M: Player>(
         outcomes.extend(replayed);
     }
     Ok(sweep.conclude(outcomes))
-}
-
-/// The binary game from the clean model `clean`, the rounding seeded by `seed`.
-fn points(
-    train_set: &Dataset,
-    clean: &LinearModel,
-    set: &FeasibleSet,
-    decoy: Option<&LinearModel>,
-    options: &MinmaxOptions,
-    seed: u64,
-    should_stop: &dyn Fn() -> bool,
-) -> Result<Dataset> {
-    let problem = Problem::new(train_set, options.lambda, Loss::Hinge, false, None)?;
-    let (n, d) = (train_set.n(), set.d());
-    let mut set = set.clone();
-    if let Some(decoy) = decoy {
-        for label in [1, -1] {
-            set.add_loss_cap(label, &decoy.w, decoy.bias, options.loss_cap)?;
-        }
-    }
-    // (θ, b): the clean weights, bias 0. The clean objective's gradient at them is the clean
-    // hinge subgradient + λθ (the bias unregularized).
-    let mut model = LinearModel {
-        bias: 0.0,
-        ..clean.clone()
-    };
-    let (mut sum_sq, mut bias_sq) = (vec![1.0; d], [1.0]);
-    let (count, total) = budget(n, options);
-    let mut rng = seeded(seed);
-    let mut points: Vec<(Vec<f64>, i32)> = Vec::with_capacity(total + options.repeats);
-    // Per class, the last solution's cutting-plane columns (θ moves little between rounds).
-    let mut columns = [Vec::new(), Vec::new()];
-    while points.len() < total {
-        if should_stop() {
-            return Err(Error::Aborted);
-        }
-        // The feasible point of highest loss per class; the larger wins (ties: +1).
-        let mut best: Option<(f64, Vec<f64>, i32)> = None;
-        for (label, columns) in [1, -1].into_iter().zip(&mut columns) {
-            let y = label as f64;
-            let cost: Vec<f64> = model.w.iter().map(|t| y * t).collect();
-            let solution = set.minimize_linear_from(&cost, label, Method::Fast, columns)?;
-            let loss = 1.0 - solution.value - y * model.bias;
-            if best.as_ref().is_none_or(|(l, _, _)| loss > *l) {
-                best = Some((loss, solution.x, label));
-            }
-        }
-        let (_, x, label) = best.expect("two classes tried");
-        points.extend(copies(x, label, options, &mut rng)?);
-        // AdaGrad on the clean hinge subgradient + λθ + ε × the last point's subgradient.
-        let (mut grad, mut grad_bias) = problem.gradient(&model);
-        let (last, y) = points.last().map(|(x, l)| (x, *l as f64)).expect("just appended");
-        if 1.0 - y * (dense_dot(last, &model.w) + model.bias) > 0.0 {
-            grad.iter_mut().zip(last).for_each(|(g, v)| *g -= options.eps * y * v);
-            grad_bias -= options.eps * y;
-        }
-        adagrad(&mut model.w, &grad, &mut sum_sq, options.eta);
-        adagrad(
-            std::slice::from_mut(&mut model.bias),
-            &[grad_bias],
-            &mut bias_sq,
-            options.eta,
-        );
-    }
-    last_points(&points, count, d)
 }
 
 /// round(εn) points kept, and round(εn)·(1 + burn) generated in all.

@@ -17,7 +17,7 @@ use crate::data::{Classes, Dataset};
 use crate::error::{Error, Result};
 use crate::feasible::{FeasibleSet, Method};
 use crate::linalg::dense_dot;
-use crate::model::{Accumulators, MulticlassModel, train_adagrad};
+use crate::model::{Accumulators, MulticlassModel, margin_of, train_adagrad};
 use crate::rng::seeded;
 
 impl Player for MulticlassModel {
@@ -83,10 +83,8 @@ impl Player for MulticlassModel {
             // ε × the last point's multi-class hinge subgradient.
             let (last, y) = points.last().map(|(x, l)| (x, *l as usize)).expect("just appended");
             let scores: Vec<f64> = (0..k).map(|j| dense_dot(&model.w[j], last) + model.bias[j]).collect();
-            let rival = (0..k).filter(|&j| j != y).fold(usize::MAX, |b, j| {
-                if b == usize::MAX || scores[j] > scores[b] { j } else { b }
-            });
-            if scores[y] - scores[rival] < 1.0 {
+            let (margin, rival) = margin_of(&scores, y);
+            if margin < 1.0 {
                 grad[rival]
                     .iter_mut()
                     .zip(last)

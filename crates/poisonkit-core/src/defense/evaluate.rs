@@ -116,17 +116,17 @@ pub fn evaluate(
         let trained = match train_set.classes() {
             Classes::Binary => {
                 let problem = Problem::new(data, options.lambda, Loss::Hinge, true, None)?;
-                let dual: Option<Vec<f64>> = match warm {
-                    Some((Trained::Binary(from), kept)) => Some(kept.iter().map(|&i| from.dual[i]).collect()),
+                // Warm: the undefended model and its dual variables on the kept points.
+                let from = match warm {
+                    Some((Trained::Binary(from), kept)) => {
+                        Some((from, kept.iter().map(|&i| from.dual[i]).collect::<Vec<_>>()))
+                    }
                     _ => None,
                 };
-                let warm = match warm {
-                    Some((Trained::Binary(from), _)) => Some(WarmStart {
-                        model: &from.model,
-                        dual: dual.as_deref(),
-                    }),
-                    _ => None,
-                };
+                let warm = from.as_ref().map(|(from, dual)| WarmStart {
+                    model: &from.model,
+                    dual: Some(dual),
+                });
                 Trained::Binary(train(&problem, &options.solver, warm, should_stop)?)
             }
             Classes::Multiclass(k) => Trained::Multiclass(train_multiclass(data, k, &options.multiclass, should_stop)?),

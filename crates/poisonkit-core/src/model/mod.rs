@@ -18,7 +18,7 @@ mod newton;
 mod objective;
 
 pub use loss::Loss;
-pub use multiclass::{Accumulators, AdagradOptions, MulticlassModel, train_adagrad, train_multiclass};
+pub use multiclass::{Accumulators, AdagradOptions, MulticlassModel, margin_of, train_adagrad, train_multiclass};
 pub use objective::Problem;
 
 use crate::data::Dataset;

@@ -67,17 +67,7 @@ impl MulticlassModel {
 
     /// The margin s_y − max_{j≠y} s_j of row i, with that most offending other class j.
     pub fn margin(&self, data: &Dataset, i: usize) -> (f64, usize) {
-        let s = self.scores(data, i);
-        let y = data.labels()[i] as usize;
-        let (rival, top) =
-            s.iter()
-                .enumerate()
-                .filter(|&(j, _)| j != y)
-                .fold(
-                    (usize::MAX, f64::NEG_INFINITY),
-                    |best, (j, &v)| if v > best.1 { (j, v) } else { best },
-                );
-        (s[y] - top, rival)
+        margin_of(&self.scores(data, i), data.labels()[i] as usize)
     }
 
     /// The margin of every row (the multi-class hinge is max(0, 1 − margin)).
@@ -102,6 +92,19 @@ impl MulticlassModel {
             wrong as f64 / data.n() as f64
         })
     }
+}
+
+/// The margin s_y − max_{j≠y} s_j of class scores `s`, with that other class j (ties: the lowest).
+pub fn margin_of(s: &[f64], y: usize) -> (f64, usize) {
+    let (rival, top) =
+        s.iter()
+            .enumerate()
+            .filter(|&(j, _)| j != y)
+            .fold(
+                (usize::MAX, f64::NEG_INFINITY),
+                |best, (j, &v)| if v > best.1 { (j, v) } else { best },
+            );
+    (s[y] - top, rival)
 }
 
 /// Options of [`train_multiclass`].
