@@ -190,7 +190,7 @@ test('attack CLI: usage errors exit 2 naming the option', (t) => {
     t.is(r.stdout, '')
     t.regex(r.stderr.trim(), pattern)
   }
-  expect(cli('attack'), /^error\[ERR_USAGE\]: missing attack \(attacks: kkt, minmax\)$/)
+  expect(cli('attack'), /^error\[ERR_USAGE\]: missing attack \(attacks: kkt, minmax, influence, labelflip, alfa\)$/)
   expect(cli('attack', 'nope'), /^error\[ERR_USAGE\]: unknown attack 'nope'/)
   expect(cli('attack', 'kkt', '--train', f, '--test', f, '--lambda', '1'), /^error\[ERR_USAGE\]: missing required option --out$/)
   expect(cli('attack', 'kkt', '--train', f, '--test', f, '--lambda', '1', '--out', join(dir, 'p.svm'), '--eps', '2'), /^error\[ERR_INVALID_OPTION\]: option --eps = 2/)

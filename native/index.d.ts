@@ -68,6 +68,8 @@ export declare class FeasibleSet {
   kktProgram(g: Float64Array, epsPos: number, epsNeg: number, method?: string | undefined | null): Promise<KktSolution>
 }
 
+export declare function alfaAttack(train: Dataset, test: Dataset, options: AttackOptions, set?: FeasibleSet | undefined | null, progress?: AttackProgress | undefined | null, signal?: AbortSignal | undefined | null): Promise<AttackOutcome>
+
 /** The options of both attacks; each reads its own. */
 export interface AttackOptions {
   lambda: number
@@ -91,6 +93,16 @@ export interface AttackOptions {
   eta?: number
   burn?: number
   lossCap?: number
+  /** Influence: one trajectory per step size. */
+  stepSizes?: Array<number>
+  maxIter?: number
+  checkEvery?: number
+  patience?: number
+  refitEvery?: number
+  scoreEvery?: number
+  temperature?: number
+  /** alfa: at most this many copies of one pool point. */
+  maxCopies?: number
 }
 
 export interface AttackSummary {
@@ -100,6 +112,9 @@ export interface AttackSummary {
   epsNeg: number
   /** The KKT program's residual (KKT only). */
   residual?: number
+  /** The winner's step size and gradient steps (influence only). */
+  stepSize?: number
+  iteration?: number
   evaluation: EvaluationResult
   curve: Array<CurvePoint>
   candidates: number
@@ -234,6 +249,8 @@ export interface GradientResult {
 /** ∇²P(w, b)·(v, vBias). */
 export declare function hessianVectorProduct(data: Dataset, w: Float64Array, bias: number, v: Float64Array, vBias: number, objective: ObjectiveOptions): GradientResult
 
+export declare function influenceAttack(train: Dataset, test: Dataset, options: AttackOptions, set?: FeasibleSet | undefined | null, progress?: AttackProgress | undefined | null, signal?: AbortSignal | undefined | null): Promise<AttackOutcome>
+
 export declare function kktAttack(train: Dataset, test: Dataset, options: AttackOptions, set?: FeasibleSet | undefined | null, progress?: AttackProgress | undefined | null, signal?: AbortSignal | undefined | null): Promise<AttackOutcome>
 
 export interface KktSolution {
@@ -245,6 +262,8 @@ export interface KktSolution {
   iterations: number
   residual: number
 }
+
+export declare function labelFlipAttack(train: Dataset, test: Dataset, options: AttackOptions, set?: FeasibleSet | undefined | null, progress?: AttackProgress | undefined | null, signal?: AbortSignal | undefined | null): Promise<AttackOutcome>
 
 export declare function loadDataset(path: string, options?: LoadOptions | undefined | null): Promise<Dataset>
 

@@ -773,15 +773,18 @@ if (
   }
 }
 
-const { AttackOutcome, AttackProgress, Dataset, FeasibleSet, decisionFunction, evaluate, hessianVectorProduct, kktAttack, loadDataset, makeBagOfWords, makeBlobs, meanLoss, minmaxAttack, objectiveGradient, objectiveValue, predict, roundPoints, train, zeroOneError } = nativeBinding
+const { AttackOutcome, AttackProgress, Dataset, FeasibleSet, alfaAttack, decisionFunction, evaluate, hessianVectorProduct, influenceAttack, kktAttack, labelFlipAttack, loadDataset, makeBagOfWords, makeBlobs, meanLoss, minmaxAttack, objectiveGradient, objectiveValue, predict, roundPoints, train, zeroOneError } = nativeBinding
 export { AttackOutcome }
 export { AttackProgress }
 export { Dataset }
 export { FeasibleSet }
+export { alfaAttack }
 export { decisionFunction }
 export { evaluate }
 export { hessianVectorProduct }
+export { influenceAttack }
 export { kktAttack }
+export { labelFlipAttack }
 export { loadDataset }
 export { makeBagOfWords }
 export { makeBlobs }

@@ -7,6 +7,10 @@
  * - the min-max attack (§4.3, Algorithm 5): per decoy, online steps on the defender against the
  *   feasible point of highest loss, kept within a loss cap under the decoy; candidates scored by all
  *   five defenses; `basic: true` runs it once without a decoy (min-max-basic).
+ * - the influence attack (§4.1, Algorithm 2): gradient ascent on the poison's features through the
+ *   implicit function theorem, two points with copies (or `basic: true`, round(εn) separate ones),
+ *   optionally refitting the feasible set every `refitEvery` steps (Algorithm 1);
+ * - the label-flip baselines (Appendix D): random feasible label flips and alfa.
  * The candidate with the highest minimum test error wins and is evaluated against all five defenses.
  */
 import * as addon from '../native/index.js'
@@ -93,6 +97,42 @@ export interface MinmaxAttackOptions extends AttackOptions {
   lossCap?: number
 }
 
+/** Options of `influenceAttack` (the decoy options do not apply). */
+export interface InfluenceAttackOptions extends AttackOptions {
+  /** influence-basic: round(εn) separate points from random feasible label flips (false: two points with copies in inverse class balance). */
+  basic?: boolean
+  /** One trajectory per step size, run in parallel; the best-scored snapshot wins ([0.1], the reference's). */
+  stepSizes?: number[]
+  /** At most this many gradient steps per trajectory (10000, the reference's). */
+  maxIter?: number
+  /** Steps between readings of the smoothed test loss (10). */
+  checkEvery?: number
+  /** Stop after this many readings in a row without a new highest test loss (2). */
+  patience?: number
+  /** Refit the feasible set on clean + poison every this many steps (iterative optimization, Algorithm 1; default: never). */
+  refitEvery?: number
+  /** Steps between scorings of the poison by the defenses, the points of the anytime curve (50). */
+  scoreEvery?: number
+  /** Temperature t of the smoothed hinge the attack differentiates (0.001). */
+  temperature?: number
+}
+
+/** The result of the influence attack. */
+export interface InfluenceAttackResult extends AttackResult {
+  decoy: null
+  /** The winning snapshot's step size and gradient steps. */
+  stepSize: number
+  iteration: number
+}
+
+/** Options of `alfaAttack`. */
+export interface AlfaAttackOptions extends AttackOptions {
+  /** Rounds of SVM + LP at most (100). */
+  maxIter?: number
+  /** Copies of one pool point at most (default: no cap, as the reference: all copies on one point). */
+  maxCopies?: number
+}
+
 /** The winning decoy parameters. */
 export interface DecoyInfo {
   /** Index in the decoy list (sorted by test error, highest first). */
@@ -152,7 +192,7 @@ export async function kktAttack(options: KktAttackOptions): Promise<KktAttackRes
   if (options.lossPercentile !== undefined && !(finiteNumber('lossPercentile', options.lossPercentile) >= 0 && options.lossPercentile <= 100)) {
     invalidOption('lossPercentile', options.lossPercentile, 'must lie in [0, 100]')
   }
-  const result = await run(addon.kktAttack, options, { lossPercentile: options.lossPercentile })
+  const { stepSize: _step, iteration: _iteration, ...result } = await run(addon.kktAttack, options, { lossPercentile: options.lossPercentile })
   return { ...result, decoy: result.decoy!, residual: result.residual! }
 }
 
@@ -163,7 +203,47 @@ export async function minmaxAttack(options: MinmaxAttackOptions): Promise<Attack
     if (options[name] !== undefined) finiteNumber(name, options[name])
   }
   const { basic, eta, burn, lossCap } = options
-  const { residual: _residual, ...result } = await run(addon.minmaxAttack, options, { basic, eta, burn, lossCap })
+  const { residual: _residual, stepSize: _step, iteration: _iteration, ...result } = await run(addon.minmaxAttack, options, { basic, eta, burn, lossCap })
+  return result
+}
+
+/**
+ * Runs the influence attack off the main thread: per step size, gradient steps on the poison
+ * scored every `scoreEvery` steps by the defenses.
+ */
+export async function influenceAttack(options: InfluenceAttackOptions): Promise<InfluenceAttackResult> {
+  if (options.basic !== undefined && typeof options.basic !== 'boolean') invalidOption('basic', options.basic, 'must be true or false')
+  if (options.stepSizes !== undefined) {
+    if (!Array.isArray(options.stepSizes) || options.stepSizes.length === 0) invalidOption('stepSizes', options.stepSizes, 'must be a non-empty list of positive numbers')
+    options.stepSizes.forEach((v, i) => {
+      if (!(finiteNumber(`stepSizes[${i}]`, v) > 0)) invalidOption(`stepSizes[${i}]`, v, 'must be a positive number')
+    })
+  }
+  for (const name of ['maxIter', 'checkEvery', 'patience', 'refitEvery', 'scoreEvery'] as const) {
+    if (options[name] !== undefined) count(name, options[name])
+  }
+  if (options.temperature !== undefined && !(finiteNumber('temperature', options.temperature) > 0)) {
+    invalidOption('temperature', options.temperature, 'must be a positive number')
+  }
+  const { basic, stepSizes, maxIter, checkEvery, patience, refitEvery, scoreEvery, temperature } = options
+  const own = { basic, stepSizes, maxIter, checkEvery, patience, refitEvery, scoreEvery, temperature }
+  const { residual: _residual, stepSize, iteration, ...result } = await run(addon.influenceAttack, options, own)
+  return { ...result, decoy: null, stepSize: stepSize!, iteration: iteration! }
+}
+
+/** Random feasible label flips: round(εn) flipped dev points drawn with replacement from those inside the feasible set. */
+export async function labelFlipAttack(options: AttackOptions): Promise<AttackResult> {
+  const { residual: _residual, stepSize: _step, iteration: _iteration, ...result } = await run(addon.labelFlipAttack, options, {})
+  return result
+}
+
+/** alfa (Xiao et al. 2012) as adapted in the paper's Appendix D: copies of flipped dev points inside the feasible set, chosen by alternating a weighted SVM and an LP. */
+export async function alfaAttack(options: AlfaAttackOptions): Promise<AttackResult> {
+  for (const name of ['maxIter', 'maxCopies'] as const) {
+    if (options[name] !== undefined) count(name, options[name])
+  }
+  const { maxIter, maxCopies } = options
+  const { residual: _residual, stepSize: _step, iteration: _iteration, ...result } = await run(addon.alfaAttack, options, { maxIter, maxCopies })
   return result
 }
 
@@ -174,7 +254,7 @@ async function run(
   attack: NativeAttack,
   options: AttackOptions,
   own: Partial<addon.AttackOptions>,
-): Promise<AttackResult & { residual?: number }> {
+): Promise<AttackResult & { residual?: number; stepSize?: number; iteration?: number }> {
   const started = performance.now()
   const { train, test, signal, onProgress } = options
   const lambda = finiteNumber('lambda', options.lambda)
@@ -259,6 +339,8 @@ async function run(
     epsPos: summary.epsPos,
     epsNeg: summary.epsNeg,
     residual: summary.residual ?? undefined,
+    stepSize: summary.stepSize ?? undefined,
+    iteration: summary.iteration ?? undefined,
     selection: toEvaluation(summary.evaluation),
     evaluation,
     curve: summary.curve,

@@ -4,12 +4,18 @@
  */
 export { PoisonkitError } from './errors.js'
 export {
+  alfaAttack,
+  influenceAttack,
   kktAttack,
+  labelFlipAttack,
   minmaxAttack,
+  type AlfaAttackOptions,
   type AttackOptions,
   type AttackProgress,
   type AttackResult,
   type DecoyInfo,
+  type InfluenceAttackOptions,
+  type InfluenceAttackResult,
   type KktAttackOptions,
   type KktAttackResult,
   type MinmaxAttackOptions,

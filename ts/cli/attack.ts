@@ -1,6 +1,6 @@
 /** `poisonkit attack <kind>`: runs an attack, writes the poison points and reports its evaluation. */
 import { PoisonkitError } from '../errors.js'
-import { kktAttack, minmaxAttack, type AttackProgress, type AttackResult } from '../attack.js'
+import { alfaAttack, influenceAttack, kktAttack, labelFlipAttack, minmaxAttack, type AttackProgress, type AttackResult } from '../attack.js'
 import { DEFENSES, type DefenseName } from '../defense.js'
 import { loadAll } from './load.js'
 import { choice, numberOption, parse, progress, required } from './args.js'
@@ -20,7 +20,7 @@ const shared = `  --train F              clean training data (svmlight/libsvm, C
   --seed S               seed of the decoy order, the rounding and the SVD defense (0)
   --json                 print one JSON object on stdout`
 
-export const usage = `poisonkit attack kkt|minmax --train F --test F --lambda L --out F [options]
+export const usage = `poisonkit attack kkt|minmax|influence|labelflip|alfa --train F --test F --lambda L --out F [options]
 
 kkt: the KKT attack (paper §4.2): decoy parameters, then per decoy and class split two poison points
 whose gradients make the decoy optimal, inside the feasible set; the candidate with the highest
@@ -44,7 +44,32 @@ ${shared}
   --rounding-trials K    games played again with fresh roundings for each of the leading decoys
                          (8; 1 as the reference)
   --all-decoys           every decoy, not only the Pareto front (the reference uses the front)
-  --defenses LIST        defenses that score the candidates (l2,slab,loss,svd,knn)`
+  --defenses LIST        defenses that score the candidates (l2,slab,loss,svd,knn)
+
+influence: the influence attack (paper §4.1): gradient ascent on two poison points (with copies in
+inverse class balance) through the implicit function theorem, projected onto the feasible set; the
+poison is scored by the five defenses every --score-every steps, the best snapshot wins.
+
+${shared}
+  --basic                influence-basic: round(εn) separate points from random feasible label flips
+  --iterative K          refit the feasible set on clean + poison every K steps (paper Algorithm 1)
+  --step-sizes LIST      one trajectory per step size, in parallel (0.1, the reference's)
+  --max-iter N           gradient steps per trajectory at most (10000); it stops earlier after 2
+                         readings of the test loss (every 10 steps) without a new high
+  --score-every N        steps between scorings by the defenses (50)
+  --repeats R            rounding group size: copies sharing one rounding (1, as the reference)
+  --defenses LIST        defenses that score the snapshots (l2,slab,loss,svd,knn)
+
+labelflip: random feasible label flips (paper Appendix D): round(εn) dev points with flipped labels,
+drawn with replacement from those inside the feasible set.
+
+${shared}
+
+alfa: alfa (Xiao et al. 2012) as adapted in the paper's Appendix D: copies of flipped dev points
+inside the feasible set, chosen by alternating a weighted SVM and an LP over the copy weights.
+
+${shared}
+  --max-copies N         copies of one pool point at most (default: no cap, as the reference)`
 
 /** A one-line progress bar on a terminal's stderr. */
 function bar(p: AttackProgress): void {
@@ -81,6 +106,15 @@ const sharedOptions = {
 const kindOptions = {
   kkt: {},
   minmax: { basic: { type: 'boolean', default: false }, 'all-decoys': { type: 'boolean', default: false } },
+  influence: {
+    basic: { type: 'boolean', default: false },
+    iterative: { type: 'string' },
+    'step-sizes': { type: 'string' },
+    'max-iter': { type: 'string' },
+    'score-every': { type: 'string' },
+  },
+  labelflip: {},
+  alfa: { 'max-copies': { type: 'string' } },
 } as const
 
 async function attackCommand(kind: keyof typeof kindOptions, argv: string[]): Promise<void> {
@@ -122,18 +156,32 @@ async function attackCommand(kind: keyof typeof kindOptions, argv: string[]): Pr
     onProgress: bar,
     signal: controller.signal,
   }
-  let result: AttackResult & { residual?: number }
+  const stepSizes = text('step-sizes')
+    ?.split(',')
+    .map((v) => numberOption('step-sizes', v.trim(), 'positive'))
+  let result: AttackResult & { residual?: number; stepSize?: number; iteration?: number }
   try {
-    result =
-      kind === 'kkt'
-        ? await kktAttack(options)
-        : await minmaxAttack({ ...options, basic: o.basic === true, prune: o['all-decoys'] ? false : undefined })
+    result = await {
+      kkt: () => kktAttack(options),
+      minmax: () => minmaxAttack({ ...options, basic: o.basic === true, prune: o['all-decoys'] ? false : undefined }),
+      influence: () =>
+        influenceAttack({
+          ...options,
+          basic: o.basic === true,
+          refitEvery: countOption('iterative'),
+          stepSizes,
+          maxIter: countOption('max-iter'),
+          scoreEvery: countOption('score-every'),
+        }),
+      labelflip: () => labelFlipAttack(options),
+      alfa: () => alfaAttack({ ...options, maxCopies: countOption('max-copies') }),
+    }[kind]()
   } finally {
     process.off('SIGINT', onSigint)
     if (process.stderr.isTTY) process.stderr.write('\r\x1b[2K')
   }
   await result.poison.writeSvmlight(out)
-  const name = kind === 'minmax' && o.basic ? 'minmax-basic' : kind
+  const name = (kind === 'minmax' || kind === 'influence') && o.basic ? `${kind}-basic` : kind
   const { timing: _timing, ...evaluation } = result.evaluation
   const summary = {
     attack: name,
@@ -144,6 +192,7 @@ async function attackCommand(kind: keyof typeof kindOptions, argv: string[]): Pr
     epsPos: result.epsPos,
     epsNeg: result.epsNeg,
     candidates: result.candidates,
+    ...(result.stepSize === undefined ? {} : { stepSize: result.stepSize, iteration: result.iteration }),
     selectionMin: result.selection.min,
     seconds: result.seconds,
     evaluation,
@@ -156,9 +205,20 @@ async function attackCommand(kind: keyof typeof kindOptions, argv: string[]): Pr
   }
   const pct = (x: number | undefined) => (x === undefined ? '' : `${(100 * x).toFixed(2)}%`)
   const e = result.evaluation
-  const title = { kkt: 'KKT attack', minmax: 'min-max attack', 'minmax-basic': 'min-max-basic attack' }[name]
+  const titles: Record<string, string> = {
+    kkt: 'KKT attack',
+    minmax: 'min-max attack',
+    'minmax-basic': 'min-max-basic attack',
+    influence: 'influence attack',
+    'influence-basic': 'influence-basic attack',
+    labelflip: 'random label flips',
+    alfa: 'alfa attack',
+  }
+  const title = titles[name]
   const decoy =
-    result.decoy === null
+    result.stepSize !== undefined
+      ? `step size ${result.stepSize}, ${result.iteration} gradient steps; ${result.candidates} snapshots scored`
+      : result.decoy === null
       ? 'no decoy'
       : `decoy: q = ${+result.decoy.quantile.toPrecision(10)}, r = ${result.decoy.copies} (its own test error ${pct(result.decoy.testError)}); ${result.candidates} candidates from ${result.decoys} decoys`
   const lines = [
@@ -176,6 +236,9 @@ async function attackCommand(kind: keyof typeof kindOptions, argv: string[]): Pr
 const kinds: Record<string, (argv: string[]) => Promise<void>> = {
   kkt: (argv) => attackCommand('kkt', argv),
   minmax: (argv) => attackCommand('minmax', argv),
+  influence: (argv) => attackCommand('influence', argv),
+  labelflip: (argv) => attackCommand('labelflip', argv),
+  alfa: (argv) => attackCommand('alfa', argv),
 }
 
 export async function run(argv: string[]): Promise<void> {

@@ -1,12 +1,14 @@
-//! The KKT and min-max attacks (one AsyncTask): decoys, the sweep and its progress, which a JS
-//! timer polls from an `AttackProgress` (no JS callback is ever called from the worker threads).
+//! The attacks (one AsyncTask): KKT and min-max (decoys, then the sweep), influence, random label
+//! flips and alfa; their progress, which a JS timer polls from an `AttackProgress` (no JS callback
+//! is ever called from the worker threads).
 
 use std::sync::{Arc, Mutex};
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use poisonkit_core::attack::{
-    self, AttackResult, Decoy, DecoyOptions, KktOptions, Knowledge, MinmaxOptions, Player, Progress,
+    self, AlfaOptions, AttackResult, Decoy, DecoyOptions, InfluenceOptions, KktOptions, Knowledge, LabelFlipOptions,
+    MinmaxOptions, Player, Progress,
 };
 use poisonkit_core::data::{self, Classes};
 use poisonkit_core::defense::Defense;
@@ -43,6 +45,16 @@ pub struct AttackOptions {
     pub eta: Option<f64>,
     pub burn: Option<f64>,
     pub loss_cap: Option<f64>,
+    /// Influence: one trajectory per step size.
+    pub step_sizes: Option<Vec<f64>>,
+    pub max_iter: Option<f64>,
+    pub check_every: Option<f64>,
+    pub patience: Option<f64>,
+    pub refit_every: Option<f64>,
+    pub score_every: Option<f64>,
+    pub temperature: Option<f64>,
+    /// alfa: at most this many copies of one pool point.
+    pub max_copies: Option<f64>,
 }
 
 #[napi(object)]
@@ -129,6 +141,9 @@ pub struct AttackSummary {
     pub eps_neg: f64,
     /// The KKT program's residual (KKT only).
     pub residual: Option<f64>,
+    /// The winner's step size and gradient steps (influence only).
+    pub step_size: Option<f64>,
+    pub iteration: Option<u32>,
     pub evaluation: EvaluationResult,
     pub curve: Vec<CurvePoint>,
     pub candidates: u32,
@@ -166,13 +181,29 @@ impl AttackOutcome {
 enum Kind {
     Kkt(KktOptions),
     Minmax { options: MinmaxOptions, basic: bool },
+    Influence(InfluenceOptions),
+    LabelFlip(LabelFlipOptions),
+    Alfa(AlfaOptions),
 }
 
 impl Kind {
+    /// Whether the poison is rounded to integers (label flips copy real points).
     fn round(&self) -> bool {
         match self {
             Kind::Kkt(o) => o.round,
             Kind::Minmax { options, .. } => options.round,
+            Kind::Influence(o) => o.round,
+            Kind::LabelFlip(_) | Kind::Alfa(_) => false,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Kind::Kkt(_) => "KKT",
+            Kind::Minmax { .. } => "min-max",
+            Kind::Influence(_) => "influence",
+            Kind::LabelFlip(_) => "label-flip",
+            Kind::Alfa(_) => "alfa",
         }
     }
 }
@@ -204,10 +235,31 @@ impl Task for AttackTask {
         let state = self.state.clone();
         let set_state = move |s: ProgressSnapshot| *state.lock().unwrap_or_else(|e| e.into_inner()) = s;
         guard(|| {
-            set_state(fitting_decoys());
+            set_state(match self.kind {
+                Kind::Kkt(_) | Kind::Minmax { basic: false, .. } => fitting_decoys(),
+                _ => ProgressSnapshot {
+                    phase: "candidates".into(),
+                    ..Default::default()
+                },
+            });
             let multiclass = matches!(self.train.classes(), Classes::Multiclass(_));
+            // The attacker scores candidates on what it knows: the test set, or the clean
+            // training set when the test set is unknown (paper §6.1).
+            let dev = match self.decoy_options.knowledge {
+                Knowledge::Test => &self.test,
+                Knowledge::Train => &self.train,
+            };
             let set = match &self.set {
                 Some(set) => set.as_ref().clone(),
+                // The label-flip pool, as the reference's alfa: flipped dev points inside the
+                // sphere fitted on the dev data itself (the L2 defense only, paper Appendix D).
+                None if matches!(self.kind, Kind::LabelFlip(_) | Kind::Alfa(_)) => {
+                    let options = FeasibleOptions {
+                        slab: false,
+                        ..Default::default()
+                    };
+                    feasible::FeasibleSet::from_clean(dev, &options)?
+                }
                 None => {
                     let options = FeasibleOptions {
                         upper: self.upper.clone(),
@@ -217,12 +269,6 @@ impl Task for AttackTask {
                     };
                     feasible::FeasibleSet::from_clean(&self.train, &options)?
                 }
-            };
-            // The attacker scores candidates on what it knows: the test set, or the clean
-            // training set when the test set is unknown (paper §6.1).
-            let dev = match self.decoy_options.knowledge {
-                Knowledge::Test => &self.test,
-                Knowledge::Train => &self.train,
             };
             let report = |p: Progress| {
                 set_state(ProgressSnapshot {
@@ -245,11 +291,25 @@ impl Task for AttackTask {
                 Ok((result, decoys.iter().enumerate().map(DecoyInfo::from).collect()))
             }
             match (&self.kind, multiclass) {
-                (Kind::Kkt(_), true) => Err(poisonkit_core::Error::option(
-                    "train",
-                    "class indices",
-                    "the KKT attack needs binary ±1 labels (the min-max attack takes multi-class data)",
+                (kind @ (Kind::Kkt(_) | Kind::Influence(_) | Kind::LabelFlip(_) | Kind::Alfa(_)), true) => {
+                    Err(poisonkit_core::Error::option(
+                        "train",
+                        "class indices",
+                        &format!(
+                            "the {} attack needs binary ±1 labels (the min-max attack takes multi-class data)",
+                            kind.name()
+                        ),
+                    ))
+                }
+                (Kind::Influence(o), false) => Ok((
+                    attack::influence_attack(train, dev, &set, o, &stop, &report)?,
+                    Vec::new(),
                 )),
+                (Kind::LabelFlip(o), false) => Ok((
+                    attack::label_flip_attack(train, dev, &set, o, &stop, &report)?,
+                    Vec::new(),
+                )),
+                (Kind::Alfa(o), false) => Ok((attack::alfa_attack(train, dev, &set, o, &stop, &report)?, Vec::new())),
                 (Kind::Kkt(kkt), false) => {
                     let decoys = attack::generate_decoys(train, test, options, &stop)?;
                     let result = attack::kkt_attack(train, dev, &set, &decoys, kkt, &stop, &report)?;
@@ -275,6 +335,8 @@ impl Task for AttackTask {
             eps_pos: result.best.eps_pos,
             eps_neg: result.best.eps_neg,
             residual: result.best.residual,
+            step_size: result.best.step_size,
+            iteration: result.best.iteration.map(|i| i as u32),
             evaluation: result.evaluation.into(),
             curve: result
                 .curve
@@ -433,10 +495,7 @@ pub fn kkt_attack(
     if let Some(p) = o.loss_percentile {
         kkt.loss_percentile = p;
     }
-    if let Some(defenses) = &common.defenses {
-        kkt.evaluation.defenses = defenses.clone();
-    }
-    kkt.evaluation.scores.seed = common.seed;
+    scoring(&common, &mut kkt.evaluation);
     kkt.seed = common.seed;
     Ok(task(train, test, common, Kind::Kkt(kkt), set, progress, signal))
 }
@@ -484,4 +543,94 @@ pub fn minmax_attack(
         progress,
         signal,
     ))
+}
+
+/// Applies the defenses option, if given, to the candidates' scoring.
+fn scoring(common: &Common, evaluation: &mut poisonkit_core::defense::EvaluationOptions) {
+    if let Some(defenses) = &common.defenses {
+        evaluation.defenses = defenses.clone();
+    }
+    evaluation.scores.seed = common.seed;
+}
+
+#[napi(ts_return_type = "Promise<AttackOutcome>")]
+pub fn influence_attack(
+    train: &Dataset,
+    test: &Dataset,
+    options: AttackOptions,
+    set: Option<&FeasibleSet>,
+    progress: Option<&AttackProgress>,
+    signal: Option<AbortSignal>,
+) -> Result<AsyncTask<AttackTask>> {
+    let o = &options;
+    let common = common(o, train, false)?;
+    let mut influence = InfluenceOptions::new(o.lambda, o.eps);
+    influence.basic = o.basic.unwrap_or(false);
+    influence.round = common.round;
+    influence.repeats = positive_count("repeats", o.repeats, influence.repeats)?;
+    influence.max_iter = o
+        .max_iter
+        .map(|v| count("maxIter", v))
+        .transpose()?
+        .unwrap_or(influence.max_iter);
+    influence.check_every = positive_count("checkEvery", o.check_every, influence.check_every)?;
+    influence.patience = positive_count("patience", o.patience, influence.patience)?;
+    influence.score_every = positive_count("scoreEvery", o.score_every, influence.score_every)?;
+    influence.refit_every = o
+        .refit_every
+        .map(|v| positive_count("refitEvery", Some(v), 1))
+        .transpose()?;
+    if let Some(steps) = &o.step_sizes {
+        influence.step_sizes = steps.clone();
+    }
+    influence.temperature = o.temperature.unwrap_or(influence.temperature);
+    scoring(&common, &mut influence.evaluation);
+    influence.seed = common.seed;
+    Ok(task(
+        train,
+        test,
+        common,
+        Kind::Influence(influence),
+        set,
+        progress,
+        signal,
+    ))
+}
+
+#[napi(ts_return_type = "Promise<AttackOutcome>")]
+pub fn label_flip_attack(
+    train: &Dataset,
+    test: &Dataset,
+    options: AttackOptions,
+    set: Option<&FeasibleSet>,
+    progress: Option<&AttackProgress>,
+    signal: Option<AbortSignal>,
+) -> Result<AsyncTask<AttackTask>> {
+    let o = &options;
+    let common = common(o, train, false)?;
+    let mut flips = LabelFlipOptions::new(o.lambda, o.eps);
+    scoring(&common, &mut flips.evaluation);
+    flips.seed = common.seed;
+    Ok(task(train, test, common, Kind::LabelFlip(flips), set, progress, signal))
+}
+
+#[napi(ts_return_type = "Promise<AttackOutcome>")]
+pub fn alfa_attack(
+    train: &Dataset,
+    test: &Dataset,
+    options: AttackOptions,
+    set: Option<&FeasibleSet>,
+    progress: Option<&AttackProgress>,
+    signal: Option<AbortSignal>,
+) -> Result<AsyncTask<AttackTask>> {
+    let o = &options;
+    let common = common(o, train, false)?;
+    let mut alfa = AlfaOptions::new(o.lambda, o.eps);
+    alfa.max_iter = positive_count("maxIter", o.max_iter, alfa.max_iter)?;
+    alfa.max_copies = o
+        .max_copies
+        .map(|v| positive_count("maxCopies", Some(v), 1))
+        .transpose()?;
+    scoring(&common, &mut alfa.evaluation);
+    Ok(task(train, test, common, Kind::Alfa(alfa), set, progress, signal))
 }

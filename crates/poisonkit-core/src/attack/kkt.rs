@@ -210,6 +210,8 @@ pub fn kkt_attack(
             eps_pos,
             eps_neg,
             residual: Some(solution.value),
+            step_size: None,
+            iteration: None,
             min_error: 0.0,
             finished: 0.0,
         };

@@ -268,6 +268,8 @@ pub fn minmax_attack<M: Player>(
             eps_pos: positives / n,
             eps_neg: (poison.n() as f64 - positives) / n,
             residual: None,
+            step_size: None,
+            iteration: None,
             min_error: 0.0,
             finished: 0.0,
         };

@@ -21,6 +21,10 @@ pub struct Candidate {
     pub eps_neg: f64,
     /// ‖g − ε₊x₊ + ε₋x₋‖ at the KKT program's solution (KKT attack only).
     pub residual: Option<f64>,
+    /// The step size of its trajectory (influence attack only).
+    pub step_size: Option<f64>,
+    /// The gradient steps taken before it (influence attack only).
+    pub iteration: Option<usize>,
     /// The minimum test error over the defenses.
     pub min_error: f64,
     /// Seconds from the start of the sweep to this candidate's end.
@@ -83,9 +87,8 @@ pub(super) struct Sweep<'a> {
     pub evaluation: &'a EvaluationOptions,
     pub should_stop: &'a (dyn Fn() -> bool + Sync),
     start: Instant,
-    total: usize,
-    /// (candidates done, best minimum error).
-    state: Mutex<(usize, f64)>,
+    /// (candidates done, candidates in all, best minimum error).
+    state: Mutex<(usize, usize, f64)>,
     progress: &'a (dyn Fn(Progress) + Sync),
 }
 
@@ -104,8 +107,7 @@ impl<'a> Sweep<'a> {
             evaluation,
             should_stop,
             start,
-            total,
-            state: Mutex::new((0, 0.0)),
+            state: Mutex::new((0, total, 0.0)),
             progress,
         }
     }
@@ -119,13 +121,19 @@ impl<'a> Sweep<'a> {
     pub fn tick(&self, min_error: f64) {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         state.0 += 1;
-        state.1 = state.1.max(min_error);
+        state.2 = state.2.max(min_error);
         (self.progress)(Progress {
             done: state.0,
-            total: self.total,
-            best: state.1,
+            total: state.1,
+            best: state.2,
             seconds: self.seconds(),
         });
+    }
+
+    /// Takes `k` candidates that will not run (a trajectory that stopped early) off the total.
+    pub fn forfeit(&self, k: usize) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.1 = state.1.saturating_sub(k);
     }
 
     /// Scores `poison` on the dev data and counts it; `candidate` gets its score and finishing

@@ -111,6 +111,8 @@ pub struct FeasibleSet {
     lower: Option<f64>,
     upper: Option<Vec<f64>>,
     lp_relaxation: bool,
+    /// The options it was fitted with, for [`FeasibleSet::refit`].
+    options: FeasibleOptions,
 }
 
 impl FeasibleSet {
@@ -188,7 +190,21 @@ impl FeasibleSet {
             lower: nonnegative.then_some(0.0),
             upper,
             lp_relaxation: options.lp_relaxation,
+            options: options.clone(),
         })
+    }
+
+    /// The same set fitted anew on `data` (centroids, radii, the slab's direction and a
+    /// column-max box), keeping every class's halfspaces: the refitting step of iterative
+    /// optimization (paper Algorithm 1, digest §7.2), where `data` is clean + poison.
+    pub fn refit(&self, data: &Dataset) -> Result<FeasibleSet> {
+        let mut refitted = FeasibleSet::from_clean(data, &self.options)?;
+        for class in &mut refitted.classes {
+            if let Ok(old) = self.class(class.label) {
+                class.halfspaces = old.halfspaces.clone();
+            }
+        }
+        Ok(refitted)
     }
 
     /// The number of features.

@@ -19,7 +19,7 @@ mod objective;
 
 pub use loss::Loss;
 pub use multiclass::{Accumulators, AdagradOptions, MulticlassModel, margin_of, train_adagrad, train_multiclass};
-pub use objective::Problem;
+pub use objective::{ConjugateGradient, Problem};
 
 use crate::data::Dataset;
 use crate::error::{Error, Result, check_len};

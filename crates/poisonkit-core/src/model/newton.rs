@@ -67,7 +67,14 @@ pub(super) fn train(
 
         // Truncated CG on H p = −g.
         let forcing = (g_norm / g0).sqrt().min(0.5);
-        let (p, pb) = conjugate_gradient(problem, &curvature, &g, gb, forcing * g_norm, (d + 1).min(500));
+        let minus_g: Vec<f64> = g.iter().map(|v| -v).collect();
+        let cg = problem.conjugate_gradient(&curvature, &minus_g, -gb, forcing * g_norm, (d + 1).min(500));
+        // No CG progress (e.g. zero curvature along g): fall back to steepest descent.
+        let (p, pb) = if cg.iterations == 0 {
+            (minus_g, -gb)
+        } else {
+            (cg.u, cg.ub)
+        };
 
         // Backtracking on the exact objective; margins move linearly along p.
         let slope = dense_dot(&g, &p) + gb * pb;
@@ -95,48 +102,4 @@ pub(super) fn train(
             step *= 0.5;
         }
     }
-}
-
-/// Approximately solves (∇²P) p = −g by conjugate gradients until ‖residual‖ ≤ `tol` or
-/// `max_iter` iterations; returns (p_w, p_b).
-fn conjugate_gradient(
-    problem: &Problem,
-    curvature: &[f64],
-    g: &[f64],
-    gb: f64,
-    tol: f64,
-    max_iter: usize,
-) -> (Vec<f64>, f64) {
-    let mut x = vec![0.0; g.len()];
-    let mut xb = 0.0;
-    let mut r: Vec<f64> = g.iter().map(|v| -v).collect();
-    let mut rb = -gb;
-    let mut p = r.clone();
-    let mut pb = rb;
-    let mut rr = dense_dot(&r, &r) + rb * rb;
-    for _ in 0..max_iter.max(1) {
-        if rr.sqrt() <= tol {
-            break;
-        }
-        let (hp, hpb) = problem.hvp_with(curvature, &p, pb);
-        let php = dense_dot(&p, &hp) + pb * hpb;
-        if php <= 0.0 {
-            break;
-        }
-        let alpha = rr / php;
-        x.iter_mut().zip(&p).for_each(|(x, p)| *x += alpha * p);
-        xb += alpha * pb;
-        r.iter_mut().zip(&hp).for_each(|(r, h)| *r -= alpha * h);
-        rb -= alpha * hpb;
-        let rr_new = dense_dot(&r, &r) + rb * rb;
-        let beta = rr_new / rr;
-        p.iter_mut().zip(&r).for_each(|(p, r)| *p = r + beta * *p);
-        pb = rb + beta * pb;
-        rr = rr_new;
-    }
-    if x.iter().all(|v| *v == 0.0) && xb == 0.0 {
-        // No CG progress (e.g. zero curvature along g): fall back to steepest descent.
-        return (g.iter().map(|v| -v).collect(), -gb);
-    }
-    (x, xb)
 }
