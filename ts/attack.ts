@@ -95,6 +95,8 @@ export interface MinmaxAttackOptions extends AttackOptions {
   burn?: number
   /** The loss cap τ: poison keeps hinge loss ≤ τ under the decoy (0.25). */
   lossCap?: number
+  /** Refit the feasible set on clean + the game's last round(εn) points every this many rounds (iterative optimization, Algorithm 1; default: never). */
+  refitEvery?: number
 }
 
 /** Options of `influenceAttack` (the decoy options do not apply). */
@@ -202,8 +204,10 @@ export async function minmaxAttack(options: MinmaxAttackOptions): Promise<Attack
   for (const name of ['eta', 'burn', 'lossCap'] as const) {
     if (options[name] !== undefined) finiteNumber(name, options[name])
   }
-  const { basic, eta, burn, lossCap } = options
-  const { residual: _residual, stepSize: _step, iteration: _iteration, ...result } = await run(addon.minmaxAttack, options, { basic, eta, burn, lossCap })
+  if (options.refitEvery !== undefined) count('refitEvery', options.refitEvery)
+  const { basic, eta, burn, lossCap, refitEvery } = options
+  const own = { basic, eta, burn, lossCap, refitEvery }
+  const { residual: _residual, stepSize: _step, iteration: _iteration, ...result } = await run(addon.minmaxAttack, options, own)
   return result
 }
 

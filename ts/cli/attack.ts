@@ -44,6 +44,8 @@ ${shared}
   --rounding-trials K    games played again with fresh roundings for each of the leading decoys
                          (8; 1 as the reference)
   --all-decoys           every decoy, not only the Pareto front (the reference uses the front)
+  --iterative K          refit the feasible set on clean + the game's points every K rounds (paper
+                         Algorithm 1)
   --defenses LIST        defenses that score the candidates (l2,slab,loss,svd,knn)
 
 influence: the influence attack (paper §4.1): gradient ascent on two poison points (with copies in
@@ -105,7 +107,7 @@ const sharedOptions = {
 
 const kindOptions = {
   kkt: {},
-  minmax: { basic: { type: 'boolean', default: false }, 'all-decoys': { type: 'boolean', default: false } },
+  minmax: { basic: { type: 'boolean', default: false }, 'all-decoys': { type: 'boolean', default: false }, iterative: { type: 'string' } },
   influence: {
     basic: { type: 'boolean', default: false },
     iterative: { type: 'string' },
@@ -163,7 +165,8 @@ async function attackCommand(kind: keyof typeof kindOptions, argv: string[]): Pr
   try {
     result = await {
       kkt: () => kktAttack(options),
-      minmax: () => minmaxAttack({ ...options, basic: o.basic === true, prune: o['all-decoys'] ? false : undefined }),
+      minmax: () =>
+        minmaxAttack({ ...options, basic: o.basic === true, prune: o['all-decoys'] ? false : undefined, refitEvery: countOption('iterative') }),
       influence: () =>
         influenceAttack({
           ...options,

@@ -172,3 +172,24 @@ fn the_sweep_keeps_the_decoy_whose_poison_scores_highest() {
     let err = minmax_attack::<LinearModel>(&clean, &test, &set, None, &options, &|| true, &|_| {}).unwrap_err();
     assert_eq!(err.code(), "ERR_ABORTED");
 }
+
+#[test]
+fn refitting_the_set_during_the_game_changes_the_points() {
+    let (clean, _) = words(7);
+    let set = boxed_set(&clean);
+    let options = MinmaxOptions::new(0.05, 0.1);
+    let fixed = minmax_points::<LinearModel>(&clean, &set, None, &options, &|| false).unwrap();
+    let iterative = MinmaxOptions {
+        refit_every: Some(3),
+        ..options.clone()
+    };
+    let refitted = minmax_points::<LinearModel>(&clean, &set, None, &iterative, &|| false).unwrap();
+    assert_eq!(refitted.n(), fixed.n());
+    assert_ne!(fixed.values(), refitted.values());
+    let zero = MinmaxOptions {
+        refit_every: Some(0),
+        ..options
+    };
+    let error = minmax_points::<LinearModel>(&clean, &set, None, &zero, &|| false).unwrap_err();
+    assert!(error.to_string().contains("refitEvery"), "{error}");
+}

@@ -524,6 +524,10 @@ pub fn minmax_attack(
     minmax.eta = o.eta.unwrap_or(minmax.eta);
     minmax.burn = o.burn.unwrap_or(attack::reference_burn(&common.grid, o.eps));
     minmax.loss_cap = o.loss_cap.unwrap_or(minmax.loss_cap);
+    minmax.refit_every = o
+        .refit_every
+        .map(|v| positive_count("refitEvery", Some(v), 1))
+        .transpose()?;
     if let Some(defenses) = &common.defenses {
         minmax.evaluation.defenses = defenses.clone();
     } else if common.multiclass {

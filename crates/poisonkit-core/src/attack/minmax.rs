@@ -53,6 +53,9 @@ pub struct MinmaxOptions {
     pub rounding_trials: usize,
     /// How many leading decoys get the extra games.
     pub refine: usize,
+    /// Refit the feasible set on clean + the last round(εn) points every this many rounds
+    /// (iterative optimization, paper Algorithm 1); `None` keeps the set it was given.
+    pub refit_every: Option<usize>,
     /// Seed of the rounding (decoy k's game t uses seed + k + t·2³²) and of the decoy order.
     pub seed: u64,
     /// How [`minmax_attack`] scores each decoy's poison (all five defenses, the defender to a
@@ -75,6 +78,7 @@ impl MinmaxOptions {
             repeats: 2,
             rounding_trials: 8,
             refine: 4,
+            refit_every: None,
             seed: 0,
             evaluation,
         }
@@ -96,7 +100,11 @@ impl MinmaxOptions {
         if !(self.loss_cap >= 0.0 && self.loss_cap.is_finite()) {
             return Err(Error::option("lossCap", self.loss_cap, "must be a number ≥ 0"));
         }
-        for (name, value) in [("repeats", self.repeats), ("roundingTrials", self.rounding_trials)] {
+        for (name, value) in [
+            ("repeats", self.repeats),
+            ("roundingTrials", self.rounding_trials),
+            ("refitEvery", self.refit_every.unwrap_or(1)),
+        ] {
             if value == 0 {
                 return Err(Error::option(name, value, "must be at least 1"));
             }
@@ -170,6 +178,7 @@ impl Player for LinearModel {
             if should_stop() {
                 return Err(Error::Aborted);
             }
+            refit_game(&mut set, train_set, &points, count, options, &mut columns)?;
             // The feasible point of highest loss per class; the larger wins (ties: +1).
             let mut best: Option<(f64, Vec<f64>, i32)> = None;
             for (label, columns) in [1, -1].into_iter().zip(&mut columns) {
@@ -332,6 +341,29 @@ pub(super) fn adagrad(w: &mut [f64], g: &[f64], sq: &mut [f64], eta: f64) {
 }
 
 /// The last `count` points as the poison.
+/// Iterative optimization (paper Algorithm 1) in the game: every `refit_every` rounds the set is
+/// refitted on clean + the last round(εn) points so far, keeping its halfspaces (the decoy caps);
+/// the cutting planes' warm-start columns belong to the old box and are dropped.
+pub(super) fn refit_game<T>(
+    set: &mut FeasibleSet,
+    train_set: &Dataset,
+    points: &[(Vec<f64>, i32)],
+    count: usize,
+    options: &MinmaxOptions,
+    columns: &mut [Vec<T>],
+) -> Result<()> {
+    let round = points.len() / options.repeats;
+    match options.refit_every {
+        Some(every) if round > 0 && round.is_multiple_of(every) => {
+            let tail = last_points(points, count.min(points.len()), set.d())?;
+            *set = set.refit(&train_set.concat(&tail)?)?;
+            columns.iter_mut().for_each(Vec::clear);
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
 pub(super) fn last_points(points: &[(Vec<f64>, i32)], count: usize, d: usize) -> Result<Dataset> {
     let tail = &points[points.len() - count..];
     let dense: Vec<f64> = tail.iter().flat_map(|(x, _)| x.iter().copied()).collect();

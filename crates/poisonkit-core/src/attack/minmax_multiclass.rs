@@ -12,7 +12,7 @@
 use rand::RngExt;
 use rayon::prelude::*;
 
-use super::minmax::{MinmaxOptions, Player, adagrad, budget, copies, last_points};
+use super::minmax::{MinmaxOptions, Player, adagrad, budget, copies, last_points, refit_game};
 use crate::data::{Classes, Dataset};
 use crate::error::{Error, Result};
 use crate::feasible::{FeasibleSet, Method};
@@ -66,6 +66,7 @@ impl Player for MulticlassModel {
             if should_stop() {
                 return Err(Error::Aborted);
             }
+            refit_game(&mut set, train_set, &points, count, options, &mut columns)?;
             // Per class y, the feasible point of highest loss against a random other class.
             let mut best: Option<(f64, Vec<f64>, i32)> = None;
             for (y, columns) in columns.iter_mut().enumerate() {
