@@ -108,6 +108,11 @@ impl InfluenceOptions {
         }
     }
 
+    /// Snapshots a trajectory scores at most: steps 0, `score_every`, … and the last.
+    fn snapshots(&self) -> usize {
+        self.max_iter / self.score_every + 1
+    }
+
     fn validate(&self) -> Result<()> {
         if !(self.eps > 0.0 && self.eps < 1.0) {
             return Err(Error::option("eps", self.eps, "must lie in (0, 1)"));
@@ -298,11 +303,10 @@ pub fn influence_attack(
     train_set.require_both_classes("training data")?;
     crate::error::check_len("dev data: number of features", train_set.d(), dev.d())?;
     let initial = initial_poison(train_set, set, options)?;
-    let snapshots = options.max_iter / options.score_every + 1;
     let sweep = Sweep::new(
         (train_set, dev),
         &options.evaluation,
-        (start, snapshots * options.step_sizes.len()),
+        (start, options.snapshots() * options.step_sizes.len()),
         should_stop,
         progress,
     );
@@ -335,8 +339,7 @@ fn trajectory(
     let mut scored = Vec::new();
     let mut best_loss = f64::NEG_INFINITY;
     let mut stale = 0;
-    let total: usize = poison.copies.iter().sum();
-    let per_trajectory = options.max_iter / options.score_every + 1;
+    let per_trajectory = options.snapshots();
     let count_of = |label: i32| {
         let c: usize = (poison.labels.iter().zip(&poison.copies))
             .filter(|(y, _)| **y == label)
@@ -345,15 +348,14 @@ fn trajectory(
         c as f64 / n as f64
     };
     let (eps_pos, eps_neg) = (count_of(1), count_of(-1));
-    debug_assert_eq!(((eps_pos + eps_neg) * n as f64).round() as usize, total);
-    let mut iteration = 0;
+    let mut iteration: usize = 0;
     loop {
         if (sweep.should_stop)() {
             return Err(Error::Aborted);
         }
         if let Some(every) = options.refit_every
             && iteration > 0
-            && iteration % every == 0
+            && iteration.is_multiple_of(every)
         {
             set = base.refit(&train_set.concat(&poison.expanded(d, None)?)?)?;
         }
@@ -367,7 +369,7 @@ fn trajectory(
 
         // The stopping rule: the smoothed test loss, read every `check_every` steps.
         let mut stop = iteration >= options.max_iter;
-        if iteration > 0 && (iteration % options.check_every == 0 || stop) {
+        if iteration > 0 && (iteration.is_multiple_of(options.check_every) || stop) {
             let test_loss = fitted.mean_loss(dev, loss)?;
             if test_loss > best_loss {
                 best_loss = test_loss;
@@ -377,7 +379,7 @@ fn trajectory(
                 stop |= stale >= options.patience;
             }
         }
-        if iteration % options.score_every == 0 || stop {
+        if iteration.is_multiple_of(options.score_every) || stop {
             let seed = options.seed ^ ((k as u64) << 32) ^ iteration as u64;
             let snapshot = poison.expanded(d, options.round.then_some((options.repeats, seed)))?;
             let candidate = Candidate {
