@@ -83,6 +83,8 @@ export interface AttackOptions {
 export interface KktAttackOptions extends AttackOptions {
   /** Percentile of the clean losses under the decoy used as the loss caps (90). */
   lossPercentile?: number
+  /** Solve each candidate's program this many more times, against its sets refitted on clean + its poison (iterative optimization, Algorithm 1; 0). */
+  refitRounds?: number
 }
 
 /** Options of `minmaxAttack`. */
@@ -194,7 +196,9 @@ export async function kktAttack(options: KktAttackOptions): Promise<KktAttackRes
   if (options.lossPercentile !== undefined && !(finiteNumber('lossPercentile', options.lossPercentile) >= 0 && options.lossPercentile <= 100)) {
     invalidOption('lossPercentile', options.lossPercentile, 'must lie in [0, 100]')
   }
-  const { stepSize: _step, iteration: _iteration, ...result } = await run(addon.kktAttack, options, { lossPercentile: options.lossPercentile })
+  if (options.refitRounds !== undefined) count('refitRounds', options.refitRounds)
+  const own = { lossPercentile: options.lossPercentile, refitRounds: options.refitRounds }
+  const { stepSize: _step, iteration: _iteration, ...result } = await run(addon.kktAttack, options, own)
   return { ...result, decoy: result.decoy!, residual: result.residual! }
 }
 

@@ -30,6 +30,8 @@ ${shared}
   --repeats R            rounding group size: copies sharing one rounding (1; the reference's README uses 2)
   --rounding-trials K    roundings tried for each of the leading candidates (8; 1 as the reference)
   --defenses LIST        defenses that score the candidates (l2,slab,loss)
+  --iterative K          solve each program K more times against its sets refitted on clean +
+                         its poison (paper Algorithm 1)
 
 minmax: the min-max attack (paper §4.3): per decoy, online steps on the defender against the
 feasible point of highest loss, kept within a loss cap under the decoy; the decoy whose poison has
@@ -106,7 +108,7 @@ const sharedOptions = {
 } as const
 
 const kindOptions = {
-  kkt: {},
+  kkt: { iterative: { type: 'string' } },
   minmax: { basic: { type: 'boolean', default: false }, 'all-decoys': { type: 'boolean', default: false }, iterative: { type: 'string' } },
   influence: {
     basic: { type: 'boolean', default: false },
@@ -164,7 +166,7 @@ async function attackCommand(kind: keyof typeof kindOptions, argv: string[]): Pr
   let result: AttackResult & { residual?: number; stepSize?: number; iteration?: number }
   try {
     result = await {
-      kkt: () => kktAttack(options),
+      kkt: () => kktAttack({ ...options, refitRounds: countOption('iterative') }),
       minmax: () =>
         minmaxAttack({ ...options, basic: o.basic === true, prune: o['all-decoys'] ? false : undefined, refitEvery: countOption('iterative') }),
       influence: () =>

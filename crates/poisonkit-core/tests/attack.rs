@@ -116,6 +116,17 @@ fn enron_kkt_attack_is_seeded_integer_and_abortable() {
         (a.poison.indices(), a.poison.values()),
         (b.poison.indices(), b.poison.values())
     );
+    // Iterative optimization: each program solved again against its sets refitted on clean +
+    // poison gives other points, still 124 non-negative integers.
+    let refitted = KktOptions {
+        refit_rounds: 1,
+        ..attack.clone()
+    };
+    let c = kkt_attack(&train, &test, &set, &decoys, &refitted, &|| false, &|_| {}).unwrap();
+    assert_eq!(c.poison.n(), 124);
+    assert!(c.poison.values().iter().all(|v| *v >= 0.0 && v.fract() == 0.0));
+    assert_ne!(c.poison.values(), a.poison.values());
+    eprintln!("KKT attack refitted once: min error {:.4}", c.best.min_error);
     // An abort ends the sweep with ERR_ABORTED.
     let err = kkt_attack(&train, &test, &set, &decoys, &attack, &|| true, &|_| {}).unwrap_err();
     assert_eq!(err.code(), "ERR_ABORTED");

@@ -51,6 +51,8 @@ pub struct AttackOptions {
     pub check_every: Option<f64>,
     pub patience: Option<f64>,
     pub refit_every: Option<f64>,
+    /// KKT: each program solved again this many times against refitted sets.
+    pub refit_rounds: Option<f64>,
     pub score_every: Option<f64>,
     pub temperature: Option<f64>,
     /// alfa: at most this many copies of one pool point.
@@ -492,6 +494,11 @@ pub fn kkt_attack(
     kkt.repeats = positive_count("repeats", o.repeats, kkt.repeats)?;
     kkt.rounding_trials = positive_count("roundingTrials", o.rounding_trials, kkt.rounding_trials)?;
     kkt.refine = positive_count("refine", o.refine, kkt.refine)?;
+    kkt.refit_rounds = o
+        .refit_rounds
+        .map(|v| count("refitRounds", v))
+        .transpose()?
+        .unwrap_or(0);
     if let Some(p) = o.loss_percentile {
         kkt.loss_percentile = p;
     }

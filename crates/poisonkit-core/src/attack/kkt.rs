@@ -13,7 +13,9 @@
 //! are then rounded afresh `rounding_trials` − 1 more times and scored again (an extension: the
 //! reference rounds once, and one rounding moves the score by about a point on Enron). Candidates
 //! run in parallel; each rounding is seeded by its index and trial, so the result does not depend
-//! on the schedule. The sweep ends after the last candidate or when `should_stop` returns true
+//! on the schedule. With `refit_rounds` = R, each candidate's program is solved R more times, each
+//! against its sets refitted on clean + the last solution's poison (iterative optimization, paper
+//! Algorithm 1; the decoy's constraints are kept). The sweep ends after the last candidate or when `should_stop` returns true
 //! ([`Error::Aborted`]).
 
 use std::time::Instant;
@@ -51,6 +53,9 @@ pub struct KktOptions {
     pub rounding_trials: usize,
     /// How many leading candidates get the extra roundings.
     pub refine: usize,
+    /// Times each candidate's program is solved again against its sets refitted on clean +
+    /// poison (Algorithm 1); 0 by default.
+    pub refit_rounds: usize,
     /// How candidates are scored (the defender to a relative gap of 1e-4 by default).
     pub evaluation: EvaluationOptions,
     /// Seed of the decoy order and of the rounding.
@@ -74,6 +79,7 @@ impl KktOptions {
             repeats: 1,
             rounding_trials: 8,
             refine: 5,
+            refit_rounds: 0,
             evaluation,
             seed: 0,
         }
@@ -92,13 +98,33 @@ fn splits(eps: f64, g_bias: f64) -> Vec<(f64, f64)> {
     out
 }
 
-/// `count` copies of x with `label`, rounded in groups of `repeats` if asked.
-fn copies(x: &[f64], label: i32, count: usize, options: &KktOptions, seed: u64) -> Result<Dataset> {
+/// The poison of a program's solution: `num_pos` copies of x₊ then the rest of `total` of x₋,
+/// rounded (for integer data) with `seed`, or left continuous without one.
+fn kkt_poison(
+    solution: &KktSolution,
+    num_pos: usize,
+    total: usize,
+    options: &KktOptions,
+    seed: Option<u64>,
+) -> Result<Dataset> {
+    let pos = copies(&solution.x_pos, 1, num_pos, options, seed)?;
+    let neg = copies(
+        &solution.x_neg,
+        -1,
+        total - num_pos,
+        options,
+        seed.map(|s| s ^ 0x9e37_79b9_7f4a_7c15),
+    )?;
+    pos.concat(&neg)
+}
+
+/// `count` copies of x with `label`, rounded in groups of `repeats` if asked and seeded.
+fn copies(x: &[f64], label: i32, count: usize, options: &KktOptions, seed: Option<u64>) -> Result<Dataset> {
     let d = x.len();
-    if !options.round {
+    let Some(seed) = seed.filter(|_| options.round) else {
         let dense: Vec<f64> = (0..count).flat_map(|_| x.iter().copied()).collect();
         return Dataset::from_dense(&dense, d, vec![label; count], "poison");
-    }
+    };
     let groups = count.div_ceil(options.repeats);
     let dense: Vec<f64> = (0..groups).flat_map(|_| x.iter().copied()).collect();
     let points = Dataset::from_dense(&dense, d, vec![label; groups], "poison")?;
@@ -185,26 +211,31 @@ pub fn kkt_attack(
         }
         let (slot, (eps_pos, eps_neg)) = work[item];
         let (_, g, constrained) = &targets[slot];
-        match constrained.kkt_program_with(g, eps_pos, eps_neg, Method::Fast, PROGRAM_GAP_TOL) {
-            Err(Error::Infeasible { .. }) => {
-                sweep.tick(0.0);
-                Ok(None)
+        let mut sets = constrained.clone();
+        let mut solution = None;
+        for round in 0..=options.refit_rounds {
+            if let Some(last) = &solution {
+                let num_pos = ((eps_pos * n as f64).round() as usize).min(total);
+                let poison = kkt_poison(last, num_pos, total, options, None)?;
+                sets = constrained.refit(&train_set.concat(&poison)?)?;
             }
-            other => other.map(Some),
+            match sets.kkt_program_with(g, eps_pos, eps_neg, Method::Fast, PROGRAM_GAP_TOL) {
+                Err(Error::Infeasible { .. }) if round == 0 => {
+                    sweep.tick(0.0);
+                    return Ok(None);
+                }
+                // A refitted set that is empty keeps the last solution.
+                Err(Error::Infeasible { .. }) => break,
+                other => solution = Some(other?),
+            }
         }
+        Ok(solution)
     };
     // Its poison, rounded with `seed`, and its score.
     let score = |item: usize, solution: &KktSolution, seed: u64| -> Result<Scored> {
         let (slot, (eps_pos, eps_neg)) = work[item];
         let num_pos = ((eps_pos * n as f64).round() as usize).min(total);
-        let pos = copies(&solution.x_pos, 1, num_pos, options, seed)?;
-        let neg = copies(
-            &solution.x_neg,
-            -1,
-            total - num_pos,
-            options,
-            seed ^ 0x9e37_79b9_7f4a_7c15,
-        )?;
+        let poison = kkt_poison(solution, num_pos, total, options, Some(seed))?;
         let candidate = Candidate {
             decoy: Some(targets[slot].0),
             eps_pos,
@@ -215,7 +246,6 @@ pub fn kkt_attack(
             min_error: 0.0,
             finished: 0.0,
         };
-        let poison = pos.concat(&neg)?;
         sweep.score(item, candidate, poison)
     };
     let seed_of = |item: usize, trial: u64| options.seed.wrapping_add(item as u64).wrapping_add(trial << 32);

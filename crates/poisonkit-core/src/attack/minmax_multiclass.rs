@@ -1,7 +1,8 @@
 //! The min-max game against the multi-class defender (paper §4.3 and §5.7; digest §5.3, the MATLAB
 //! `generateAttackTar.m` in its multi-class branch). (W, b) starts at the clean Crammer–Singer
-//! model with zero biases, and AdaGrad continues from the accumulators its training ended with
-//! (the reference's `train` returns them; the binary game's exact SVM returns ones). Each round, for every class y, a random
+//! model with zero biases, and AdaGrad continues from the weights' accumulators its training ended
+//! with (the reference's `train` returns them; the binary game's exact SVM returns ones), the
+//! biases' from 1. Each round, for every class y, a random
 //! other class j (seeded) is the target: the point of class y's feasible set maximizing the loss
 //! 1 + s_j(x) − s_y(x) (a linear minimization), under a decoy the caps 1 + s̃_i(x) − s̃_y(x) ≤ τ
 //! against every other class i; the class whose point has the largest loss wins, so the attack
@@ -57,7 +58,10 @@ impl Player for MulticlassModel {
             w: clean.w.clone(),
             bias: vec![0.0; k],
         };
-        let (mut sum_sq, mut bias_sq) = accumulators.clone();
+        // The reference's `train` returns the weights' accumulators only: the biases' restart at 1,
+        // as in the binary game.
+        let mut sum_sq = accumulators.clone();
+        let mut bias_sq = vec![1.0; k];
         let (count, total) = budget(n, options);
         let mut rng = seeded(seed);
         let mut points: Vec<(Vec<f64>, i32)> = Vec::with_capacity(total + options.repeats);

@@ -161,11 +161,11 @@ pub fn train_multiclass(
     Ok(train_adagrad(data, k, options, should_stop)?.0)
 }
 
-/// AdaGrad's accumulated squared gradients: per class and feature, and per class bias.
-pub type Accumulators = (Vec<Vec<f64>>, Vec<f64>);
+/// AdaGrad's accumulated squared gradients of the weights, per class and feature.
+pub type Accumulators = Vec<Vec<f64>>;
 
-/// [`train_multiclass`] with the accumulators it ends with (where the reference's min-max game
-/// continues from).
+/// [`train_multiclass`] with the weights' accumulators it ends with (what the reference's `train`
+/// returns, `theta2`, and its min-max game continues from).
 pub fn train_adagrad(
     data: &Dataset,
     k: usize,
@@ -223,5 +223,5 @@ pub fn train_adagrad(
             }
         }
     }
-    Ok((model, (sum_sq, bias_sq)))
+    Ok((model, sum_sq))
 }
