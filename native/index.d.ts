@@ -99,6 +99,8 @@ export interface AttackOptions {
   checkEvery?: number
   patience?: number
   refitEvery?: number
+  /** KKT: each program solved again this many times against refitted sets. */
+  refitRounds?: number
   scoreEvery?: number
   temperature?: number
   /** alfa: at most this many copies of one pool point. */
