@@ -21,6 +21,8 @@ export function fromNative(err: unknown): unknown {
   if (err instanceof PoisonkitError || !(err instanceof Error)) return err
   const m = TAGGED.exec(err.message)
   if (m) return new PoisonkitError(m[1]!, m[2]!)
+  // napi-rs rejects a task whose AbortSignal fired before a worker thread picked it up.
+  if (err.message === 'AbortError') return new PoisonkitError('ERR_ABORTED', 'aborted before the work started', { cause: err })
   // Argument conversion errors of napi-rs (a string where a number belongs, ...).
   return new PoisonkitError('ERR_INVALID_ARGUMENT', err.message, { cause: err })
 }
