@@ -36,6 +36,7 @@ import {
   loadDataset,
   minmaxAttack,
   type AlfaAttackOptions,
+  type AttackProgress,
   type AttackResult,
   type InfluenceAttackOptions,
   type KktAttackOptions,
@@ -140,7 +141,8 @@ for (const c of cases) {
   // MNIST-1-7 pixels lie in [0, 1]: the box the reference uses there.
   const set = c.data === 'mnist17' ? FeasibleSet.fromClean(train, { upper: 1 }) : undefined
   console.error(`poisonkit: ${attack} attack on ${c.name} ...`)
-  const options = { train, test, lambda: c.lambda, eps: c.eps ?? 0.03, set, ...c.options }
+  const onProgress = (p: AttackProgress) => console.error(`  ${p.phase} ${p.done}/${p.total}, best ${pct(p.best)}, ${p.seconds.toFixed(0)} s`)
+  const options = { train, test, lambda: c.lambda, eps: c.eps ?? 0.03, set, onProgress, progressInterval: 30_000, ...c.options }
   const runs: Record<string, () => Promise<AttackResult>> = {
     kkt: () => kktAttack(options),
     minmax: () => minmaxAttack(options),
