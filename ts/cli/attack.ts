@@ -61,7 +61,9 @@ ${shared}
   --max-iter N           gradient steps per trajectory at most (10000); it stops earlier after 2
                          readings of the test loss (every 10 steps) without a new high
   --score-every N        steps between scorings by the defenses (50)
-  --repeats R            rounding group size: copies sharing one rounding (1, as the reference)
+  --repeats R            rounding group size: copies sharing one rounding (2; the reference's 1 is
+                         caught by the SVD defense on Enron)
+  --rounding-trials K    roundings tried for each of the 4 leading snapshots (8; 1: one rounding)
   --defenses LIST        defenses that score the snapshots (l2,slab,loss,svd,knn)
 
 labelflip: random feasible label flips (paper Appendix D): round(εn) dev points with flipped labels,

@@ -96,7 +96,12 @@ fn influence_basic_moves_round_en_separate_points() {
     o.max_iter = 20;
     let result = influence_attack(&clean, &test, &set, &o, &|| false, &|_| {}).unwrap();
     assert_eq!(result.poison.n(), 30);
-    assert_eq!(result.candidates.len(), 2, "snapshots at steps 0 and 20");
+    // Snapshots at steps 0 and 20, each then rounded 7 more times (2 leaders of at most 4).
+    let mut steps: Vec<Option<usize>> = result.candidates.iter().map(|c| c.iteration).collect();
+    steps.sort();
+    steps.dedup();
+    assert_eq!(steps, vec![Some(0), Some(20)]);
+    assert_eq!(result.candidates.len(), 2 + 2 * 7);
 }
 
 #[test]

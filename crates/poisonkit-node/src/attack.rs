@@ -579,6 +579,8 @@ pub fn influence_attack(
     influence.basic = o.basic.unwrap_or(false);
     influence.round = common.round;
     influence.repeats = positive_count("repeats", o.repeats, influence.repeats)?;
+    influence.rounding_trials = positive_count("roundingTrials", o.rounding_trials, influence.rounding_trials)?;
+    influence.refine = positive_count("refine", o.refine, influence.refine)?;
     influence.max_iter = o
         .max_iter
         .map(|v| count("maxIter", v))
