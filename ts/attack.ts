@@ -59,11 +59,11 @@ export interface AttackOptions {
   upper?: number | 'column-max'
   /** Round the poison to integers (default: when the clean data are non-negative integers). */
   round?: boolean
-  /** KKT: rounding group size, copies that share one rounding (1; the reference's README uses 2). Min-max: copies of each round's point, each rounded on its own (2, the reference's `att_rep`). */
+  /** KKT: rounding group size, copies that share one rounding (1; the reference's README uses 2). Min-max: copies of each round's point, each rounded on its own (2, the reference's `att_rep`). Influence: rounding group size (2). */
   repeats?: number
-  /** For integer data, roundings tried for each leading candidate after the sweep, the best kept (KKT: 8, fresh roundings of its points; min-max: 8, games played again with fresh roundings; 1: the reference's single rounding). */
+  /** For integer data, roundings tried for each leading candidate after the sweep, the best kept (KKT and influence: 8, fresh roundings of its points; min-max: 8, games played again with fresh roundings; 1: the reference's single rounding). */
   roundingTrials?: number
-  /** How many leading candidates get the extra roundings (KKT 5, min-max 4). */
+  /** How many leading candidates get the extra roundings (KKT 5, min-max and influence 4). */
   refine?: number
   /** Defenses that score the candidates (KKT: `['l2', 'slab', 'loss']`, as the reference; min-max: all five). */
   defenses?: DefenseName[]
