@@ -168,12 +168,8 @@ fn label_flips_come_from_the_feasible_pool() {
     .unwrap();
     let pool = flip_pool(&test, &set).unwrap();
     assert!(pool.n() > 0 && pool.n() < test.n());
-    let mut x = vec![0.0; pool.d()];
     for i in 0..pool.n() {
-        x.fill(0.0);
-        let (idx, vals) = pool.row(i);
-        idx.iter().zip(vals).for_each(|(&j, &v)| x[j as usize] = v);
-        assert!(set.contains(&x, pool.labels()[i], 1e-9).unwrap());
+        assert!(set.contains(&pool.dense_row(i), pool.labels()[i], 1e-9).unwrap());
     }
     let o = LabelFlipOptions::new(0.05, 0.1);
     let random = label_flip_attack(&clean, &test, &set, &o, &|| false, &|_| {}).unwrap();

@@ -52,10 +52,7 @@ fn minmax_points_are_feasible_seeded_and_damaging() {
     assert_eq!(poison.n(), 30, "round(εn) points");
     // Unrounded points lie in their class's set.
     for i in 0..poison.n() {
-        let (idx, vals) = poison.row(i);
-        let mut x = vec![0.0; poison.d()];
-        idx.iter().zip(vals).for_each(|(&j, &v)| x[j as usize] = v);
-        let violation = set.violation(&x, poison.labels()[i]).unwrap();
+        let violation = set.violation(&poison.dense_row(i), poison.labels()[i]).unwrap();
         assert!(violation <= 1e-6, "point {i} violates its set by {violation}");
     }
     // The same seed gives the same points; the attack raises the undefended test error.

@@ -77,12 +77,7 @@ fn the_multiclass_game_picks_labels_inside_the_sets_and_under_the_decoy_cap() {
     options.evaluation.defenses = vec![Defense::L2, Defense::Loss];
     let poison = minmax_points::<MulticlassModel>(&train, &set, None, &options, &|| false).unwrap();
     assert_eq!(poison.n(), 30);
-    let dense = |i: usize| {
-        let mut x = vec![0.0; poison.d()];
-        let (idx, val) = poison.row(i);
-        idx.iter().zip(val).for_each(|(&j, &v)| x[j as usize] = v);
-        x
-    };
+    let dense = |i: usize| poison.dense_row(i);
     for i in 0..poison.n() {
         let violation = set.violation(&dense(i), poison.labels()[i]).unwrap();
         assert!(violation <= 1e-6, "point {i} violates its set by {violation}");

@@ -30,6 +30,7 @@ use std::time::Instant;
 use rand::RngExt;
 use rayon::prelude::*;
 
+use super::labelflip::{flip_pool, poison_count};
 use super::sweep::{AttackResult, Candidate, Progress, Scored, Sweep, leaders};
 use crate::data::Dataset;
 use crate::defense::EvaluationOptions;
@@ -207,52 +208,21 @@ impl Poison {
     }
 }
 
-/// Clean points that lie, with their label flipped, in the flipped class's feasible set.
-fn feasible_flips(train_set: &Dataset, set: &FeasibleSet) -> Result<Vec<usize>> {
-    let mut flips = Vec::new();
-    for i in 0..train_set.n() {
-        if set.contains(&dense_row(train_set, i), -train_set.labels()[i], 1e-9)? {
-            flips.push(i);
-        }
-    }
-    Ok(flips)
-}
-
-fn dense_row(data: &Dataset, i: usize) -> Vec<f64> {
-    let mut x = vec![0.0; data.d()];
-    let (idx, val) = data.row(i);
-    for (&j, &v) in idx.iter().zip(val) {
-        x[j as usize] = v;
-    }
-    x
-}
-
-/// The starting poison: random feasible label flips (paper Appendix B, digest §6).
+/// The starting poison: random feasible label flips of clean points (paper Appendix B, digest §6).
 fn initial_poison(train_set: &Dataset, set: &FeasibleSet, options: &InfluenceOptions) -> Result<Poison> {
-    let n = train_set.n();
-    let m = (options.eps * n as f64).round() as usize;
-    if m == 0 {
-        return Err(Error::option("eps", options.eps, "gives round(ε·n) = 0 poison points"));
-    }
-    let flips = feasible_flips(train_set, set)?;
+    let m = poison_count(train_set, options.eps)?;
+    let pool = flip_pool(train_set, set)?;
     let mut rng = seeded(options.seed);
-    let flipped = |i: usize| (dense_row(train_set, i), -train_set.labels()[i]);
     if options.basic {
-        if flips.is_empty() {
-            return Err(Error::Infeasible {
-                what: "the label flips of the clean data".into(),
-                reason: "no clean point lies in the other class's feasible set, so none can start the attack".into(),
-            });
-        }
-        let (points, labels) = (0..m).map(|_| flipped(flips[rng.random_range(0..flips.len())])).unzip();
+        let rows: Vec<usize> = (0..m).map(|_| rng.random_range(0..pool.n())).collect();
         return Ok(Poison {
-            points,
-            labels,
+            points: rows.iter().map(|&i| pool.dense_row(i)).collect(),
+            labels: rows.iter().map(|&i| pool.labels()[i]).collect(),
             copies: vec![1; m],
         });
     }
     let negatives = train_set.labels().iter().filter(|&&y| y == -1).count();
-    let num_pos = (negatives as f64 / n as f64 * m as f64).round() as usize;
+    let num_pos = (negatives as f64 / train_set.n() as f64 * m as f64).round() as usize;
     let mut poison = Poison {
         points: Vec::new(),
         labels: Vec::new(),
@@ -262,12 +232,8 @@ fn initial_poison(train_set: &Dataset, set: &FeasibleSet, options: &InfluenceOpt
         if copies == 0 {
             continue;
         }
-        let pool: Vec<usize> = flips
-            .iter()
-            .copied()
-            .filter(|&i| train_set.labels()[i] == -label)
-            .collect();
-        if pool.is_empty() {
+        let rows: Vec<usize> = (0..pool.n()).filter(|&i| pool.labels()[i] == label).collect();
+        if rows.is_empty() {
             return Err(Error::Infeasible {
                 what: format!("the label flips of class {} to {label}", -label),
                 reason: format!(
@@ -276,9 +242,10 @@ fn initial_poison(train_set: &Dataset, set: &FeasibleSet, options: &InfluenceOpt
                 ),
             });
         }
-        let (x, y) = flipped(pool[rng.random_range(0..pool.len())]);
-        poison.points.push(x);
-        poison.labels.push(y);
+        poison
+            .points
+            .push(pool.dense_row(rows[rng.random_range(0..rows.len())]));
+        poison.labels.push(label);
         poison.copies.push(copies);
     }
     Ok(poison)
@@ -551,12 +518,12 @@ mod tests {
         };
         let rounded = poison.expanded(2, Some((2, 7))).unwrap();
         assert_eq!(rounded.labels(), &[1, 1, 1, 1, 1, -1, -1]);
-        let rows: Vec<Vec<f64>> = (0..7).map(|i| dense_row(&rounded, i)).collect();
+        let rows: Vec<Vec<f64>> = (0..7).map(|i| rounded.dense_row(i)).collect();
         assert!(rows.iter().flatten().all(|v| v.fract() == 0.0));
         assert_eq!(rows[0], rows[1]);
         assert_eq!(rows[2], rows[3]);
         assert_eq!(rows[5], rows[6]);
         let plain = poison.expanded(2, None).unwrap();
-        assert_eq!(dense_row(&plain, 4), vec![0.5, 1.5]);
+        assert_eq!(plain.dense_row(4), vec![0.5, 1.5]);
     }
 }

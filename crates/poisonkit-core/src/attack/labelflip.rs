@@ -53,24 +53,19 @@ pub(super) fn poison_count(train_set: &Dataset, eps: f64) -> Result<usize> {
     }
 }
 
-/// The pool: the points of `dev` with flipped labels that lie in their new class's feasible set.
+/// The pool: the points of `dev` with flipped labels that lie in their new class's feasible set,
+/// in their order.
 pub fn flip_pool(dev: &Dataset, set: &FeasibleSet) -> Result<Dataset> {
     let mut rows = Vec::new();
-    let mut x = vec![0.0; dev.d()];
     for i in 0..dev.n() {
-        x.fill(0.0);
-        let (idx, val) = dev.row(i);
-        for (&j, &v) in idx.iter().zip(val) {
-            x[j as usize] = v;
-        }
-        if set.contains(&x, -dev.labels()[i], 1e-9)? {
+        if set.contains(&dev.dense_row(i), -dev.labels()[i], 1e-9)? {
             rows.push(i);
         }
     }
     if rows.is_empty() {
         return Err(Error::Infeasible {
             what: "the label-flip pool".into(),
-            reason: "no dev point lies in the other class's feasible set once its label is flipped".into(),
+            reason: "no point lies in the other class's feasible set once its label is flipped".into(),
         });
     }
     let pool = dev.slice(&rows)?;

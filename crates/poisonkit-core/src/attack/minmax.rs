@@ -322,14 +322,7 @@ pub(super) fn copies(
     let d = x.len();
     let point = Dataset::from_dense(&x, d, vec![label], "min-max point")?;
     let rounded = round_points(&point, Repeats::Independent(options.repeats), rng.random())?;
-    Ok((0..options.repeats)
-        .map(|i| {
-            let mut x = vec![0.0; d];
-            let (indices, values) = rounded.row(i);
-            indices.iter().zip(values).for_each(|(&j, &v)| x[j as usize] = v);
-            (x, label)
-        })
-        .collect())
+    Ok((0..options.repeats).map(|i| (rounded.dense_row(i), label)).collect())
 }
 
 /// One AdaGrad step: sq += g², w −= η·g/√sq.

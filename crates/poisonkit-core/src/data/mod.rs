@@ -233,6 +233,16 @@ impl Dataset {
     pub fn values(&self) -> &[f64] {
         &self.values
     }
+    /// Row i as a dense vector of length d.
+    pub fn dense_row(&self, i: usize) -> Vec<f64> {
+        let mut x = vec![0.0; self.d];
+        let (idx, val) = self.row(i);
+        for (&j, &v) in idx.iter().zip(val) {
+            x[j as usize] = v;
+        }
+        x
+    }
+
     /// Row `i` as (column indices, values).
     #[inline]
     pub fn row(&self, i: usize) -> (&[u32], &[f64]) {

@@ -85,12 +85,7 @@ mod tests {
 
     /// The same scores by brute force on dense rows.
     fn brute(query: &Dataset, reference: &Dataset, k: usize, rule: KnnRule) -> Vec<f64> {
-        let dense = |ds: &Dataset, i: usize| {
-            let mut row = vec![0.0; ds.d()];
-            let (idx, val) = ds.row(i);
-            idx.iter().zip(val).for_each(|(&j, &v)| row[j as usize] = v);
-            row
-        };
+        let dense = |ds: &Dataset, i: usize| ds.dense_row(i);
         (0..query.n())
             .map(|i| {
                 let q = dense(query, i);
