@@ -303,11 +303,22 @@ pub fn influence_attack(
         should_stop,
         progress,
     );
-    let snapshots: Vec<(Scored, Poison)> = options
-        .step_sizes
-        .par_iter()
-        .enumerate()
-        .map(|(k, &step)| trajectory(train_set, dev, set, &initial, step, k, options, &sweep))
+    // One thread per trajectory, not a rayon task: a trajectory runs for minutes, and would hold a
+    // worker of the shared pool (and delay other work's abort) all that time.
+    let trajectories: Vec<Result<Vec<(Scored, Poison)>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (options.step_sizes.iter().enumerate())
+            .map(|(k, &step)| {
+                let (initial, sweep) = (&initial, &sweep);
+                scope.spawn(move || trajectory(train_set, dev, set, initial, step, k, options, sweep))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    });
+    let snapshots: Vec<(Scored, Poison)> = trajectories
+        .into_iter()
         .collect::<Result<Vec<_>>>()?
         .into_iter()
         .flatten()
