@@ -31,7 +31,7 @@ use rand::RngExt;
 use rayon::prelude::*;
 
 use super::labelflip::{flip_pool, poison_count};
-use super::sweep::{AttackResult, Candidate, Progress, Scored, Sweep, leaders};
+use super::sweep::{AttackResult, Candidate, Progress, Scored, Sweep, leaders, scoring};
 use crate::data::Dataset;
 use crate::defense::EvaluationOptions;
 use crate::error::{Error, Result};
@@ -90,8 +90,7 @@ impl InfluenceOptions {
     /// The reference's settings at `lambda` and `eps`, with a step-size search over its 0.1 and 0.3
     /// and pairs of copies sharing a rounding.
     pub fn new(lambda: f64, eps: f64) -> Self {
-        let mut evaluation = EvaluationOptions::new(lambda);
-        evaluation.solver.tol = 1e-4;
+        let evaluation = scoring(lambda);
         InfluenceOptions {
             lambda,
             eps,

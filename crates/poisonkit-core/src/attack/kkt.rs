@@ -24,7 +24,7 @@ use rand::seq::SliceRandom;
 use rayon::prelude::*;
 
 use super::Decoy;
-use super::sweep::{AttackResult, Candidate, Progress, Scored, Sweep, leaders};
+use super::sweep::{AttackResult, Candidate, Progress, Scored, Sweep, leaders, scoring};
 use crate::data::Dataset;
 use crate::defense::{Defense, EvaluationOptions};
 use crate::error::{Error, Result};
@@ -68,9 +68,8 @@ impl KktOptions {
     /// trained to a relative gap of 1e-4, seed 0; plus 8 roundings for each of the 5 leading
     /// candidates when rounding.
     pub fn new(lambda: f64, eps: f64) -> Self {
-        let mut evaluation = EvaluationOptions::new(lambda);
+        let mut evaluation = scoring(lambda);
         evaluation.defenses = vec![Defense::L2, Defense::Slab, Defense::Loss];
-        evaluation.solver.tol = 1e-4;
         KktOptions {
             lambda,
             eps,

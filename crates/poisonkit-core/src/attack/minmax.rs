@@ -22,7 +22,7 @@ use rand::seq::SliceRandom;
 use rayon::prelude::*;
 
 use super::Decoy;
-use super::sweep::{AttackResult, Candidate, Progress, Scored, Sweep, leaders};
+use super::sweep::{AttackResult, Candidate, Progress, Scored, Sweep, leaders, scoring};
 use crate::data::Dataset;
 use crate::defense::EvaluationOptions;
 use crate::error::{Error, Result};
@@ -66,8 +66,7 @@ pub struct MinmaxOptions {
 impl MinmaxOptions {
     /// The reference's settings at `lambda` and `eps` (Enron's burn-in rule).
     pub fn new(lambda: f64, eps: f64) -> Self {
-        let mut evaluation = EvaluationOptions::new(lambda);
-        evaluation.solver.tol = 1e-4;
+        let evaluation = scoring(lambda);
         MinmaxOptions {
             lambda,
             eps,

@@ -10,6 +10,14 @@ use crate::data::Dataset;
 use crate::defense::{Evaluation, EvaluationOptions, evaluate};
 use crate::error::Result;
 
+/// How a sweep scores its candidates by default: all five defenses, the defender trained to a
+/// relative gap of 1e-4 (the scores only rank candidates; the winner's final evaluation uses 1e-6).
+pub(super) fn scoring(lambda: f64) -> EvaluationOptions {
+    let mut evaluation = EvaluationOptions::new(lambda);
+    evaluation.solver.tol = 1e-4;
+    evaluation
+}
+
 /// One scored candidate.
 #[derive(Debug, Clone)]
 pub struct Candidate {

@@ -21,7 +21,6 @@ pub(super) fn train(
     let (n, d) = (data.n(), data.d());
     let loss = problem.loss();
     let y = problem.y();
-    let coef = problem.coef();
     let mut model = warm.cloned().unwrap_or_else(|| LinearModel::zeros(d));
     let mut margins = problem.margins(&model);
     let mut g0_norm = None;
@@ -31,11 +30,7 @@ pub(super) fn train(
         let objective = problem.value_at(&model, &margins);
         let dual_vars: Vec<f64> = margins.iter().map(|&m| -loss.derivative(m)).collect();
         let (g, gb) = problem.gradient_at(&model, &margins);
-        let curvature: Vec<f64> = margins
-            .iter()
-            .zip(coef)
-            .map(|(&m, &c)| c * loss.second_derivative(m))
-            .collect();
+        let curvature = problem.curvature(&margins);
         // The dual certifies the gap in w at the current b; with an unregularized bias, add the
         // second-order estimate of what moving b alone would gain, g_b²/(2·∂²P/∂b²).
         let mut gap = (objective - problem.dual_value(&dual_vars, model.bias)).max(0.0);

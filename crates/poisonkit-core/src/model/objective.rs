@@ -167,13 +167,17 @@ impl<'a> Problem<'a> {
                 got: v.len(),
             });
         }
-        let curvature: Vec<f64> = self
-            .margins(model)
+        let curvature = self.curvature(&self.margins(model));
+        Ok(self.hvp_with(&curvature, v, vb))
+    }
+
+    /// The per-point curvatures c_i ℓ''(m_i) at the margins.
+    pub(super) fn curvature(&self, margins: &[f64]) -> Vec<f64> {
+        margins
             .iter()
             .zip(&self.coef)
             .map(|(&m, &c)| c * self.loss.second_derivative(m))
-            .collect();
-        Ok(self.hvp_with(&curvature, v, vb))
+            .collect()
     }
 
     /// The Hessian-vector product given the per-point curvatures c_i ℓ''(m_i). Rows whose term
@@ -238,12 +242,7 @@ impl<'a> Problem<'a> {
                 got: v.len(),
             });
         }
-        let curvature: Vec<f64> = self
-            .margins(model)
-            .iter()
-            .zip(&self.coef)
-            .map(|(&m, &c)| c * self.loss.second_derivative(m))
-            .collect();
+        let curvature = self.curvature(&self.margins(model));
         let norm = (dense_dot(v, v) + vb * vb).sqrt();
         Ok(self.conjugate_gradient(&curvature, v, vb, rel_tol * norm, max_iter))
     }
