@@ -202,6 +202,8 @@ export declare function evaluate(train: Dataset, test: Dataset, poison: Dataset 
 
 export interface EvaluateOptions {
   lambda: number
+  loss?: string
+  optimizer?: string
   defenses?: Array<string>
   removeFraction?: number
   thresholds?: Array<ClassThreshold>

@@ -29,6 +29,10 @@ export interface EvaluateOptions {
   poison?: Dataset
   /** λ of the defender. */
   lambda: number
+  /** The binary defender's loss: `'hinge'` (the SVM, default) or `'logistic'` (paper §6.3). */
+  loss?: 'hinge' | 'logistic'
+  /** How the binary defender trains: `'exact'` to its optimum (default) or `'sgd'`, one pass of stochastic gradient descent in a seeded order (paper §6.3). */
+  optimizer?: 'exact' | 'sgd'
   /** Defenses to run (all five). */
   defenses?: DefenseName[]
   /** Fraction p of every class each defense removes, in (0, 1) (0.05, as the reference). */
@@ -109,6 +113,8 @@ export async function evaluate(options: EvaluateOptions): Promise<Evaluation> {
       poison?.handle,
       {
         lambda,
+        loss: options.loss,
+        optimizer: options.optimizer,
         defenses,
         removeFraction,
         thresholds,

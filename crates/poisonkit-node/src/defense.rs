@@ -6,6 +6,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use poisonkit_core::data;
 use poisonkit_core::defense::{self, Defense, EvaluationOptions, KnnRule, LossScore, Removal, SvdRule};
+use poisonkit_core::model::Loss;
 
 use crate::dataset::Dataset;
 use crate::guard::{Cancel, count, guard, js_error};
@@ -14,6 +15,8 @@ use crate::guard::{Cancel, count, guard, js_error};
 #[derive(Default)]
 pub struct EvaluateOptions {
     pub lambda: f64,
+    pub loss: Option<String>,
+    pub optimizer: Option<String>,
     pub defenses: Option<Vec<String>>,
     pub remove_fraction: Option<f64>,
     pub thresholds: Option<Vec<ClassThreshold>>,
@@ -81,6 +84,18 @@ fn core_options(o: &EvaluateOptions, multiclass: bool) -> Result<EvaluationOptio
         ));
     }
     options.multiclass.lambda = o.lambda;
+    options.loss = choice(
+        "loss",
+        o.loss.as_deref(),
+        Loss::Hinge,
+        &[("hinge", Loss::Hinge), ("logistic", Loss::Logistic)],
+    )?;
+    options.single_pass = choice(
+        "optimizer",
+        o.optimizer.as_deref(),
+        false,
+        &[("exact", false), ("sgd", true)],
+    )?;
     if let Some(names) = &o.defenses {
         options.defenses = names
             .iter()

@@ -118,9 +118,10 @@ impl InfluenceOptions {
         }
     }
 
-    /// Snapshots a trajectory scores at most: steps 0, `score_every`, … and the last.
+    /// Snapshots a trajectory scores at most: steps 0, `score_every`, … and the last (a stop at
+    /// step s scores ⌈s / score_every⌉ + 1).
     fn snapshots(&self) -> usize {
-        self.max_iter / self.score_every + 1
+        self.max_iter.div_ceil(self.score_every) + 1
     }
 
     fn validate(&self) -> Result<()> {

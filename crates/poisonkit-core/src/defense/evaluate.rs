@@ -5,7 +5,8 @@
 //! Each defense is fitted on clean + poison (the paper's defender) or, as an option, on the clean
 //! data alone ("oracle", where the loss defense uses the clean model). Retraining warm-starts from
 //! the undefended model's dual variables on the kept points. Data with class indices 0..k−1 get
-//! the multi-class defender (Crammer–Singer by AdaGrad, paper §5.7).
+//! the multi-class defender (Crammer–Singer by AdaGrad, paper §5.7). The binary defender is the
+//! hinge SVM by default; the logistic loss and one pass of SGD are the defenders of paper §6.3.
 
 use std::time::Instant;
 
@@ -14,13 +15,20 @@ use crate::data::{Classes, Dataset};
 use crate::error::{Error, Location, Result, check_len};
 use crate::model::{
     AdagradOptions, Fit, Loss, MulticlassModel, Problem, SolverOptions, WarmStart, train, train_multiclass,
+    train_single_pass,
 };
 
 /// Options of [`evaluate`].
 #[derive(Debug, Clone)]
 pub struct EvaluationOptions {
-    /// λ of the defender (hinge, bias regularized, like the reference's `LinearSVC`).
+    /// λ of the defender (bias regularized, like the reference's `LinearSVC`).
     pub lambda: f64,
+    /// The binary defender's loss: the hinge (the reference's SVM) or the logistic loss (paper
+    /// §6.3, Figure 11 right).
+    pub loss: Loss,
+    /// Train the binary defender by one pass of SGD instead of to its optimum (paper §6.3, Figure
+    /// 11 left), in the order given by `solver.seed`.
+    pub single_pass: bool,
     /// The defenses to run; defaults to all five.
     pub defenses: Vec<Defense>,
     /// What each defense removes; defaults to 5% of every class.
@@ -41,6 +49,8 @@ impl EvaluationOptions {
     pub fn new(lambda: f64) -> Self {
         EvaluationOptions {
             lambda,
+            loss: Loss::Hinge,
+            single_pass: false,
             defenses: Defense::ALL.to_vec(),
             removal: Removal::Fraction(0.05),
             oracle: false,
@@ -97,6 +107,19 @@ pub fn evaluate(
     let start = Instant::now();
     options.removal.validate()?;
     check_compatible(train_set, test, "test data")?;
+    if let Classes::Multiclass(_) = train_set.classes()
+        && (options.loss != Loss::Hinge || options.single_pass)
+    {
+        return Err(Error::option(
+            "defender",
+            format!(
+                "{} loss{}",
+                options.loss.name(),
+                if options.single_pass { ", single-pass SGD" } else { "" }
+            ),
+            "the multi-class defender is the Crammer–Singer SVM; the loss and SGD options are for binary data",
+        ));
+    }
     if let Some(p) = poison {
         check_compatible(train_set, p, "poison")?;
         if p.n() == 0 {
@@ -115,17 +138,26 @@ pub fn evaluate(
         let t = Instant::now();
         let trained = match train_set.classes() {
             Classes::Binary => {
-                let problem = Problem::new(data, options.lambda, Loss::Hinge, true, None)?;
-                // Warm: the undefended model and its dual variables on the kept points.
+                let problem = Problem::new(data, options.lambda, options.loss, true, None)?;
+                if options.single_pass {
+                    return Ok((
+                        Trained::Binary(train_single_pass(&problem, options.solver.seed)),
+                        t.elapsed().as_secs_f64(),
+                    ));
+                }
+                // Warm: the undefended model and (for the hinge) its dual variables on the kept
+                // points.
                 let from = match warm {
                     Some((Trained::Binary(from), kept)) => {
-                        Some((from, kept.iter().map(|&i| from.dual[i]).collect::<Vec<_>>()))
+                        let dual =
+                            (!from.dual.is_empty()).then(|| kept.iter().map(|&i| from.dual[i]).collect::<Vec<_>>());
+                        Some((from, dual))
                     }
                     _ => None,
                 };
                 let warm = from.as_ref().map(|(from, dual)| WarmStart {
                     model: &from.model,
-                    dual: Some(dual),
+                    dual: dual.as_deref(),
                 });
                 Trained::Binary(train(&problem, &options.solver, warm, should_stop)?)
             }

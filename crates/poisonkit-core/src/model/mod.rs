@@ -9,13 +9,15 @@
 //! where ρ = 1 when the bias is regularized (the default, like scikit-learn's `LinearSVC`, the
 //! reference's evaluator) and ρ = 0 for the unregularized-bias form of the reference's decoy and
 //! min-max code (digest §2.1). The hinge is solved in the dual ([`dcd`]); smooth losses in the
-//! primal ([`newton`]). Both stop on the duality gap and report it.
+//! primal ([`newton`]). Both stop on the duality gap and report it. [`train_single_pass`] is the
+//! approximate defender of paper §6.3: one pass of SGD.
 
 mod dcd;
 mod loss;
 mod multiclass;
 mod newton;
 mod objective;
+mod sgd;
 
 pub use loss::Loss;
 pub use multiclass::{Accumulators, AdagradOptions, MulticlassModel, margin_of, train_adagrad, train_multiclass};
@@ -152,6 +154,12 @@ pub struct WarmStart<'a> {
     pub model: &'a LinearModel,
     /// The previous dual variables, one per point of the new problem.
     pub dual: Option<&'a [f64]>,
+}
+
+/// One pass of SGD over the points in a seeded order ([`sgd`]; paper §6.3). Its `duality_gap` is
+/// NaN (not computed) and `dual` is empty.
+pub fn train_single_pass(problem: &Problem, seed: u64) -> Fit {
+    sgd::train(problem, seed)
 }
 
 /// Trains the defender on `problem`. `should_stop` is polled once per epoch or step; when it
