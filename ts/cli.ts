@@ -6,12 +6,19 @@ import { exitCode, formatError } from './cli/args.js'
 import * as attack from './cli/attack.js'
 import * as demo from './cli/demo.js'
 import * as evaluateCommand from './cli/evaluate.js'
+import * as experiment from './cli/experiment.js'
+import * as exportCommand from './cli/export.js'
+import * as results from './cli/results.js'
 import * as trainCommand from './cli/train.js'
 
 const commands: Record<string, { usage: string; run: (argv: string[]) => Promise<void> }> = {
   attack,
   demo,
   evaluate: evaluateCommand,
+  experiment,
+  export: exportCommand,
+  merge: { usage: results.mergeUsage, run: results.merge },
+  plot: { usage: results.plotUsage, run: results.plot },
   train: trainCommand,
 }
 

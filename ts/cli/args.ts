@@ -11,11 +11,21 @@ export function parse<T extends NonNullable<ParseArgsConfig['options']>>(
   argv: string[],
   options: T,
 ): ReturnType<typeof parseArgs<{ args: string[]; options: T; strict: true; allowPositionals: false }>>['values'] {
+  return parseWithPositionals(argv, options, 0).values
+}
+
+/** Parses `argv` for a command that also takes up to `most` positional arguments. */
+export function parseWithPositionals<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, most: number) {
+  let parsed
   try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values
+    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: true })
   } catch (err) {
     throw new PoisonkitError('ERR_USAGE', (err as Error).message)
   }
+  if (parsed.positionals.length > most) {
+    throw new PoisonkitError('ERR_USAGE', `unexpected argument '${parsed.positionals[most]}'`)
+  }
+  return parsed as unknown as { values: ReturnType<typeof parseArgs<{ args: string[]; options: T; strict: true; allowPositionals: false }>>['values']; positionals: string[] }
 }
 
 /** A required string option. */

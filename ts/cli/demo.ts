@@ -1,52 +1,62 @@
 /**
- * `poisonkit demo`: the main job on built-in data. A seeded synthetic spam-like corpus (integer
- * word counts) is split into train and test, and the clean defender is trained on it.
+ * `poisonkit demo`: the main job on built-in data, in well under a minute. A seeded synthetic
+ * spam-like corpus (integer word counts, about 3% clean test error like Enron) is attacked by the
+ * KKT and min-max attacks at ε = 3% (small decoy grids), the poison is scored against the five
+ * defenses, and the table and figures are written like any experiment's.
  */
-import { makeBagOfWords } from '../dataset.js'
-import { train, type LossName } from '../model.js'
+import { resolve } from 'node:path'
+import { DEFENSES } from '../defense.js'
+import { checkSpec, expandCells } from '../experiment/spec.js'
+import { runExperiment } from '../experiment/run.js'
+import { writeResults } from '../experiment/results.js'
+import { writeFigures } from '../experiment/plot.js'
 import { numberOption, parse, progress } from './args.js'
 
-export const usage = `poisonkit demo [--seed N] [--json]
+export const usage = `poisonkit demo [--out DIR] [--seed N] [--json]
 
-Generates a synthetic bag-of-words data set (3000 documents, 1000 words, 30% positive), splits it
-2000/1000, and trains the clean defender (hinge and logistic, λ = 0.01) on it.`
+Attacks a synthetic bag-of-words data set (1500 + 750 documents, 800 words, 30% positive) with the
+KKT and min-max attacks (ε = 0.03, λ = 0.01), scores both against the five defenses, prints the table
+and writes the experiment folder (REPORT.md, results.csv, figures/defenses.png) to DIR.
+
+  --out DIR     where to write (./poisonkit-demo)
+  --seed N      seed of the data and the attacks (0)
+  --json        print the cells' results as JSON lines`
 
 export async function run(argv: string[]): Promise<void> {
-  const o = parse(argv, { seed: { type: 'string', default: '0' }, json: { type: 'boolean', default: false } })
+  const o = parse(argv, { out: { type: 'string', default: 'poisonkit-demo' }, seed: { type: 'string', default: '0' }, json: { type: 'boolean', default: false } })
   const seed = numberOption('seed', o.seed!, 'count')
-  const all = makeBagOfWords({ n: 3000, d: 1000, seed })
-  const index = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i)
-  const tr = all.slice(index(0, 2000))
-  const te = all.slice(index(2000, 3000))
-  const lambda = 0.01
-  const rows = []
-  for (const loss of ['hinge', 'logistic'] as LossName[]) {
-    progress(`training ${loss}`)
-    const model = await train(tr, { lambda, loss })
-    rows.push({
-      loss,
-      testError: model.error(te),
-      trainError: model.error(tr),
-      objective: model.objective,
-      dualityGap: model.dualityGap,
-      seconds: model.seconds,
-    })
-  }
-  const summary = { data: { n: tr.n, nTest: te.n, d: tr.d, classCounts: tr.classCounts, seed }, lambda, clean: rows }
+  const grid = { quantiles: [0.05, 0.2, 0.4], copies: [2, 5, 12] }
+  const spec = checkSpec(
+    {
+      name: 'poisonkit demo',
+      datasets: [{ name: 'synthetic', synthetic: { n: 1500, nTest: 750, d: 800, signal: 0.3, seed }, lambda: 0.01 }],
+      attacks: [
+        { attack: 'kkt', options: grid },
+        { attack: 'minmax', options: grid },
+      ],
+      eps: [0.03],
+      seeds: [seed],
+    },
+    process.cwd(),
+  )
+  const out = resolve(o.out!)
+  progress(`attacking a synthetic corpus with the KKT and min-max attacks; writing ${out}`)
+  const results = await runExperiment(spec, expandCells(spec), { out, specDir: process.cwd() })
+  const figures = await writeFigures(out, writeResults(out))
+  writeResults(out, figures)
   if (o.json) {
-    process.stdout.write(JSON.stringify(summary) + '\n')
+    process.stdout.write(results.map((r) => JSON.stringify(r)).join('\n') + '\n')
     return
   }
+  const pct = (x: number | undefined) => (x === undefined ? '' : `${(100 * x).toFixed(2)}%`).padStart(8)
   const lines = [
-    `synthetic bag of words (seed ${seed}): train ${tr.n}, test ${te.n}, d ${tr.d}, ` +
-      `${tr.classCounts[1]} positive / ${tr.classCounts[-1]} negative`,
-    `clean defender, λ = ${lambda}:`,
-    `  loss       test error  train error  objective     time`,
-    ...rows.map(
-      (r) =>
-        `  ${r.loss.padEnd(9)}  ${(100 * r.testError).toFixed(2).padStart(9)}%  ${(100 * r.trainError).toFixed(2).padStart(10)}%  ` +
-        `${r.objective.toFixed(6).padEnd(12)}  ${(1000 * r.seconds).toFixed(1)} ms`,
-    ),
+    `synthetic bag of words (seed ${seed}), ε = 0.03, λ = 0.01: test error under each defense`,
+    `attack    ${['none', ...DEFENSES].map((d) => d.padStart(8)).join('')}       min   time`,
+    ...results.map((r) => {
+      const e = r.evaluation as unknown as Record<string, number | undefined>
+      return `${r.label.padEnd(8)}  ${['none', ...DEFENSES].map((d) => pct(e[d])).join('')}  ${pct(r.evaluation.min)}  ${r.seconds.attack.toFixed(1)} s`
+    }),
+    `report ${out}/REPORT.md, figure ${out}/figures/defenses.png`,
   ]
   process.stdout.write(lines.join('\n') + '\n')
 }

@@ -1,0 +1,274 @@
+/**
+ * Runs the cells of an experiment into a folder, resumably:
+ *
+ *   DIR/spec.json                  the checked spec of the last run
+ *   DIR/attacks/<attackId>.json    one attack run: its summary, anytime curve and own evaluation
+ *   DIR/poison/<attackId>.svm.gz   its poison points
+ *   DIR/cells/<cellId>.json        one cell: the poison scored by the cell's defender
+ *
+ * Every file is written to a temporary name and renamed, so a file that exists is complete: a run
+ * killed at any moment and started again skips what is done (a finished attack is not rerun for
+ * its other defenders). Attacks run one after the other; each uses every core.
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { arch, platform } from 'node:os'
+import { join } from 'node:path'
+import {
+  alfaAttack,
+  influenceAttack,
+  kktAttack,
+  labelFlipAttack,
+  minmaxAttack,
+  type AttackOptions,
+  type AttackProgress,
+  type AttackResult,
+} from '../attack.js'
+import { loadDataset, makeBagOfWords, type Dataset } from '../dataset.js'
+import { evaluate, type Evaluation } from '../defense.js'
+import { loadAll } from '../cli/load.js'
+import { resolveDataPath, type Cell, type DatasetSpec, type ExperimentSpec } from './spec.js'
+
+/** Where a running experiment is. */
+export interface ExperimentProgress {
+  /** Cells finished (including those found done), and in all (this shard). */
+  done: number
+  total: number
+  /** Cells found done when the run started. */
+  skipped: number
+  /** The attack running now: its id and its own progress. */
+  attackId?: string
+  attack?: AttackProgress
+  /** Estimated seconds left (from the attacks run so far), when known. */
+  eta?: number
+}
+
+/** What a cell's result file holds. */
+export interface CellResult {
+  id: string
+  attackId: string
+  experiment: string
+  dataset: string
+  /** The attacker's λ (the dataset's). */
+  attackerLambda: number
+  attack: string
+  label: string
+  options: Record<string, unknown>
+  eps: number
+  knowledge: 'test' | 'train'
+  seed: number
+  defender: Cell['defender']
+  defenses: string[]
+  removeFraction: number
+  /** The poison file, relative to the experiment folder. */
+  poison: string
+  nPoison: number
+  /** The poison against the cell's defender (test errors in [0, 1]). */
+  evaluation: Omit<Evaluation, 'timing'>
+  /** The attack's best-so-far minimum error against seconds (its attack-time scoring). */
+  curve: { seconds: number; minError: number }[]
+  seconds: { attack: number; evaluation: number }
+  versions: { poisonkit: string; node: string; platform: string }
+  finishedAt: string
+}
+
+/** One attack run as stored in `attacks/`. */
+interface AttackRecord {
+  attackId: string
+  poison: string
+  nPoison: number
+  epsPos: number
+  epsNeg: number
+  decoy: AttackResult['decoy']
+  candidates: number
+  stepSize?: number
+  iteration?: number
+  selection: Omit<Evaluation, 'timing'>
+  evaluation: Omit<Evaluation, 'timing'>
+  curve: AttackResult['curve']
+  seconds: number
+}
+
+export interface RunOptions {
+  /** The experiment folder. */
+  out: string
+  /** Where the spec's relative paths start. */
+  specDir: string
+  onProgress?: (p: ExperimentProgress) => void
+  /** Stops the run after its current attack or evaluation step; the promise rejects with `ERR_ABORTED`. */
+  signal?: AbortSignal
+}
+
+const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version
+
+/** Writes `text` to `path` atomically. */
+function writeAtomic(path: string, text: string): void {
+  const tmp = `${path}.tmp-${process.pid}`
+  writeFileSync(tmp, text)
+  renameSync(tmp, path)
+}
+
+function readJson<T>(path: string): T | undefined {
+  if (!existsSync(path)) return undefined
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as T
+  } catch {
+    return undefined // a file from another tool or a damaged disk: redo the work
+  }
+}
+
+/** The train and test sets of a dataset spec. */
+export async function loadSpecData(dataset: DatasetSpec, specDir: string): Promise<[Dataset, Dataset]> {
+  if (dataset.synthetic !== undefined) {
+    const { nTest = 1000, n = 2000, ...rest } = dataset.synthetic
+    const all = makeBagOfWords({ ...rest, n: n + nTest })
+    const rows = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i)
+    return [all.slice(rows(0, n)), all.slice(rows(n, n + nTest))]
+  }
+  const paths = (['train', 'test'] as const).map((which) => resolveDataPath({ dataset }, which, specDir))
+  const [train, test] = await loadAll(paths, dataset.d)
+  return [train!, test!]
+}
+
+const stripTiming = ({ timing: _timing, ...rest }: Evaluation) => rest
+
+/** Runs one attack of a cell with the cell's ε, knowledge and seed. */
+async function runAttack(cell: Cell, train: Dataset, test: Dataset, onProgress: (p: AttackProgress) => void, signal?: AbortSignal) {
+  const options = {
+    ...cell.attack.options,
+    train,
+    test,
+    lambda: cell.dataset.lambda,
+    eps: cell.eps,
+    knowledge: cell.knowledge,
+    seed: cell.seed,
+    grid: (cell.attack.options.grid as AttackOptions['grid']) ?? cell.dataset.grid,
+    evaluationDefenses: cell.defenses,
+    onProgress,
+    progressInterval: 500,
+    signal,
+  } as AttackOptions & Record<string, unknown>
+  const result: AttackResult & { stepSize?: number; iteration?: number } = await {
+    kkt: () => kktAttack(options),
+    minmax: () => minmaxAttack({ ...options, basic: false }),
+    'minmax-basic': () => minmaxAttack({ ...options, basic: true }),
+    influence: () => influenceAttack({ ...options, basic: false }),
+    'influence-basic': () => influenceAttack({ ...options, basic: true }),
+    labelflip: () => labelFlipAttack(options),
+    alfa: () => alfaAttack(options),
+  }[cell.attack.attack]()
+  return result
+}
+
+/** Whether the attack's own final evaluation is the cell's (same defender and removal). */
+function attackEvaluationServes(cell: Cell): boolean {
+  const d = cell.defender
+  return d.lambda === cell.dataset.lambda && d.loss === 'hinge' && d.optimizer === 'exact' && cell.removeFraction === 0.05
+}
+
+/**
+ * Runs `cells` (of `spec`) into `options.out`, skipping finished ones; returns the results of all
+ * of them.
+ */
+export async function runExperiment(spec: ExperimentSpec, cells: Cell[], options: RunOptions): Promise<CellResult[]> {
+  const { out, specDir, onProgress, signal } = options
+  for (const sub of ['attacks', 'poison', 'cells']) mkdirSync(join(out, sub), { recursive: true })
+  writeAtomic(join(out, 'spec.json'), JSON.stringify(spec, null, 2) + '\n')
+  const cellPath = (id: string) => join(out, 'cells', `${id}.json`)
+  const results = new Map<string, CellResult>()
+  for (const cell of cells) {
+    const done = readJson<CellResult>(cellPath(cell.id))
+    if (done?.id === cell.id) results.set(cell.id, done)
+  }
+  const skipped = results.size
+  const groups = new Map<string, Cell[]>()
+  for (const cell of cells) if (!results.has(cell.id)) groups.set(cell.attackId, [...(groups.get(cell.attackId) ?? []), cell])
+  const report = (extra: Partial<ExperimentProgress> = {}) => onProgress?.({ done: results.size, total: cells.length, skipped, ...extra })
+  report()
+
+  const data = new Map<string, Promise<[Dataset, Dataset]>>()
+  const started = performance.now()
+  let groupsDone = 0
+  for (const [attackId, group] of groups) {
+    const first = group[0]!
+    if (!data.has(first.dataset.name)) data.set(first.dataset.name, loadSpecData(first.dataset, specDir))
+    const [train, test] = await data.get(first.dataset.name)!
+    const eta = groupsDone === 0 ? undefined : (((performance.now() - started) / 1000) * (groups.size - groupsDone)) / groupsDone
+    const recordPath = join(out, 'attacks', `${attackId}.json`)
+    const poisonFile = join('poison', `${attackId}.svm.gz`)
+    let record = readJson<AttackRecord>(recordPath)
+    let poison: Dataset
+    if (record?.attackId === attackId && existsSync(join(out, record.poison))) {
+      poison = await loadDataset(join(out, record.poison), { d: train.d })
+    } else {
+      report({ attackId, eta })
+      const result = await runAttack(first, train, test, (attack) => report({ attackId, attack, eta }), signal)
+      poison = result.poison
+      const tmp = join(out, 'poison', `${attackId}.tmp-${process.pid}.svm.gz`)
+      await poison.writeSvmlight(tmp)
+      renameSync(tmp, join(out, poisonFile))
+      record = {
+        attackId,
+        poison: poisonFile,
+        nPoison: poison.n,
+        epsPos: result.epsPos,
+        epsNeg: result.epsNeg,
+        decoy: result.decoy,
+        candidates: result.candidates,
+        stepSize: result.stepSize,
+        iteration: result.iteration,
+        selection: stripTiming(result.selection),
+        evaluation: stripTiming(result.evaluation),
+        curve: result.curve,
+        seconds: result.seconds,
+      }
+      writeAtomic(recordPath, JSON.stringify(record, null, 2) + '\n')
+    }
+    for (const cell of group) {
+      const t = performance.now()
+      const evaluation = attackEvaluationServes(cell)
+        ? record.evaluation
+        : stripTiming(
+            await evaluate({
+              train,
+              test,
+              poison,
+              lambda: cell.defender.lambda,
+              loss: cell.defender.loss,
+              optimizer: cell.defender.optimizer,
+              defenses: cell.defenses,
+              removeFraction: cell.removeFraction,
+              seed: cell.seed,
+              signal,
+            }),
+          )
+      const result: CellResult = {
+        id: cell.id,
+        attackId,
+        experiment: spec.name,
+        dataset: cell.dataset.name,
+        attackerLambda: cell.dataset.lambda,
+        attack: cell.attack.attack,
+        label: cell.attack.label,
+        options: cell.attack.options,
+        eps: cell.eps,
+        knowledge: cell.knowledge,
+        seed: cell.seed,
+        defender: cell.defender,
+        defenses: cell.defenses,
+        removeFraction: cell.removeFraction,
+        poison: record.poison,
+        nPoison: record.nPoison,
+        evaluation,
+        curve: record.curve,
+        seconds: { attack: record.seconds, evaluation: (performance.now() - t) / 1000 },
+        versions: { poisonkit: VERSION, node: process.version, platform: `${platform()}-${arch()}` },
+        finishedAt: new Date().toISOString(),
+      }
+      writeAtomic(cellPath(cell.id), JSON.stringify(result, null, 2) + '\n')
+      results.set(cell.id, result)
+      report({ attackId, eta })
+    }
+    groupsDone++
+  }
+  return cells.map((c) => results.get(c.id)!)
+}

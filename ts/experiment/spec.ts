@@ -1,0 +1,347 @@
+/**
+ * Experiment specs: what to run, as JSON or YAML, checked field by field before any work, and
+ * expanded into cells with stable ids.
+ *
+ * A cell is one (dataset, attack, ε, knowledge, seed) attack scored by one defender (λ, loss,
+ * optimizer) against the defenses. Cells that differ only in the defender share their attack
+ * (its poison is computed once): that is how the paper's §6.2–6.3 transfer experiments are run.
+ * Ids hash the spec's own text of each field (paths as written, not resolved), so the same cell has
+ * the same id on every machine and in every shard.
+ */
+import { createHash } from 'node:crypto'
+import { existsSync, readFileSync } from 'node:fs'
+import { dirname, isAbsolute, resolve } from 'node:path'
+import { parse as parseYaml } from 'yaml'
+import { DEFENSES, type DefenseName } from '../defense.js'
+import { PoisonkitError } from '../errors.js'
+
+/** The attacks an experiment can run (`-basic`: the paper's basic variants). */
+export const ATTACK_NAMES = ['kkt', 'minmax', 'minmax-basic', 'influence', 'influence-basic', 'labelflip', 'alfa'] as const
+export type AttackName = (typeof ATTACK_NAMES)[number]
+
+/** Options every attack takes from a spec (the experiment sets data, λ, ε, knowledge and seed). */
+const COMMON_OPTIONS = ['grid', 'quantiles', 'copies', 'prune', 'upper', 'round', 'repeats', 'roundingTrials', 'refine', 'defenses']
+/** Each attack's own options (see the attack functions' option types). */
+const ATTACK_OPTIONS: Record<AttackName, string[]> = {
+  kkt: ['lossPercentile', 'refitRounds'],
+  minmax: ['eta', 'burn', 'lossCap', 'refitEvery'],
+  'minmax-basic': ['eta', 'burn', 'refitEvery'],
+  influence: ['stepSizes', 'maxIter', 'checkEvery', 'patience', 'refitEvery', 'scoreEvery', 'temperature'],
+  'influence-basic': ['stepSizes', 'maxIter', 'checkEvery', 'patience', 'refitEvery', 'scoreEvery', 'temperature'],
+  labelflip: [],
+  alfa: ['maxIter', 'maxCopies'],
+}
+
+const GRIDS = ['enron', 'imdb', 'mnist17', 'mnist', 'dogfish'] as const
+
+/** Data of an experiment: files, or the built-in synthetic bag of words split into train and test. */
+export interface DatasetSpec {
+  /** A short name, used in ids, tables and figures. */
+  name: string
+  /** Training and test files as written in the spec (relative to the spec's folder; `${VAR}` and `${VAR:-default}` are expanded). */
+  train?: string
+  test?: string
+  /** The synthetic corpus instead of files: `makeBagOfWords` options plus the test size. */
+  synthetic?: { n?: number; nTest?: number; d?: number; docLength?: number; positiveFraction?: number; signal?: number; seed?: number }
+  /** Number of features (svmlight files should declare it). */
+  d?: number
+  /** The attacker's λ, and the defender's unless `defender.lambda` is given. */
+  lambda: number
+  /** The decoy grid (default: `enron` for ±1 labels). */
+  grid?: (typeof GRIDS)[number]
+}
+
+/** An attack of the experiment: a name, or a name with options and an optional label. */
+export interface AttackSpec {
+  attack: AttackName
+  /** How it appears in tables and figures (the attack's name). */
+  label: string
+  options: Record<string, unknown>
+}
+
+/** The defender the poison is scored against. */
+export interface DefenderSpec {
+  /** λ values (default: each dataset's own). */
+  lambda?: number[]
+  loss: ('hinge' | 'logistic')[]
+  optimizer: ('exact' | 'sgd')[]
+}
+
+/** A checked spec with every default filled in. */
+export interface ExperimentSpec {
+  name: string
+  datasets: DatasetSpec[]
+  attacks: AttackSpec[]
+  eps: number[]
+  knowledge: ('test' | 'train')[]
+  seeds: number[]
+  defender: DefenderSpec
+  /** Defenses of the scoring (all five). */
+  defenses: DefenseName[]
+  /** Fraction of every class each defense removes (0.05). */
+  removeFraction: number
+}
+
+/** One unit of work and of results. */
+export interface Cell {
+  id: string
+  /** Cells with the same `attackId` share one attack run. */
+  attackId: string
+  dataset: DatasetSpec
+  attack: AttackSpec
+  eps: number
+  knowledge: 'test' | 'train'
+  seed: number
+  defender: { lambda: number; loss: 'hinge' | 'logistic'; optimizer: 'exact' | 'sgd' }
+  defenses: DefenseName[]
+  removeFraction: number
+}
+
+function specError(where: string, message: string): never {
+  throw new PoisonkitError('ERR_INVALID_SPEC', `${where}: ${message}`)
+}
+
+type Json = unknown
+
+function isObject(v: Json): v is Record<string, Json> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+/** Rejects keys outside `allowed`, naming the first one. */
+function onlyKeys(where: string, value: Record<string, Json>, allowed: string[]): void {
+  for (const key of Object.keys(value)) {
+    if (!allowed.includes(key)) specError(`${where}.${key}`, `unknown field (fields: ${allowed.join(', ')})`)
+  }
+}
+
+function numberField(where: string, v: Json, rule: (x: number) => boolean, what: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || !rule(v)) specError(where, `${JSON.stringify(v)} must be ${what}`)
+  return v
+}
+
+/** A list field; a single value stands for a list of one. */
+function listField<T>(where: string, v: Json, item: (where: string, v: Json) => T, fallback: T[]): T[] {
+  if (v === undefined) return fallback
+  const items = Array.isArray(v) ? v : [v]
+  if (items.length === 0) specError(where, 'must not be empty')
+  return items.map((x, i) => item(Array.isArray(v) ? `${where}[${i}]` : where, x))
+}
+
+function choiceField<T extends string>(where: string, v: Json, allowed: readonly T[]): T {
+  if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
+    specError(where, `${JSON.stringify(v)} must be one of ${allowed.join(', ')}`)
+  }
+  return v as T
+}
+
+/** Expands `${VAR}` and `${VAR:-default}` from the environment. */
+function expandVariables(where: string, text: string): string {
+  return text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_, name: string, fallback: string | undefined) => {
+    const value = process.env[name]
+    if (value !== undefined && value !== '') return value
+    if (fallback !== undefined) return fallback
+    specError(where, `environment variable ${name} is not set (write \${${name}:-default} for a default)`)
+  })
+}
+
+/** Where a dataset's file is on this machine. */
+export function resolveDataPath(cell: { dataset: DatasetSpec }, which: 'train' | 'test', specDir: string, where = 'datasets'): string {
+  const written = cell.dataset[which]!
+  const path = expandVariables(`${where}.${which}`, written)
+  return isAbsolute(path) ? path : resolve(specDir, path)
+}
+
+function datasetField(where: string, v: Json, specDir: string): DatasetSpec {
+  if (!isObject(v)) specError(where, 'must be an object with name, lambda and train/test files or synthetic')
+  onlyKeys(where, v, ['name', 'train', 'test', 'synthetic', 'd', 'lambda', 'grid'])
+  if (typeof v.name !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(v.name)) specError(`${where}.name`, 'must be a name of letters, digits, _, . and -')
+  const out: DatasetSpec = { name: v.name, lambda: numberField(`${where}.lambda`, v.lambda, (x) => x >= 0, 'a number ≥ 0') }
+  if (v.d !== undefined) out.d = numberField(`${where}.d`, v.d, (x) => Number.isSafeInteger(x) && x > 0, 'a positive integer')
+  if (v.grid !== undefined) out.grid = choiceField(`${where}.grid`, v.grid, GRIDS)
+  if (v.synthetic !== undefined) {
+    if (v.train !== undefined || v.test !== undefined) specError(where, 'give train and test files or synthetic, not both')
+    if (!isObject(v.synthetic)) specError(`${where}.synthetic`, 'must be an object')
+    const s = v.synthetic
+    onlyKeys(`${where}.synthetic`, s, ['n', 'nTest', 'd', 'docLength', 'positiveFraction', 'signal', 'seed'])
+    const positive = (k: string) => numberField(`${where}.synthetic.${k}`, s[k], (x) => Number.isSafeInteger(x) && x > 0, 'a positive integer')
+    const synthetic: NonNullable<DatasetSpec['synthetic']> = {}
+    for (const k of ['n', 'nTest', 'd'] as const) if (s[k] !== undefined) synthetic[k] = positive(k)
+    for (const k of ['docLength', 'positiveFraction', 'signal'] as const) {
+      if (s[k] !== undefined) synthetic[k] = numberField(`${where}.synthetic.${k}`, s[k], (x) => x > 0, 'a positive number')
+    }
+    if (s.seed !== undefined) synthetic.seed = numberField(`${where}.synthetic.seed`, s.seed, (x) => Number.isSafeInteger(x) && x >= 0, 'a non-negative integer')
+    out.synthetic = synthetic
+    return out
+  }
+  for (const which of ['train', 'test'] as const) {
+    if (typeof v[which] !== 'string' || v[which] === '') specError(`${where}.${which}`, 'missing: a data file (or give synthetic)')
+    out[which] = v[which] as string
+    const path = resolveDataPath({ dataset: out }, which, specDir, where)
+    if (!existsSync(path)) specError(`${where}.${which}`, `file not found: ${path}`)
+  }
+  return out
+}
+
+function attackField(where: string, v: Json): AttackSpec {
+  const spec = typeof v === 'string' ? { attack: v } : v
+  if (!isObject(spec)) specError(where, `must be an attack name (${ATTACK_NAMES.join(', ')}) or an object { attack, label?, options? }`)
+  onlyKeys(where, spec, ['attack', 'label', 'options'])
+  const attack = choiceField(typeof v === 'string' ? where : `${where}.attack`, spec.attack, ATTACK_NAMES)
+  if (spec.label !== undefined && (typeof spec.label !== 'string' || spec.label === '')) specError(`${where}.label`, 'must be a non-empty string')
+  const options = spec.options ?? {}
+  if (!isObject(options)) specError(`${where}.options`, 'must be an object of attack options')
+  onlyKeys(`${where}.options`, options, [...COMMON_OPTIONS, ...ATTACK_OPTIONS[attack]])
+  return { attack, label: (spec.label as string | undefined) ?? attack, options }
+}
+
+/**
+ * Checks a parsed spec (`specDir`: where relative paths start) and fills in the defaults. Every
+ * problem is an `ERR_INVALID_SPEC` naming the field, e.g. `attacks[1].attack`.
+ */
+export function checkSpec(raw: Json, specDir: string): ExperimentSpec {
+  if (!isObject(raw)) specError('spec', 'must be an object')
+  onlyKeys('spec', raw, ['name', 'datasets', 'attacks', 'eps', 'knowledge', 'seeds', 'defender', 'defenses', 'removeFraction'])
+  const name = raw.name ?? 'experiment'
+  if (typeof name !== 'string' || name === '') specError('name', 'must be a non-empty string')
+  if (raw.datasets === undefined) specError('datasets', 'missing: at least one dataset')
+  const datasets = listField('datasets', raw.datasets, (w, x) => datasetField(w, x, specDir), [])
+  const names = datasets.map((d) => d.name)
+  const twice = names.find((n, i) => names.indexOf(n) !== i)
+  if (twice !== undefined) specError('datasets', `the name ${twice} is used twice`)
+  if (raw.attacks === undefined) specError('attacks', 'missing: at least one attack')
+  const attacks = listField('attacks', raw.attacks, attackField, [])
+  const labels = attacks.map((a) => a.label)
+  const repeated = labels.find((n, i) => labels.indexOf(n) !== i)
+  if (repeated !== undefined) specError('attacks', `the label ${repeated} is used twice (give each a label)`)
+  const eps = listField('eps', raw.eps, (w, x) => numberField(w, x, (e) => e > 0 && e < 1, 'a fraction in (0, 1)'), [0.03])
+  const knowledge = listField<'test' | 'train'>('knowledge', raw.knowledge, (w, x) => choiceField(w, x, ['test', 'train'] as const), ['test'])
+  const seeds = listField('seeds', raw.seeds, (w, x) => numberField(w, x, (s) => Number.isSafeInteger(s) && s >= 0, 'a non-negative integer'), [0])
+  const d = raw.defender ?? {}
+  if (!isObject(d)) specError('defender', 'must be an object { lambda?, loss?, optimizer? }')
+  onlyKeys('defender', d, ['lambda', 'loss', 'optimizer'])
+  const defender: DefenderSpec = {
+    loss: listField<'hinge' | 'logistic'>('defender.loss', d.loss, (w, x) => choiceField(w, x, ['hinge', 'logistic'] as const), ['hinge']),
+    optimizer: listField<'exact' | 'sgd'>('defender.optimizer', d.optimizer, (w, x) => choiceField(w, x, ['exact', 'sgd'] as const), ['exact']),
+  }
+  if (d.lambda !== undefined) defender.lambda = listField('defender.lambda', d.lambda, (w, x) => numberField(w, x, (l) => l >= 0, 'a number ≥ 0'), [])
+  const defenses = listField('defenses', raw.defenses, (w, x) => choiceField(w, x, DEFENSES), [...DEFENSES])
+  const removeFraction =
+    raw.removeFraction === undefined ? 0.05 : numberField('removeFraction', raw.removeFraction, (p) => p > 0 && p < 1, 'a fraction in (0, 1)')
+  return { name, datasets, attacks, eps, knowledge, seeds, defender, defenses, removeFraction }
+}
+
+/** Reads and checks a spec file (`.json`, `.yaml` or `.yml`). */
+export function readSpec(path: string): ExperimentSpec {
+  if (!existsSync(path)) throw new PoisonkitError('ERR_IO', `experiment spec not found: ${path}`)
+  const text = readFileSync(path, 'utf8')
+  let raw: Json
+  try {
+    raw = /\.ya?ml$/i.test(path) ? parseYaml(text) : JSON.parse(text)
+  } catch (err) {
+    throw new PoisonkitError('ERR_INVALID_SPEC', `${path}: not valid ${/\.ya?ml$/i.test(path) ? 'YAML' : 'JSON'}: ${(err as Error).message}`)
+  }
+  try {
+    return checkSpec(raw, dirname(resolve(path)))
+  } catch (err) {
+    if (err instanceof PoisonkitError) throw new PoisonkitError(err.code, `${path}: ${err.message}`)
+    throw err
+  }
+}
+
+/** JSON with object keys sorted, so that equal values hash equally. */
+function canonical(v: Json): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`
+  if (isObject(v)) {
+    return `{${Object.keys(v)
+      .filter((k) => v[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical(v[k])}`)
+      .join(',')}}`
+  }
+  return JSON.stringify(v)
+}
+
+const shortHash = (v: Json) => createHash('sha256').update(canonical(v)).digest('hex').slice(0, 10)
+
+/**
+ * The cells of a spec in a fixed order: dataset, attack, ε, knowledge, seed (the attack), then
+ * defender λ, loss and optimizer.
+ */
+export function expandCells(spec: ExperimentSpec): Cell[] {
+  const cells: Cell[] = []
+  for (const dataset of spec.datasets) {
+    for (const attack of spec.attacks) {
+      for (const eps of spec.eps) {
+        for (const knowledge of spec.knowledge) {
+          for (const seed of spec.seeds) {
+            const run = { dataset, attack, eps, knowledge, seed }
+            const attackId = `${dataset.name}-${attack.label}-eps${eps}-${knowledge}-s${seed}-${shortHash(run)}`
+            for (const lambda of spec.defender.lambda ?? [dataset.lambda]) {
+              for (const loss of spec.defender.loss) {
+                for (const optimizer of spec.defender.optimizer) {
+                  const defender = { lambda, loss, optimizer }
+                  const scoring = { attackId, defender, defenses: spec.defenses, removeFraction: spec.removeFraction }
+                  cells.push({
+                    id: `${attackId}.lambda${lambda}-${loss}-${optimizer}-${shortHash(scoring)}`,
+                    attackId,
+                    ...run,
+                    defender,
+                    defenses: spec.defenses,
+                    removeFraction: spec.removeFraction,
+                  })
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return cells
+}
+
+/** A shard `i/N` (0 ≤ i < N). */
+export interface Shard {
+  index: number
+  count: number
+}
+
+/**
+ * The cells of shard `index` of `count`: whole attacks (every defender of one attack stays in one
+ * shard), dealt round-robin in the spec's order.
+ */
+export function shardCells(cells: Cell[], shard: Shard): Cell[] {
+  const attackIds = [...new Set(cells.map((c) => c.attackId))]
+  const mine = new Set(attackIds.filter((_, i) => i % shard.count === shard.index))
+  return cells.filter((c) => mine.has(c.attackId))
+}
+
+/**
+ * The shard to run: `--shard i/N` if given, else a Slurm array job's (`SLURM_ARRAY_TASK_ID` −
+ * `SLURM_ARRAY_TASK_MIN` of `SLURM_ARRAY_TASK_COUNT`), else a Kubernetes indexed Job's
+ * (`JOB_COMPLETION_INDEX` of `shardCount`), else the whole experiment.
+ */
+export function resolveShard(option: string | undefined, env: NodeJS.ProcessEnv, shardCount?: number): Shard | undefined {
+  const make = (index: number, count: number, source: string): Shard => {
+    if (!(Number.isSafeInteger(index) && Number.isSafeInteger(count) && count >= 1 && index >= 0 && index < count)) {
+      throw new PoisonkitError('ERR_INVALID_OPTION', `${source}: shard ${index} of ${count} is not a shard (need 0 ≤ i < N)`)
+    }
+    return { index, count }
+  }
+  if (option !== undefined) {
+    const m = /^(\d+)\/(\d+)$/.exec(option.trim())
+    if (!m) throw new PoisonkitError('ERR_INVALID_OPTION', `option --shard = ${option}: must be i/N, e.g. 0/3`)
+    return make(Number(m[1]), Number(m[2]), `option --shard = ${option}`)
+  }
+  if (env.SLURM_ARRAY_TASK_ID !== undefined && env.SLURM_ARRAY_TASK_COUNT !== undefined) {
+    const min = Number(env.SLURM_ARRAY_TASK_MIN ?? 0)
+    return make(Number(env.SLURM_ARRAY_TASK_ID) - min, Number(env.SLURM_ARRAY_TASK_COUNT), 'SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT')
+  }
+  if (env.JOB_COMPLETION_INDEX !== undefined) {
+    if (shardCount === undefined) {
+      throw new PoisonkitError('ERR_USAGE', 'JOB_COMPLETION_INDEX is set (a Kubernetes indexed Job): give the Job\'s completions as --shard-count N')
+    }
+    return make(Number(env.JOB_COMPLETION_INDEX), shardCount, 'JOB_COMPLETION_INDEX/--shard-count')
+  }
+  return undefined
+}
