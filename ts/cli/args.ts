@@ -62,9 +62,9 @@ export function progress(message: string): void {
   if (process.stderr.isTTY) process.stderr.write(`${message}\n`)
 }
 
-/** Exit code for an error: 2 for usage and option errors, 1 otherwise. */
+/** Exit code for an error: 2 for usage, option and spec errors, 1 otherwise. */
 export function exitCode(err: unknown): number {
-  return err instanceof PoisonkitError && (err.code === 'ERR_USAGE' || err.code === 'ERR_INVALID_OPTION') ? 2 : 1
+  return err instanceof PoisonkitError && ['ERR_USAGE', 'ERR_INVALID_OPTION', 'ERR_INVALID_SPEC'].includes(err.code) ? 2 : 1
 }
 
 /** `error[CODE]: message`, the only thing the CLI prints for an error. */

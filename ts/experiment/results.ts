@@ -90,7 +90,7 @@ export function mergeExperiments(out: string, from: string[]): CellResult[] {
     const cells = readCells(dir)
     const same = resolve(dir) === resolve(out)
     for (const c of cells) {
-      const key = JSON.stringify(c.evaluation)
+      const key = JSON.stringify({ ...c.evaluation, seconds: undefined })
       const before = seen.get(c.id)
       if (before !== undefined && before !== key) {
         throw new PoisonkitError('ERR_MERGE', `cell ${c.id}: ${dir} holds other results than an earlier folder (were they run with different versions?)`)

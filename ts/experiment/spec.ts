@@ -38,7 +38,7 @@ const GRIDS = ['enron', 'imdb', 'mnist17', 'mnist', 'dogfish'] as const
 export interface DatasetSpec {
   /** A short name, used in ids, tables and figures. */
   name: string
-  /** Training and test files as written in the spec (relative to the spec's folder; `${VAR}` and `${VAR:-default}` are expanded). */
+  /** Training and test files as written in the spec: `${VAR}` and `${VAR:-default}` are expanded; relative to the spec's folder, or to the current directory when the path starts with a variable. */
   train?: string
   test?: string
   /** The synthetic corpus instead of files: `makeBagOfWords` options plus the test size. */
@@ -144,11 +144,15 @@ function expandVariables(where: string, text: string): string {
   })
 }
 
-/** Where a dataset's file is on this machine. */
+/**
+ * Where a dataset's file is on this machine. A relative path is relative to the spec's folder,
+ * unless it starts with a variable (`${POISONKIT_DATA}/enron.train.svm.gz`): a relative value of
+ * the variable is then relative to the current directory, as in a shell.
+ */
 export function resolveDataPath(cell: { dataset: DatasetSpec }, which: 'train' | 'test', specDir: string, where = 'datasets'): string {
   const written = cell.dataset[which]!
   const path = expandVariables(`${where}.${which}`, written)
-  return isAbsolute(path) ? path : resolve(specDir, path)
+  return isAbsolute(path) ? path : resolve(written.startsWith('${') ? process.cwd() : specDir, path)
 }
 
 function datasetField(where: string, v: Json, specDir: string): DatasetSpec {

@@ -1,0 +1,209 @@
+import test from 'ava'
+import { spawn } from 'node:child_process'
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { PoisonkitError, loadDataset, makeBagOfWords } from '../ts/index.js'
+import { checkSpec, expandCells, readSpec, resolveShard, shardCells } from '../ts/experiment/spec.js'
+import { writeDataset } from '../ts/export.js'
+import { cli, data, hasData, root, tmp } from './helpers.js'
+
+/** A small synthetic experiment: 2 attacks × 2 ε = 4 attack runs, each scored by 2 defenders. */
+const small = {
+  name: 'small',
+  datasets: [{ name: 'syn', synthetic: { n: 300, nTest: 200, d: 80, signal: 0.3, seed: 4 }, lambda: 0.05 }],
+  attacks: ['labelflip', { attack: 'kkt', label: 'kkt-small', options: { quantiles: [0.1, 0.3], copies: [2, 5] } }],
+  eps: [0.03, 0.05],
+  defender: { lambda: [0.05, 0.5] },
+}
+
+function writeSpec(dir: string, spec: unknown, name = 'spec.json'): string {
+  const path = join(dir, name)
+  writeFileSync(path, JSON.stringify(spec))
+  return path
+}
+
+/** Each cell's id and evaluation, from a folder's results.jsonl. */
+function evaluations(dir: string): Record<string, unknown> {
+  const lines = readFileSync(join(dir, 'results.jsonl'), 'utf8').trim().split('\n')
+  return Object.fromEntries(lines.map((l) => JSON.parse(l)).map((c) => [c.id, { ...c.evaluation, seconds: undefined }]))
+}
+
+test('a malformed spec is rejected before any work, naming the field', (t) => {
+  const dir = tmp()
+  const bad: [unknown, RegExp][] = [
+    [{ ...small, attacks: ['kkt', 'nope'] }, /attacks\[1\]: "nope" must be one of kkt, minmax/],
+    [{ ...small, eps: [0.03, 1.5] }, /eps\[1\]: 1\.5 must be a fraction in \(0, 1\)/],
+    [{ ...small, eps: 0 }, /eps: 0 must be a fraction/],
+    [{ ...small, datasets: [{ name: 'x', train: 'missing.svm', test: 'missing.svm', lambda: 0.1 }] }, /datasets\[0\]\.train: file not found: .*missing\.svm/],
+    [{ ...small, attacks: [{ attack: 'kkt', options: { stepSizes: [0.1] } }] }, /attacks\[0\]\.options\.stepSizes: unknown field/],
+    [{ ...small, defender: { loss: 'squared' } }, /defender\.loss: "squared" must be one of hinge, logistic/],
+    [{ ...small, seed: 3 }, /spec\.seed: unknown field/],
+    [{ ...small, datasets: [] }, /datasets: must not be empty/],
+  ]
+  for (const [spec, message] of bad) {
+    const out = join(dir, 'out')
+    const r = cli('experiment', writeSpec(dir, spec), '--out', out)
+    t.is(r.code, 2, r.stderr)
+    t.regex(r.stderr, /^error\[ERR_INVALID_SPEC\]: .*spec\.json: /)
+    t.regex(r.stderr, message)
+    t.false(existsSync(out), 'nothing was written')
+  }
+  t.throws(() => readSpec(join(dir, 'absent.json')), { instanceOf: PoisonkitError, message: /not found/ })
+  writeFileSync(join(dir, 'broken.yaml'), 'datasets: [\n')
+  t.throws(() => readSpec(join(dir, 'broken.yaml')), { instanceOf: PoisonkitError, message: /broken\.yaml: not valid YAML/ })
+})
+
+test('cells: the grid in a fixed order, stable ids, defenders sharing their attack, YAML like JSON', (t) => {
+  const dir = tmp()
+  const spec = checkSpec(small, dir)
+  const cells = expandCells(spec)
+  t.is(cells.length, 1 * 2 * 2 * 2)
+  t.is(new Set(cells.map((c) => c.id)).size, cells.length)
+  t.is(new Set(cells.map((c) => c.attackId)).size, 4)
+  t.deepEqual(expandCells(checkSpec(JSON.parse(JSON.stringify(small)), tmp())).map((c) => c.id), cells.map((c) => c.id))
+  t.regex(cells[0]!.id, /^syn-labelflip-eps0\.03-test-s0-[0-9a-f]{10}\.lambda0\.05-hinge-exact-[0-9a-f]{10}$/)
+  // YAML gives the same cells.
+  writeFileSync(join(dir, 'small.yaml'), `name: small
+datasets:
+  - { name: syn, synthetic: { n: 300, nTest: 200, d: 80, signal: 0.3, seed: 4 }, lambda: 0.05 }
+attacks:
+  - labelflip
+  - { attack: kkt, label: kkt-small, options: { quantiles: [0.1, 0.3], copies: [2, 5] } }
+eps: [0.03, 0.05]
+defender: { lambda: [0.05, 0.5] }
+`)
+  t.deepEqual(expandCells(readSpec(join(dir, 'small.yaml'))).map((c) => c.id), cells.map((c) => c.id))
+  // A changed option is another attack.
+  const other = expandCells(checkSpec({ ...small, attacks: [{ attack: 'kkt', label: 'kkt-small', options: { quantiles: [0.1], copies: [2, 5] } }] }, dir))
+  t.false(other.some((c) => cells.some((d) => d.attackId === c.attackId)))
+  // Shards: whole attacks, every cell in exactly one shard.
+  const shards = [0, 1, 2].map((index) => shardCells(cells, { index, count: 3 }))
+  t.deepEqual(shards.flat().map((c) => c.id).sort(), cells.map((c) => c.id).sort())
+  for (const s of shards) for (const c of s) t.true(s.filter((d) => d.attackId === c.attackId).length === 2)
+})
+
+test('the shard comes from --shard, Slurm array jobs or Kubernetes indexed Jobs', (t) => {
+  t.deepEqual(resolveShard('1/3', {}), { index: 1, count: 3 })
+  t.deepEqual(resolveShard(undefined, { SLURM_ARRAY_TASK_ID: '5', SLURM_ARRAY_TASK_MIN: '4', SLURM_ARRAY_TASK_COUNT: '3' }), { index: 1, count: 3 })
+  t.deepEqual(resolveShard(undefined, { JOB_COMPLETION_INDEX: '2' }, 4), { index: 2, count: 4 })
+  t.is(resolveShard(undefined, {}), undefined)
+  t.throws(() => resolveShard('3/3', {}), { message: /shard 3 of 3 is not a shard/ })
+  t.throws(() => resolveShard('a/b', {}), { message: /--shard = a\/b: must be i\/N/ })
+  t.throws(() => resolveShard(undefined, { JOB_COMPLETION_INDEX: '0' }), { message: /--shard-count/ })
+})
+
+test('three shards run as separate processes and merged equal one unsharded run, cell for cell', async (t) => {
+  const dir = tmp()
+  const spec = writeSpec(dir, small)
+  const whole = cli('experiment', spec, '--out', join(dir, 'whole'))
+  t.is(whole.code, 0, whole.stderr)
+  const runs = await Promise.all(
+    [0, 1, 2].map(
+      (i) =>
+        new Promise<number | null>((done) => {
+          const p = spawn(process.execPath, [join(root, 'dist/cli.js'), 'experiment', spec, '--out', join(dir, `shard${i}`), '--shard', `${i}/3`], { stdio: 'ignore' })
+          p.on('exit', done)
+        }),
+    ),
+  )
+  t.deepEqual(runs, [0, 0, 0])
+  const merged = cli('merge', '--out', join(dir, 'merged'), join(dir, 'shard0'), join(dir, 'shard1'), join(dir, 'shard2'))
+  t.is(merged.code, 0, merged.stderr)
+  const [a, b] = [evaluations(join(dir, 'whole')), evaluations(join(dir, 'merged'))]
+  t.is(Object.keys(a).length, 8)
+  t.deepEqual(b, a)
+  // The folder's tables and figures.
+  const csv = readFileSync(join(dir, 'merged', 'results.csv'), 'utf8').trim().split('\n')
+  t.is(csv.length, 9)
+  t.regex(readFileSync(join(dir, 'merged', 'REPORT.md'), 'utf8'), /\| kkt-small \| [\d.]+ \|/)
+  for (const f of ['defenses.png', 'curve.png', 'eps.png', 'lambda.png']) {
+    t.deepEqual([...readFileSync(join(dir, 'merged', 'figures', f)).subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47], f)
+  }
+})
+
+// Serial: a concurrent test's spawnSync would block the polling timer until the run has finished.
+test.serial('a killed run started again redoes no finished cell', async (t) => {
+  const dir = tmp()
+  // The KKT attack with its full decoy grid takes seconds: time to kill the run in the middle.
+  const spec = writeSpec(dir, { ...small, attacks: ['labelflip', 'kkt'] })
+  const out = join(dir, 'out')
+  const cellsDir = join(out, 'cells')
+  // Kill the run once some cells are written but not all.
+  await new Promise<void>((done) => {
+    const p = spawn(process.execPath, [join(root, 'dist/cli.js'), 'experiment', spec, '--out', out], { stdio: 'ignore' })
+    const poll = setInterval(() => {
+      const n = existsSync(cellsDir) ? readdirSync(cellsDir).filter((f) => f.endsWith('.json')).length : 0
+      if (n >= 2) {
+        clearInterval(poll)
+        p.kill('SIGKILL')
+      }
+    }, 20)
+    p.on('exit', () => {
+      clearInterval(poll)
+      done()
+    })
+  })
+  const before = readdirSync(cellsDir).filter((f) => f.endsWith('.json'))
+  t.true(before.length >= 2 && before.length < 8, `${before.length} cells before the restart`)
+  const stamps = Object.fromEntries(before.map((f) => [f, statSync(join(cellsDir, f)).mtimeMs]))
+  const again = cli('experiment', spec, '--out', out)
+  t.is(again.code, 0, again.stderr)
+  t.regex(again.stderr, new RegExp(`\\(${before.length} done before\\)`))
+  const after = readdirSync(cellsDir).filter((f) => f.endsWith('.json'))
+  t.is(after.length, 8)
+  for (const f of before) t.is(statSync(join(cellsDir, f)).mtimeMs, stamps[f], `${f} was not redone`)
+})
+
+test('poisonkit demo attacks the synthetic corpus and writes a PNG figure', (t) => {
+  const out = join(tmp(), 'demo')
+  const r = cli('demo', '--out', out)
+  t.is(r.code, 0, r.stderr)
+  t.regex(r.stdout, /^kkt +(\d+\.\d\d% +){7}/m)
+  t.regex(r.stdout, /^minmax +(\d+\.\d\d% +){7}/m)
+  t.deepEqual([...readFileSync(join(out, 'figures', 'defenses.png')).subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47])
+  // The attacks do something: both raise the undefended error above the clean model's (3.9%).
+  for (const line of r.stdout.split('\n').filter((l) => /^(kkt|minmax) /.test(l))) {
+    t.true(Number(line.split(/ +/)[1]!.replace('%', '')) > 5, line)
+  }
+})
+
+test('export writes svmlight, CSV and npz that load back to the same points', async (t) => {
+  const dir = tmp()
+  const all = makeBagOfWords({ n: 40, d: 12, seed: 2 })
+  const poisonPath = join(dir, 'poison.svm')
+  await all.slice([0, 1, 2]).writeSvmlight(poisonPath)
+  const trainPath = join(dir, 'train.svm')
+  await all.slice(Array.from({ length: 37 }, (_, i) => i + 3)).writeSvmlight(trainPath)
+  for (const name of ['out.svm.gz', 'out.csv', 'out.npz']) {
+    const r = cli('export', '--train', trainPath, '--poison', poisonPath, '--out', join(dir, name), '--d', '12')
+    t.is(r.code, 0, r.stderr)
+    const back = (await loadDataset(join(dir, name), { d: 12 })).toCsr()
+    const want = all.slice([...Array.from({ length: 37 }, (_, i) => i + 3), 0, 1, 2]).toCsr()
+    t.deepEqual(back, want, name)
+  }
+  const only = cli('export', '--poison', poisonPath, '--out', join(dir, 'p.csv'))
+  t.is(only.code, 0, only.stderr)
+  t.is((await loadDataset(join(dir, 'p.csv'))).n, 3)
+  t.is(cli('export', '--poison', poisonPath, '--out', join(dir, 'x.csv'), '--format', 'parquet').code, 2)
+  // A file scipy can read: the npz layout of scipy.sparse.save_npz plus y.
+  await writeDataset(all, join(dir, 'all.npz'))
+  t.true(readFileSync(join(dir, 'all.npz')).includes(Buffer.from('indptr.npy')))
+})
+
+const realData = hasData ? test : test.skip
+
+realData('the presets name real files and expand to the paper\'s grids', (t) => {
+  const cwd = process.cwd()
+  process.chdir(root)
+  try {
+    process.env.POISONKIT_DATA ??= '../shared/data'
+    const count = (name: string) => expandCells(readSpec(join(root, 'examples', name))).length
+    t.is(count('enron-table2.json'), 3)
+    t.is(count('enron-transfer.json'), 3 * 2 * 5 * 2 * 2)
+    t.is(count('mnist-multiclass.json'), 2)
+    t.is(count('imdb.json'), 2)
+    t.true(existsSync(data('enron.train.svm.gz')))
+  } finally {
+    process.chdir(cwd)
+  }
+})
