@@ -53,3 +53,22 @@ export {
   type TrainOptions,
   type Weights,
 } from './model.js'
+export {
+  ATTACK_NAMES,
+  checkSpec,
+  expandCells,
+  readSpec,
+  resolveShard,
+  shardCells,
+  type AttackName,
+  type AttackSpec,
+  type Cell,
+  type DatasetSpec,
+  type DefenderSpec,
+  type ExperimentSpec,
+  type Shard,
+} from './experiment/spec.js'
+export { loadSpecData, runExperiment, type CellResult, type ExperimentProgress, type RunOptions } from './experiment/run.js'
+export { mergeExperiments, readCells, writeTables } from './experiment/results.js'
+export { figureSpecs, renderFigure, writeFigures, writeTablesAndFigures } from './experiment/plot.js'
+export { EXPORT_FORMATS, writeDataset, type ExportFormat } from './export.js'

@@ -9,8 +9,7 @@ import { DEFENSES } from '../defense.js'
 import { checkSpec, expandCells } from '../experiment/spec.js'
 import { loadSpecData, runExperiment } from '../experiment/run.js'
 import { train } from '../model.js'
-import { writeResults } from '../experiment/results.js'
-import { writeFigures } from '../experiment/plot.js'
+import { writeTablesAndFigures } from '../experiment/plot.js'
 import { numberOption, parse, progress } from './args.js'
 
 export const usage = `poisonkit demo [--out DIR] [--seed N] [--json]
@@ -42,9 +41,9 @@ export async function run(argv: string[]): Promise<void> {
   )
   const out = resolve(o.out!)
   progress(`attacking a synthetic corpus with the KKT and min-max attacks; writing ${out}`)
-  const results = await runExperiment(spec, expandCells(spec), { out, specDir: process.cwd() })
-  const figures = await writeFigures(out, writeResults(out))
-  writeResults(out, figures)
+  const cells = expandCells(spec)
+  const results = await runExperiment(spec, cells, { out, specDir: process.cwd() })
+  await writeTablesAndFigures(out, new Set(cells.map((c) => c.id)))
   const [clean, test] = await loadSpecData(spec.datasets[0]!, process.cwd())
   const cleanError = (await train(clean, { lambda: 0.01 })).error(test)
   if (o.json) {

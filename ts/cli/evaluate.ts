@@ -16,6 +16,8 @@ sanitization defense, and reports the test errors and the minimum over the defen
   --defenses LIST        comma-separated, from ${DEFENSES.join(',')} (all)
   --remove P             fraction of every class each defense removes, in (0, 1) (0.05)
   --fit empirical|oracle fit the defenses on clean + poison (empirical, the default) or on the clean data only
+  --loss hinge|logistic  the defender's loss (hinge, the SVM)
+  --optimizer exact|sgd  train the defender to its optimum (exact) or by one pass of SGD (paper §6.3)
   --d N                  number of features (default: the largest index seen in the files)
   --seed N               seed of the randomized SVD and the solver (0)
   --json                 print one JSON object on stdout`
@@ -29,6 +31,8 @@ export async function run(argv: string[]): Promise<void> {
     defenses: { type: 'string' },
     remove: { type: 'string' },
     fit: { type: 'string', default: 'empirical' },
+    loss: { type: 'string', default: 'hinge' },
+    optimizer: { type: 'string', default: 'exact' },
     d: { type: 'string' },
     seed: { type: 'string' },
     json: { type: 'boolean', default: false },
@@ -45,6 +49,8 @@ export async function run(argv: string[]): Promise<void> {
     throw new PoisonkitError('ERR_INVALID_OPTION', `option --remove = ${o.remove}: must lie in (0, 1)`)
   }
   const fit = choice('fit', o.fit!, ['empirical', 'oracle'] as const)
+  const loss = choice('loss', o.loss!, ['hinge', 'logistic'] as const)
+  const optimizer = choice('optimizer', o.optimizer!, ['exact', 'sgd'] as const)
   const d = o.d === undefined ? undefined : numberOption('d', o.d, 'count')
   const seed = o.seed === undefined ? undefined : numberOption('seed', o.seed, 'count')
 
@@ -54,7 +60,7 @@ export async function run(argv: string[]): Promise<void> {
     throw new PoisonkitError('ERR_PARSE', `${o.poison}: no poison points (omit --poison to evaluate the clean data)`)
   }
   progress(`evaluating ${defenses?.join(', ') ?? DEFENSES.join(', ')} on ${train!.n} clean + ${poison?.n ?? 0} poison points`)
-  const e = await evaluate({ train: train!, test: test!, poison, lambda, defenses, removeFraction, fit, seed })
+  const e = await evaluate({ train: train!, test: test!, poison, lambda, loss, optimizer, defenses, removeFraction, fit, seed })
   if (!e.converged) process.stderr.write('warning: a training stopped before reaching its tolerance\n')
 
   if (o.json) {

@@ -3,8 +3,7 @@ import { resolve, dirname } from 'node:path'
 import { PoisonkitError } from '../errors.js'
 import { runExperiment, type ExperimentProgress } from '../experiment/run.js'
 import { expandCells, readSpec, resolveShard, shardCells } from '../experiment/spec.js'
-import { writeResults } from '../experiment/results.js'
-import { writeFigures } from '../experiment/plot.js'
+import { writeTablesAndFigures } from '../experiment/plot.js'
 import { numberOption, parseWithPositionals } from './args.js'
 
 export const usage = `poisonkit experiment SPEC --out DIR [--shard i/N] [--shard-count N] [--dry-run] [--json]
@@ -90,8 +89,8 @@ export async function run(argv: string[]): Promise<void> {
     process.off('SIGTERM', onSigint)
     if (process.stderr.isTTY) process.stderr.write('\r\x1b[2K')
   }
-  const everything = writeResults(out)
-  writeResults(out, await writeFigures(out, everything))
+  // The tables and figures of this spec's cells, including other shards' found in the folder.
+  await writeTablesAndFigures(out, new Set(all.map((c) => c.id)))
   if (o.json) {
     process.stdout.write(results.map((r) => JSON.stringify(r)).join('\n') + '\n')
     return

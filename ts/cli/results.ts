@@ -1,8 +1,8 @@
 /** `poisonkit merge` and `poisonkit plot`: the tables and figures of experiment folders. */
 import { resolve } from 'node:path'
 import { PoisonkitError } from '../errors.js'
-import { mergeExperiments, writeResults } from '../experiment/results.js'
-import { writeFigures } from '../experiment/plot.js'
+import { mergeExperiments } from '../experiment/results.js'
+import { writeTablesAndFigures } from '../experiment/plot.js'
 import { parseWithPositionals } from './args.js'
 
 export const mergeUsage = `poisonkit merge --out DIR SHARD_DIR...
@@ -21,8 +21,8 @@ export async function merge(argv: string[]): Promise<void> {
   const { values: o, positionals } = parseWithPositionals(argv, { out: { type: 'string' } }, Infinity)
   if (o.out === undefined || o.out === '') throw new PoisonkitError('ERR_USAGE', 'missing required option --out')
   const out = resolve(o.out)
-  const cells = mergeExperiments(out, positionals)
-  writeResults(out, await writeFigures(out, cells))
+  mergeExperiments(out, positionals)
+  const cells = await writeTablesAndFigures(out)
   process.stdout.write(`${cells.length} cells from ${positionals.length} folders merged into ${out}\n`)
 }
 
@@ -30,8 +30,6 @@ export async function plot(argv: string[]): Promise<void> {
   const { positionals } = parseWithPositionals(argv, {}, 1)
   if (positionals[0] === undefined) throw new PoisonkitError('ERR_USAGE', 'missing the experiment folder (poisonkit plot DIR)')
   const dir = resolve(positionals[0])
-  const cells = writeResults(dir)
-  const figures = await writeFigures(dir, cells)
-  writeResults(dir, figures)
-  process.stdout.write(`${figures.length} figures of ${cells.length} cells in ${dir}/figures/\n`)
+  const cells = await writeTablesAndFigures(dir)
+  process.stdout.write(`figures and tables of ${cells.length} cells written in ${dir}\n`)
 }

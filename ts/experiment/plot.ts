@@ -12,7 +12,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { DEFENSES } from '../defense.js'
-import { defenderLabel } from './results.js'
+import { defenderLabel, readCells, writeTables } from './results.js'
 import type { CellResult } from './run.js'
 
 type Row = Record<string, string | number>
@@ -165,4 +165,14 @@ export async function writeFigures(dir: string, cells: CellResult[]): Promise<st
     written.push(join('figures', `${name}.png`))
   }
   return written
+}
+
+/**
+ * Writes the tables and figures of an experiment folder from its cells (those in `ids` if given:
+ * the cells of one spec, when the folder also holds older ones); returns the cells.
+ */
+export async function writeTablesAndFigures(dir: string, ids?: Set<string>): Promise<CellResult[]> {
+  const cells = readCells(dir, ids)
+  writeTables(dir, cells, await writeFigures(dir, cells))
+  return cells
 }

@@ -10,12 +10,12 @@ import { DEFENSES } from '../defense.js'
 import { PoisonkitError } from '../errors.js'
 import type { CellResult } from './run.js'
 
-/** Every cell result of a folder, sorted by id. */
-export function readCells(dir: string): CellResult[] {
+/** The cell results of a folder (those in `ids` if given), sorted by id. */
+export function readCells(dir: string, ids?: Set<string>): CellResult[] {
   const cellsDir = join(dir, 'cells')
   if (!existsSync(cellsDir)) throw new PoisonkitError('ERR_IO', `${dir}: not an experiment folder (no cells/ in it)`)
   return readdirSync(cellsDir)
-    .filter((f) => f.endsWith('.json'))
+    .filter((f) => f.endsWith('.json') && (ids === undefined || ids.has(f.slice(0, -'.json'.length))))
     .sort()
     .map((f) => {
       try {
@@ -47,10 +47,10 @@ function csvRow(c: CellResult): string {
   return fields.map((f) => (/[",\n]/.test(String(f)) ? `"${String(f).replace(/"/g, '""')}"` : String(f))).join(',')
 }
 
-/** The markdown report: one table per (dataset, ε, knowledge, seed, defender). */
-function report(cells: CellResult[], figures: string[]): string {
-  const name = cells[0]?.experiment ?? 'experiment'
-  const lines = [`# ${name}`, '', `${cells.length} cells. Test error (%) under each defense; **min** is the attack's score (the minimum over the defenses).`, '']
+/** The markdown report: the spec's name and description, one table per (dataset, ε, knowledge, seed, defender). */
+function report(cells: CellResult[], figures: string[], spec: { name?: string; description?: string }): string {
+  const name = spec.name ?? cells[0]?.experiment ?? 'experiment'
+  const lines = [`# ${name}`, '', ...(spec.description ? [spec.description, ''] : []), `${cells.length} cells. Test error (%) under each defense; **min** is the attack's score (the minimum over the defenses).`, '']
   const panels = new Map<string, CellResult[]>()
   for (const c of cells) {
     const key = `${c.dataset} · ε = ${c.eps} · knowledge: ${c.knowledge} · seed ${c.seed} · defender λ ${c.defender.lambda}, ${defenderLabel(c)}`
@@ -69,18 +69,17 @@ function report(cells: CellResult[], figures: string[]): string {
   return lines.join('\n')
 }
 
-/** Writes `results.jsonl`, `results.csv` and `REPORT.md` of `dir` from its cells; returns the cells. */
-export function writeResults(dir: string, figures: string[] = []): CellResult[] {
-  const cells = readCells(dir)
+/** Writes `results.jsonl`, `results.csv` and `REPORT.md` of `dir` for `cells`, the report showing `figures`. */
+export function writeTables(dir: string, cells: CellResult[], figures: string[]): void {
   writeFileSync(join(dir, 'results.jsonl'), cells.map((c) => JSON.stringify(c)).join('\n') + (cells.length > 0 ? '\n' : ''))
   writeFileSync(join(dir, 'results.csv'), [CSV_COLUMNS.join(','), ...cells.map(csvRow)].join('\n') + '\n')
-  writeFileSync(join(dir, 'REPORT.md'), report(cells, figures))
-  return cells
+  const spec = existsSync(join(dir, 'spec.json')) ? JSON.parse(readFileSync(join(dir, 'spec.json'), 'utf8')) : {}
+  writeFileSync(join(dir, 'REPORT.md'), report(cells, figures, spec))
 }
 
 /**
  * Copies the cells, attack records and poison files of shard folders `from` into `out` (a cell
- * found in two folders must hold the same results) and writes its tables; returns the cells.
+ * found in two folders must hold the same results); returns the cells of `out`.
  */
 export function mergeExperiments(out: string, from: string[]): CellResult[] {
   if (from.length === 0) throw new PoisonkitError('ERR_USAGE', 'merge: give the shard folders to merge')
@@ -104,5 +103,5 @@ export function mergeExperiments(out: string, from: string[]): CellResult[] {
     }
     if (!same && existsSync(join(dir, 'spec.json')) && !existsSync(join(out, 'spec.json'))) copyFileSync(join(dir, 'spec.json'), join(out, 'spec.json'))
   }
-  return writeResults(out)
+  return readCells(out)
 }

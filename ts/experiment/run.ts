@@ -192,7 +192,10 @@ export async function runExperiment(spec: ExperimentSpec, cells: Cell[], options
     const first = group[0]!
     if (!data.has(first.dataset.name)) data.set(first.dataset.name, loadSpecData(first.dataset, specDir))
     const [train, test] = await data.get(first.dataset.name)!
-    const eta = groupsDone === 0 ? undefined : (((performance.now() - started) / 1000) * (groups.size - groupsDone)) / groupsDone
+    // Seconds left: the mean time of the attacks run so far, for the rest, less this one's elapsed.
+    const groupStart = performance.now()
+    const perGroup = groupsDone === 0 ? undefined : (groupStart - started) / 1000 / groupsDone
+    const eta = () => (perGroup === undefined ? undefined : Math.max(0, perGroup * (groups.size - groupsDone) - (performance.now() - groupStart) / 1000))
     const recordPath = join(out, 'attacks', `${attackId}.json`)
     const poisonFile = join('poison', `${attackId}.svm.gz`)
     let record = readJson<AttackRecord>(recordPath)
@@ -200,8 +203,8 @@ export async function runExperiment(spec: ExperimentSpec, cells: Cell[], options
     if (record?.attackId === attackId && existsSync(join(out, record.poison))) {
       poison = await loadDataset(join(out, record.poison), { d: train.d })
     } else {
-      report({ attackId, eta })
-      const result = await runAttack(first, train, test, (attack) => report({ attackId, attack, eta }), signal)
+      report({ attackId, eta: eta() })
+      const result = await runAttack(first, train, test, (attack) => report({ attackId, attack, eta: eta() }), signal)
       poison = result.poison
       const tmp = join(out, 'poison', `${attackId}.tmp-${process.pid}.svm.gz`)
       await poison.writeSvmlight(tmp)
@@ -266,7 +269,7 @@ export async function runExperiment(spec: ExperimentSpec, cells: Cell[], options
       }
       writeAtomic(cellPath(cell.id), JSON.stringify(result, null, 2) + '\n')
       results.set(cell.id, result)
-      report({ attackId, eta })
+      report({ attackId, eta: eta() })
     }
     groupsDone++
   }

@@ -70,6 +70,8 @@ export interface DefenderSpec {
 /** A checked spec with every default filled in. */
 export interface ExperimentSpec {
   name: string
+  /** What the experiment is for (shown in the report). */
+  description?: string
   datasets: DatasetSpec[]
   attacks: AttackSpec[]
   eps: number[]
@@ -204,9 +206,10 @@ function attackField(where: string, v: Json): AttackSpec {
  */
 export function checkSpec(raw: Json, specDir: string): ExperimentSpec {
   if (!isObject(raw)) specError('spec', 'must be an object')
-  onlyKeys('spec', raw, ['name', 'datasets', 'attacks', 'eps', 'knowledge', 'seeds', 'defender', 'defenses', 'removeFraction'])
+  onlyKeys('spec', raw, ['name', 'description', 'datasets', 'attacks', 'eps', 'knowledge', 'seeds', 'defender', 'defenses', 'removeFraction'])
   const name = raw.name ?? 'experiment'
   if (typeof name !== 'string' || name === '') specError('name', 'must be a non-empty string')
+  if (raw.description !== undefined && typeof raw.description !== 'string') specError('description', 'must be a string')
   if (raw.datasets === undefined) specError('datasets', 'missing: at least one dataset')
   const datasets = listField('datasets', raw.datasets, (w, x) => datasetField(w, x, specDir), [])
   const names = datasets.map((d) => d.name)
@@ -231,7 +234,8 @@ export function checkSpec(raw: Json, specDir: string): ExperimentSpec {
   const defenses = listField('defenses', raw.defenses, (w, x) => choiceField(w, x, DEFENSES), [...DEFENSES])
   const removeFraction =
     raw.removeFraction === undefined ? 0.05 : numberField('removeFraction', raw.removeFraction, (p) => p > 0 && p < 1, 'a fraction in (0, 1)')
-  return { name, datasets, attacks, eps, knowledge, seeds, defender, defenses, removeFraction }
+  const description = raw.description as string | undefined
+  return { name, description, datasets, attacks, eps, knowledge, seeds, defender, defenses, removeFraction }
 }
 
 /** Reads and checks a spec file (`.json`, `.yaml` or `.yml`). */
