@@ -13,7 +13,7 @@ import type { CellResult } from './run.js'
 /** The cell results of a folder (those in `ids` if given), sorted by id. */
 export function readCells(dir: string, ids?: Set<string>): CellResult[] {
   const cellsDir = join(dir, 'cells')
-  if (!existsSync(cellsDir)) throw new PoisonkitError('ERR_IO', `${dir}: not an experiment folder (no cells/ in it)`)
+  if (!existsSync(cellsDir)) throw new PoisonkitError('ERR_FILE_NOT_FOUND', `${dir}: not an experiment folder (no cells/ in it)`)
   return readdirSync(cellsDir)
     .filter((f) => f.endsWith('.json') && (ids === undefined || ids.has(f.slice(0, -'.json'.length))))
     .sort()

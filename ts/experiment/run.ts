@@ -48,6 +48,8 @@ export interface CellResult {
   attackId: string
   experiment: string
   dataset: string
+  /** The dataset as the spec gives it (files as written, or the synthetic options). */
+  datasetSpec: DatasetSpec
   /** The attacker's λ (the dataset's). */
   attackerLambda: number
   attack: string
@@ -249,6 +251,7 @@ export async function runExperiment(spec: ExperimentSpec, cells: Cell[], options
         attackId,
         experiment: spec.name,
         dataset: cell.dataset.name,
+        datasetSpec: cell.dataset,
         attackerLambda: cell.dataset.lambda,
         attack: cell.attack.attack,
         label: cell.attack.label,

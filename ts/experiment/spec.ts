@@ -240,7 +240,7 @@ export function checkSpec(raw: Json, specDir: string): ExperimentSpec {
 
 /** Reads and checks a spec file (`.json`, `.yaml` or `.yml`). */
 export function readSpec(path: string): ExperimentSpec {
-  if (!existsSync(path)) throw new PoisonkitError('ERR_IO', `experiment spec not found: ${path}`)
+  if (!existsSync(path)) throw new PoisonkitError('ERR_FILE_NOT_FOUND', `experiment spec not found: ${path}`)
   const text = readFileSync(path, 'utf8')
   let raw: Json
   try {
