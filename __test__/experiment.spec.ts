@@ -36,6 +36,8 @@ test('a malformed spec is rejected before any work, naming the field', (t) => {
     [{ ...small, eps: 0 }, /eps: 0 must be a fraction/],
     [{ ...small, datasets: [{ name: 'x', train: 'missing.svm', test: 'missing.svm', lambda: 0.1 }] }, /datasets\[0\]\.train: file not found: .*missing\.svm/],
     [{ ...small, attacks: [{ attack: 'kkt', options: { stepSizes: [0.1] } }] }, /attacks\[0\]\.options\.stepSizes: unknown field/],
+    [{ ...small, attacks: [{ attack: 'influence', options: { stepSizes: [0.1, -1] } }] }, /attacks\[0\]\.options\.stepSizes: \[0\.1,-1\] must be a non-empty list of positive numbers/],
+    [{ ...small, attacks: [{ attack: 'kkt', options: { repeats: 1.5 } }] }, /attacks\[0\]\.options\.repeats: 1\.5 must be an integer ≥ 1/],
     [{ ...small, defender: { loss: 'squared' } }, /defender\.loss: "squared" must be one of hinge, logistic/],
     [{ ...small, seed: 3 }, /spec\.seed: unknown field/],
     [{ ...small, datasets: [] }, /datasets: must not be empty/],

@@ -19,20 +19,53 @@ import { PoisonkitError } from '../errors.js'
 export const ATTACK_NAMES = ['kkt', 'minmax', 'minmax-basic', 'influence', 'influence-basic', 'labelflip', 'alfa'] as const
 export type AttackName = (typeof ATTACK_NAMES)[number]
 
-/** Options every attack takes from a spec (the experiment sets data, λ, ε, knowledge and seed). */
-const COMMON_OPTIONS = ['grid', 'quantiles', 'copies', 'prune', 'upper', 'round', 'repeats', 'roundingTrials', 'refine', 'defenses']
+const GRIDS = ['enron', 'imdb', 'mnist17', 'mnist', 'dogfish'] as const
+
+/** A check of one attack option's value: the rule it breaks, or undefined. */
+type OptionRule = (v: unknown) => string | undefined
+
+const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v)
+const positive: OptionRule = (v) => (isNumber(v) && v > 0 ? undefined : 'must be a positive number')
+const nonnegative: OptionRule = (v) => (isNumber(v) && v >= 0 ? undefined : 'must be a number ≥ 0')
+const integer = (least: number): OptionRule => (v) => (isNumber(v) && Number.isSafeInteger(v) && v >= least ? undefined : `must be an integer ≥ ${least}`)
+const flag: OptionRule = (v) => (typeof v === 'boolean' ? undefined : 'must be true or false')
+const listOf = (item: OptionRule, items: string): OptionRule => (v) =>
+  Array.isArray(v) && v.length > 0 && v.every((x) => item(x) === undefined) ? undefined : `must be a non-empty list of ${items}`
+const oneOf = (allowed: readonly string[]): OptionRule => (v) => (typeof v === 'string' && allowed.includes(v) ? undefined : `must be one of ${allowed.join(', ')}`)
+
+/** Options every attack takes from a spec (the experiment sets data, λ, ε, knowledge and seed), with their rules. */
+const COMMON_OPTIONS: Record<string, OptionRule> = {
+  grid: oneOf(GRIDS),
+  quantiles: listOf(positive, 'positive numbers'),
+  copies: listOf(integer(1), 'integers ≥ 1'),
+  prune: flag,
+  upper: (v) => (v === 'column-max' || (isNumber(v) && v > 0) ? undefined : 'must be a positive number or column-max'),
+  round: flag,
+  repeats: integer(1),
+  roundingTrials: integer(1),
+  refine: integer(0),
+  defenses: listOf(oneOf(DEFENSES), `defense names (${DEFENSES.join(', ')})`),
+}
+const INFLUENCE_OPTIONS: Record<string, OptionRule> = {
+  stepSizes: listOf(positive, 'positive numbers'),
+  maxIter: integer(0),
+  checkEvery: integer(1),
+  patience: integer(1),
+  refitEvery: integer(1),
+  scoreEvery: integer(1),
+  temperature: positive,
+}
 /** Each attack's own options (see the attack functions' option types). */
-const ATTACK_OPTIONS: Record<AttackName, string[]> = {
-  kkt: ['lossPercentile', 'refitRounds'],
-  minmax: ['eta', 'burn', 'lossCap', 'refitEvery'],
-  'minmax-basic': ['eta', 'burn', 'refitEvery'],
-  influence: ['stepSizes', 'maxIter', 'checkEvery', 'patience', 'refitEvery', 'scoreEvery', 'temperature'],
-  'influence-basic': ['stepSizes', 'maxIter', 'checkEvery', 'patience', 'refitEvery', 'scoreEvery', 'temperature'],
-  labelflip: [],
-  alfa: ['maxIter', 'maxCopies'],
+const ATTACK_OPTIONS: Record<AttackName, Record<string, OptionRule>> = {
+  kkt: { lossPercentile: (v) => (isNumber(v) && v >= 0 && v <= 100 ? undefined : 'must lie in [0, 100]'), refitRounds: integer(0) },
+  minmax: { eta: positive, burn: nonnegative, lossCap: positive, refitEvery: integer(1) },
+  'minmax-basic': { eta: positive, burn: nonnegative, refitEvery: integer(1) },
+  influence: INFLUENCE_OPTIONS,
+  'influence-basic': INFLUENCE_OPTIONS,
+  labelflip: {},
+  alfa: { maxIter: integer(0), maxCopies: integer(1) },
 }
 
-const GRIDS = ['enron', 'imdb', 'mnist17', 'mnist', 'dogfish'] as const
 
 /** Data of an experiment: files, or the built-in synthetic bag of words split into train and test. */
 export interface DatasetSpec {
@@ -196,7 +229,12 @@ function attackField(where: string, v: Json): AttackSpec {
   if (spec.label !== undefined && (typeof spec.label !== 'string' || spec.label === '')) specError(`${where}.label`, 'must be a non-empty string')
   const options = spec.options ?? {}
   if (!isObject(options)) specError(`${where}.options`, 'must be an object of attack options')
-  onlyKeys(`${where}.options`, options, [...COMMON_OPTIONS, ...ATTACK_OPTIONS[attack]])
+  const rules = { ...COMMON_OPTIONS, ...ATTACK_OPTIONS[attack] }
+  onlyKeys(`${where}.options`, options, Object.keys(rules))
+  for (const [key, value] of Object.entries(options)) {
+    const broken = rules[key]!(value)
+    if (broken !== undefined) specError(`${where}.options.${key}`, `${JSON.stringify(value)} ${broken}`)
+  }
   return { attack, label: (spec.label as string | undefined) ?? attack, options }
 }
 
