@@ -142,7 +142,7 @@ export function figureSpecs(cells: CellResult[]): Record<string, VegaLite> {
 }
 
 /** Renders a Vega-Lite spec to SVG and PNG (2× zoom). */
-export async function renderFigure(spec: VegaLite): Promise<{ svg: string; png: Buffer }> {
+export async function renderFigure(spec: VegaLite): Promise<{ svg: string; png: Uint8Array }> {
   const [vega, vl, { Resvg }] = await Promise.all([import('vega'), import('vega-lite'), import('@resvg/resvg-js')])
   const full = { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', background: 'white', ...spec }
   const view = new vega.View(vega.parse(vl.compile(full as never).spec), { renderer: 'none' })

@@ -367,7 +367,7 @@ export function shardCells(cells: Cell[], shard: Shard): Cell[] {
  * `SLURM_ARRAY_TASK_MIN` of `SLURM_ARRAY_TASK_COUNT`), else a Kubernetes indexed Job's
  * (`JOB_COMPLETION_INDEX` of `shardCount`), else the whole experiment.
  */
-export function resolveShard(option: string | undefined, env: NodeJS.ProcessEnv, shardCount?: number): Shard | undefined {
+export function resolveShard(option: string | undefined, env: Record<string, string | undefined>, shardCount?: number): Shard | undefined {
   const make = (index: number, count: number, source: string): Shard => {
     if (!(Number.isSafeInteger(index) && Number.isSafeInteger(count) && count >= 1 && index >= 0 && index < count)) {
       throw new PoisonkitError('ERR_INVALID_OPTION', `${source}: shard ${index} of ${count} is not a shard (need 0 ≤ i < N)`)
