@@ -163,9 +163,11 @@ test('poisonkit demo attacks the synthetic corpus and writes a PNG figure', (t) 
   t.regex(r.stdout, /^kkt +(\d+\.\d\d% +){7}/m)
   t.regex(r.stdout, /^minmax +(\d+\.\d\d% +){7}/m)
   t.deepEqual([...readFileSync(join(out, 'figures', 'defenses.png')).subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47])
-  // The attacks do something: both raise the undefended error above the clean model's (3.9%).
+  // The attacks do something: both raise the undefended error 2 points above the clean model's.
+  const clean = Number(/clean test error (\d+\.\d\d)%/.exec(r.stdout)?.[1])
+  t.true(clean > 0 && clean < 10, r.stdout)
   for (const line of r.stdout.split('\n').filter((l) => /^(kkt|minmax) /.test(l))) {
-    t.true(Number(line.split(/ +/)[1]!.replace('%', '')) > 5, line)
+    t.true(Number(line.split(/ +/)[1]!.replace('%', '')) > clean + 2, line)
   }
 })
 

@@ -126,7 +126,7 @@ export async function loadSpecData(dataset: DatasetSpec, specDir: string): Promi
     const rows = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i)
     return [all.slice(rows(0, n)), all.slice(rows(n, n + nTest))]
   }
-  const paths = (['train', 'test'] as const).map((which) => resolveDataPath({ dataset }, which, specDir))
+  const paths = (['train', 'test'] as const).map((which) => resolveDataPath(dataset, which, specDir))
   const [train, test] = await loadAll(paths, dataset.d)
   return [train!, test!]
 }

@@ -184,8 +184,8 @@ function expandVariables(where: string, text: string): string {
  * unless it starts with a variable (`${POISONKIT_DATA}/enron.train.svm.gz`): a relative value of
  * the variable is then relative to the current directory, as in a shell.
  */
-export function resolveDataPath(cell: { dataset: DatasetSpec }, which: 'train' | 'test', specDir: string, where = 'datasets'): string {
-  const written = cell.dataset[which]!
+export function resolveDataPath(dataset: DatasetSpec, which: 'train' | 'test', specDir: string, where = 'datasets'): string {
+  const written = dataset[which]!
   const path = expandVariables(`${where}.${which}`, written)
   return isAbsolute(path) ? path : resolve(written.startsWith('${') ? process.cwd() : specDir, path)
 }
@@ -215,7 +215,7 @@ function datasetField(where: string, v: Json, specDir: string): DatasetSpec {
   for (const which of ['train', 'test'] as const) {
     if (typeof v[which] !== 'string' || v[which] === '') specError(`${where}.${which}`, 'missing: a data file (or give synthetic)')
     out[which] = v[which] as string
-    const path = resolveDataPath({ dataset: out }, which, specDir, where)
+    const path = resolveDataPath(out, which, specDir, where)
     if (!existsSync(path)) specError(`${where}.${which}`, `file not found: ${path}`)
   }
   return out
