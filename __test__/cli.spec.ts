@@ -1,5 +1,5 @@
 import test from 'ava'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { cli, data, hasData, tmp } from './helpers.js'
 
@@ -24,15 +24,17 @@ realData('train --json on Enron prints one object with the paper\'s error', (t) 
   t.is(model.lambda, 0.09)
 })
 
-test('demo runs on built-in data and prints the clean model\'s errors', (t) => {
-  const r = cli('demo', '--json')
+test('demo --json prints one cell result per attack, with its poison file', (t) => {
+  const out = join(tmp(), 'demo')
+  const r = cli('demo', '--json', '--out', out)
   t.is(r.code, 0, r.stderr)
-  const o = JSON.parse(r.stdout)
-  t.is(o.clean.length, 2)
-  for (const row of o.clean) t.true(row.testError >= 0 && row.testError < 0.2, JSON.stringify(row))
-  const text = cli('demo')
-  t.is(text.code, 0)
-  t.regex(text.stdout, /test error/)
+  const cells = r.stdout.trim().split('\n').map((line) => JSON.parse(line))
+  t.deepEqual(cells.map((c) => c.label), ['kkt', 'minmax'])
+  for (const c of cells) {
+    t.is(c.nPoison, 45) // round(0.03 · 1500)
+    t.true(c.evaluation.min > 0 && c.evaluation.min <= c.evaluation.none, JSON.stringify(c.evaluation))
+    t.true(existsSync(join(out, c.poison)))
+  }
 })
 
 function expectError(t: import('ava').ExecutionContext, r: ReturnType<typeof cli>, exit: number, pattern: RegExp) {
