@@ -43,7 +43,7 @@ export async function run(argv: string[]): Promise<void> {
   progress(`attacking a synthetic corpus with the KKT and min-max attacks; writing ${out}`)
   const cells = expandCells(spec)
   const results = await runExperiment(spec, cells, { out, specDir: process.cwd() })
-  await writeTablesAndFigures(out, new Set(cells.map((c) => c.id)))
+  await writeTablesAndFigures(out)
   const [clean, test] = await loadSpecData(spec.datasets[0]!, process.cwd())
   const cleanError = (await train(clean, { lambda: 0.01 })).error(test)
   if (o.json) {

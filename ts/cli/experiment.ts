@@ -90,7 +90,7 @@ export async function run(argv: string[]): Promise<void> {
     if (process.stderr.isTTY) process.stderr.write('\r\x1b[2K')
   }
   // The tables and figures of this spec's cells, including other shards' found in the folder.
-  await writeTablesAndFigures(out, new Set(all.map((c) => c.id)))
+  await writeTablesAndFigures(out)
   if (o.json) {
     process.stdout.write(results.map((r) => JSON.stringify(r)).join('\n') + '\n')
     return

@@ -9,10 +9,11 @@
  *
  * Panels split the cells along whatever else varies (dataset, ε, knowledge, seed, defender).
  */
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { DEFENSES } from '../defense.js'
 import { defenderLabel, readCells, writeTables } from './results.js'
+import { expandCells } from './spec.js'
 import type { CellResult } from './run.js'
 
 type Row = Record<string, string | number>
@@ -45,7 +46,8 @@ function defensesFigure(cells: CellResult[]): VegaLite {
   return {
     title: 'Test error under each defense',
     data: { values },
-    facet: { column: { field: 'panel', type: 'nominal', title: null } },
+    columns: 4,
+    facet: { field: 'panel', type: 'nominal', title: null },
     spec: {
       width: 60 * (DEFENSES.length + 1),
       height: 220,
@@ -61,20 +63,27 @@ function defensesFigure(cells: CellResult[]): VegaLite {
   }
 }
 
-function curveFigure(cells: CellResult[]): VegaLite {
-  const runs = [...new Map(cells.map((c) => [c.attackId, c])).values()]
-  const panel = panelOf(runs, ['lambda', 'defender'])
-  const values: Row[] = runs.flatMap((c) => c.curve.map((p) => ({ panel: panel(c), attack: c.label, seconds: p.seconds, error: percent(p.minError) })))
+/**
+ * Test error (%) against `x`, one line per attack, one panel per `panel` value: side by side, or
+ * wrapped in `columns` (in the order `order`).
+ */
+function lineChart(
+  title: string,
+  values: Row[],
+  x: Record<string, unknown>,
+  options: { step?: boolean; columns?: number; order?: string[] } = {},
+): VegaLite {
+  const facet = { field: 'panel', type: 'nominal', title: null, ...(options.order ? { sort: options.order } : {}) }
   return {
-    title: 'Best-so-far minimum test error over the attack-time defenses',
+    title,
     data: { values },
-    facet: { column: { field: 'panel', type: 'nominal', title: null } },
+    ...(options.columns ? { columns: options.columns, facet } : { facet: { column: facet } }),
     spec: {
-      width: 320,
-      height: 220,
-      mark: { type: 'line', interpolate: 'step-after', point: true },
+      width: options.columns ? 220 : 320,
+      height: options.columns ? 180 : 220,
+      mark: { type: 'line', point: true, ...(options.step ? { interpolate: 'step-after' } : {}) },
       encoding: {
-        x: { field: 'seconds', type: 'quantitative', title: 'seconds' },
+        x: { type: 'quantitative', ...x },
         y: { field: 'error', type: 'quantitative', title: 'test error (%)' },
         color: { field: 'attack', type: 'nominal' },
       },
@@ -82,23 +91,17 @@ function curveFigure(cells: CellResult[]): VegaLite {
   }
 }
 
+function curveFigure(cells: CellResult[]): VegaLite {
+  const runs = [...new Map(cells.map((c) => [c.attackId, c])).values()]
+  const panel = panelOf(runs, ['lambda', 'defender'])
+  const values: Row[] = runs.flatMap((c) => c.curve.map((p) => ({ panel: panel(c), attack: c.label, seconds: p.seconds, error: percent(p.minError) })))
+  return lineChart('Best-so-far minimum test error over the attack-time defenses', values, { field: 'seconds', title: 'seconds' }, { step: true })
+}
+
 function epsFigure(cells: CellResult[]): VegaLite {
   const panel = panelOf(cells, ['eps'])
-  return {
-    title: 'Minimum test error over the defenses against ε',
-    data: { values: cells.map((c) => ({ panel: panel(c), attack: c.label, eps: c.eps, error: percent(c.evaluation.min) })) },
-    facet: { column: { field: 'panel', type: 'nominal', title: null } },
-    spec: {
-      width: 320,
-      height: 220,
-      mark: { type: 'line', point: true },
-      encoding: {
-        x: { field: 'eps', type: 'quantitative', title: 'ε (poison fraction)' },
-        y: { field: 'error', type: 'quantitative', title: 'test error (%)' },
-        color: { field: 'attack', type: 'nominal' },
-      },
-    },
-  }
+  const values = cells.map((c) => ({ panel: panel(c), attack: c.label, eps: c.eps, error: percent(c.evaluation.min) }))
+  return lineChart('Minimum test error over the defenses against ε', values, { field: 'eps', title: 'ε (poison fraction)' })
 }
 
 function lambdaFigure(cells: CellResult[]): VegaLite {
@@ -114,22 +117,8 @@ function lambdaFigure(cells: CellResult[]): VegaLite {
         return { panel: name, attack: c.label, lambda: c.defender.lambda, error: percent(e[d]!) }
       })
   })
-  return {
-    title: "Test error against the defender's λ",
-    data: { values },
-    columns: 3,
-    facet: { field: 'panel', type: 'nominal', title: null, sort: order },
-    spec: {
-      width: 220,
-      height: 180,
-      mark: { type: 'line', point: true },
-      encoding: {
-        x: { field: 'lambda', type: 'quantitative', scale: { type: 'log' }, title: "defender's λ" },
-        y: { field: 'error', type: 'quantitative', title: 'test error (%)' },
-        color: { field: 'attack', type: 'nominal' },
-      },
-    },
-  }
+  const x = { field: 'lambda', scale: { type: 'log' }, title: "defender's λ" }
+  return lineChart("Test error against the defender's λ", values, x, { columns: 3, order })
 }
 
 /** The figures that apply to `cells`, by name. */
@@ -168,10 +157,13 @@ export async function writeFigures(dir: string, cells: CellResult[]): Promise<st
 }
 
 /**
- * Writes the tables and figures of an experiment folder from its cells (those in `ids` if given:
- * the cells of one spec, when the folder also holds older ones); returns the cells.
+ * Writes the tables and figures of an experiment folder from its cells: those of its `spec.json`
+ * (the last spec run there: cells of an edited spec's older version are left out), or all of them
+ * when it has none. Returns the cells.
  */
-export async function writeTablesAndFigures(dir: string, ids?: Set<string>): Promise<CellResult[]> {
+export async function writeTablesAndFigures(dir: string): Promise<CellResult[]> {
+  const specPath = join(dir, 'spec.json')
+  const ids = existsSync(specPath) ? new Set(expandCells(JSON.parse(readFileSync(specPath, 'utf8'))).map((c) => c.id)) : undefined
   const cells = readCells(dir, ids)
   writeTables(dir, cells, await writeFigures(dir, cells))
   return cells
