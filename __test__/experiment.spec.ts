@@ -40,6 +40,7 @@ test('a malformed spec is rejected before any work, naming the field', (t) => {
     [{ ...small, attacks: [{ attack: 'kkt', options: { repeats: 1.5 } }] }, /attacks\[0\]\.options\.repeats: 1\.5 must be an integer ≥ 1/],
     [{ ...small, defender: { loss: 'squared' } }, /defender\.loss: "squared" must be one of hinge, logistic/],
     [{ ...small, seed: 3 }, /spec\.seed: unknown field/],
+    [{ ...small, attacks: [{ attack: 'kkt', label: 'my kkt/1' }] }, /attacks\[0\]\.label: must be a name of letters/],
     [{ ...small, datasets: [] }, /datasets: must not be empty/],
   ]
   for (const [spec, message] of bad) {

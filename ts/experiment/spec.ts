@@ -226,7 +226,9 @@ function attackField(where: string, v: Json): AttackSpec {
   if (!isObject(spec)) specError(where, `must be an attack name (${ATTACK_NAMES.join(', ')}) or an object { attack, label?, options? }`)
   onlyKeys(where, spec, ['attack', 'label', 'options'])
   const attack = choiceField(typeof v === 'string' ? where : `${where}.attack`, spec.attack, ATTACK_NAMES)
-  if (spec.label !== undefined && (typeof spec.label !== 'string' || spec.label === '')) specError(`${where}.label`, 'must be a non-empty string')
+  if (spec.label !== undefined && (typeof spec.label !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(spec.label))) {
+    specError(`${where}.label`, 'must be a name of letters, digits, _, . and - (it is part of the file names)')
+  }
   const options = spec.options ?? {}
   if (!isObject(options)) specError(`${where}.options`, 'must be an object of attack options')
   const rules = { ...COMMON_OPTIONS, ...ATTACK_OPTIONS[attack] }
