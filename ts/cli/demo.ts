@@ -55,8 +55,8 @@ export async function run(argv: string[]): Promise<void> {
     `synthetic bag of words (seed ${seed}), λ = 0.01: clean test error ${(100 * cleanError).toFixed(2)}%; with ε = 0.03 poison, under each defense:`,
     `attack    ${['none', ...DEFENSES].map((d) => d.padStart(8)).join('')}       min   time`,
     ...results.map((r) => {
-      const e = r.evaluation as unknown as Record<string, number | undefined>
-      return `${r.label.padEnd(8)}  ${['none', ...DEFENSES].map((d) => pct(e[d])).join('')}  ${pct(r.evaluation.min)}  ${r.seconds.attack.toFixed(1)} s`
+      const columns = (['none', ...DEFENSES] as const).map((d) => pct(r.evaluation[d])).join('')
+      return `${r.label.padEnd(8)}  ${columns}  ${pct(r.evaluation.min)}  ${r.seconds.attack.toFixed(1)} s`
     }),
     `report ${out}/REPORT.md, figure ${out}/figures/defenses.png`,
   ]

@@ -38,7 +38,7 @@ const percent = (x: number) => Math.round(10000 * x) / 100
 function defensesFigure(cells: CellResult[]): VegaLite {
   const panel = panelOf(cells)
   const values: Row[] = cells.flatMap((c) => {
-    const e = c.evaluation as unknown as Record<string, number | undefined>
+    const e = c.evaluation
     return (['none', ...DEFENSES] as const)
       .filter((d) => e[d] !== undefined)
       .map((d) => ({ panel: panel(c), attack: c.label, defense: d, error: percent(e[d]!) }))
@@ -108,7 +108,7 @@ function lambdaFigure(cells: CellResult[]): VegaLite {
   const panel = panelOf(cells, ['lambda'])
   const order: string[] = []
   const values: Row[] = cells.flatMap((c) => {
-    const e = c.evaluation as unknown as Record<string, number | undefined>
+    const e = c.evaluation
     return (['none', ...DEFENSES] as const)
       .filter((d) => e[d] !== undefined)
       .map((d) => {

@@ -39,7 +39,7 @@ const CSV_COLUMNS = [
 ]
 
 function csvRow(c: CellResult): string {
-  const e = c.evaluation as unknown as Record<string, number | undefined>
+  const e = c.evaluation
   const fields = [
     c.id, c.dataset, c.attack, c.label, c.eps, c.knowledge, c.seed, c.defender.lambda, c.defender.loss, c.defender.optimizer,
     c.nPoison, pct(e.none), ...DEFENSES.map((d) => pct(e[d])), pct(e.min), c.seconds.attack.toFixed(1), c.seconds.evaluation.toFixed(1),
@@ -57,10 +57,10 @@ function report(cells: CellResult[], figures: string[], spec: { name?: string; d
     panels.set(key, [...(panels.get(key) ?? []), c])
   }
   for (const [key, group] of panels) {
-    const used = DEFENSES.filter((d) => group.some((c) => (c.evaluation as unknown as Record<string, unknown>)[d] !== undefined))
+    const used = DEFENSES.filter((d) => group.some((c) => c.evaluation[d] !== undefined))
     lines.push(`## ${key}`, '', `| attack | none | ${used.join(' | ')} | **min** | attack time (s) |`, `|---|---|${used.map(() => '---|').join('')}---|---|`)
     for (const c of [...group].sort((a, b) => b.evaluation.min - a.evaluation.min)) {
-      const e = c.evaluation as unknown as Record<string, number | undefined>
+      const e = c.evaluation
       lines.push(`| ${c.label} | ${pct(e.none)} | ${used.map((d) => pct(e[d])).join(' | ')} | **${pct(e.min)}** | ${c.seconds.attack.toFixed(1)} |`)
     }
     lines.push('')
