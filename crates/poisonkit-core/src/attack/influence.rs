@@ -31,7 +31,7 @@ use rand::RngExt;
 use rayon::prelude::*;
 
 use super::labelflip::{flip_pool, poison_count};
-use super::sweep::{AttackResult, Candidate, Progress, Scored, Sweep, leaders, scoring};
+use super::sweep::{AttackResult, Candidate, Progress, Scored, Sweep, extra_trials, leaders, scoring};
 use crate::data::Dataset;
 use crate::defense::EvaluationOptions;
 use crate::error::{Error, Result};
@@ -335,13 +335,10 @@ pub fn influence_attack(
                     .expect("a leader is an outcome")
             })
             .collect();
-        let trials: Vec<(usize, u64)> = leaders
-            .iter()
-            .flat_map(|&l| (1..options.rounding_trials as u64).map(move |t| (l, t)))
-            .collect();
-        let refined = trials
+        let refined = extra_trials(leaders.len(), options.rounding_trials)
             .par_iter()
-            .map(|&(l, trial)| {
+            .map(|&(i, trial)| {
+                let l = leaders[i];
                 let seed = rounding_seed(options, outcomes[l].item, trial);
                 let poison = points[l].expanded(train_set.d(), Some((options.repeats, seed)))?;
                 sweep.score(outcomes[l].item, outcomes[l].candidate.clone(), poison)

@@ -24,7 +24,7 @@ use rand::seq::SliceRandom;
 use rayon::prelude::*;
 
 use super::Decoy;
-use super::sweep::{AttackResult, Candidate, Progress, Scored, Sweep, leaders, scoring};
+use super::sweep::{AttackResult, Candidate, Progress, Scored, Sweep, extra_trials, leaders, scoring};
 use crate::data::Dataset;
 use crate::defense::{Defense, EvaluationOptions};
 use crate::error::{Error, Result};
@@ -260,10 +260,7 @@ pub fn kkt_attack(
             .par_iter()
             .map(|&item| solve(item).map(|s| s.expect("a leader's sets are not empty")))
             .collect::<Result<Vec<_>>>()?;
-        let trials: Vec<(usize, u64)> = (0..leaders.len())
-            .flat_map(|l| (1..options.rounding_trials as u64).map(move |t| (l, t)))
-            .collect();
-        let refined = trials
+        let refined = extra_trials(leaders.len(), options.rounding_trials)
             .par_iter()
             .map(|&(l, trial)| score(leaders[l], &solutions[l], seed_of(leaders[l], trial)))
             .collect::<Result<Vec<_>>>()?;

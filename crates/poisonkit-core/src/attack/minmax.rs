@@ -22,7 +22,7 @@ use rand::seq::SliceRandom;
 use rayon::prelude::*;
 
 use super::Decoy;
-use super::sweep::{AttackResult, Candidate, Progress, Scored, Sweep, leaders, scoring};
+use super::sweep::{AttackResult, Candidate, Progress, Scored, Sweep, extra_trials, leaders, scoring};
 use crate::data::Dataset;
 use crate::defense::EvaluationOptions;
 use crate::error::{Error, Result};
@@ -289,13 +289,9 @@ pub fn minmax_attack<M: Player>(
         .collect::<Result<Vec<_>>>()?;
     if extra > 0 {
         let leaders = leaders(&outcomes, options.refine);
-        let games: Vec<(usize, u64)> = leaders
-            .iter()
-            .flat_map(|&item| (1..options.rounding_trials as u64).map(move |t| (item, t)))
-            .collect();
-        let replayed = games
+        let replayed = extra_trials(leaders.len(), options.rounding_trials)
             .par_iter()
-            .map(|&(item, trial)| play(item, trial))
+            .map(|&(l, trial)| play(leaders[l], trial))
             .collect::<Result<Vec<_>>>()?;
         outcomes.extend(replayed);
     }

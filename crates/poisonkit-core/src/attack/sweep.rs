@@ -88,6 +88,14 @@ pub(super) fn leaders(outcomes: &[Scored], k: usize) -> Vec<usize> {
     ranked.iter().take(k).map(|o| o.item).collect()
 }
 
+/// The extra roundings of `leaders` leading candidates: every (leader's index, trial) pair with
+/// trial in 1..`rounding_trials` (trial 0 is the sweep's own rounding).
+pub(super) fn extra_trials(leaders: usize, rounding_trials: usize) -> Vec<(usize, u64)> {
+    (0..leaders)
+        .flat_map(|l| (1..rounding_trials as u64).map(move |t| (l, t)))
+        .collect()
+}
+
 /// A sweep's scoring: the data and defenses that score candidates, its clock and progress count.
 pub(super) struct Sweep<'a> {
     pub train: &'a Dataset,
