@@ -37,6 +37,11 @@ fn adagrad_crammer_singer_learns_seeded_and_checks_its_options() {
     assert!((wrong - error).abs() < 1e-12);
     let again = train_multiclass(&train, 3, &AdagradOptions::default(), &|| false).unwrap();
     assert_eq!(model, again, "same seed, same model");
+    // The attacker's batches: min(100, ⌈0.005·n⌉), the rest unchanged.
+    let defender = AdagradOptions::default();
+    let batches = [60_000, 13_007, 1_000, 1].map(|n| defender.for_attacker(n).batch);
+    assert_eq!(batches, [100, 66, 5, 1]);
+    assert_eq!(defender.for_attacker(60_000).eta, defender.eta);
     for bad in [
         AdagradOptions {
             eta: 0.0,

@@ -147,13 +147,14 @@ pub fn generate_multiclass_decoys(
             "multi-class decoys need class indices 0..k−1",
         ));
     };
-    let clean = train_multiclass(train_set, k, &options.multiclass, should_stop)?;
+    let attacker = options.multiclass.for_attacker(train_set.n());
+    let clean = train_multiclass(train_set, k, &attacker, should_stop)?;
     let margins = |dev: &Dataset| clean.margins(dev);
     let flip = |dev: &Dataset, i: usize| clean.margin(dev, i).1 as i32;
     let fit = |flipped: &Dataset, r: usize| -> Result<(MulticlassModel, f64, f64)> {
         let copies: Vec<usize> = (0..r).flat_map(|_| 0..flipped.n()).collect();
         let data = train_set.concat(&flipped.slice(&copies)?)?;
-        let model = train_multiclass(&data, k, &options.multiclass, should_stop)?;
+        let model = train_multiclass(&data, k, &attacker, should_stop)?;
         let losses = model.margins(train_set)?;
         let loss = losses.iter().map(|m| (1.0 - m).max(0.0)).sum::<f64>() / train_set.n() as f64;
         let error = model.error(test)?;

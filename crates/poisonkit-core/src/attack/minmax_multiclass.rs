@@ -1,6 +1,6 @@
 //! The min-max game against the multi-class defender (paper §4.3 and §5.7; digest §5.3, the MATLAB
 //! `generateAttackTar.m` in its multi-class branch). (W, b) starts at the clean Crammer–Singer
-//! model with zero biases, and AdaGrad continues from the weights' accumulators its training ended
+//! model (trained with the attacker's mini-batches, `AdagradOptions::for_attacker`) with zero biases, and AdaGrad continues from the weights' accumulators its training ended
 //! with (the reference's `train` returns them; the binary game's exact SVM returns ones), the
 //! biases' from 1. Each round, for every class y, a random
 //! other class j (seeded) is the target: the point of class y's feasible set maximizing the loss
@@ -32,7 +32,8 @@ impl Player for MulticlassModel {
                 "the multi-class game needs class indices 0..k−1",
             ));
         };
-        train_adagrad(train_set, k, &options.evaluation.multiclass, should_stop)
+        let attacker = options.evaluation.multiclass.for_attacker(train_set.n());
+        train_adagrad(train_set, k, &attacker, should_stop)
     }
 
     fn play(

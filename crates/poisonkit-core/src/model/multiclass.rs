@@ -135,6 +135,17 @@ impl Default for AdagradOptions {
 }
 
 impl AdagradOptions {
+    /// The attacker's copy of these options for `n` clean points: the reference trains its decoys
+    /// and the min-max game's starting model with mini-batches of min(100, ⌈0.005·n⌉)
+    /// (`processOptionsGenerateTheta`, `processOptionsGenerateAttackTar`), and only the evaluating
+    /// defender with the default 20.
+    pub fn for_attacker(&self, n: usize) -> AdagradOptions {
+        AdagradOptions {
+            batch: n.div_ceil(200).clamp(1, 100),
+            ..self.clone()
+        }
+    }
+
     fn validate(&self) -> Result<()> {
         if !(self.lambda >= 0.0 && self.lambda.is_finite()) {
             return Err(Error::option("lambda", self.lambda, "must be a number ≥ 0"));
