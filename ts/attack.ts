@@ -59,7 +59,7 @@ export interface AttackOptions {
   upper?: number | 'column-max'
   /** Round the poison to integers (default: when the clean data are non-negative integers). */
   round?: boolean
-  /** KKT: rounding group size, copies that share one rounding (1; the reference's README uses 2). Min-max: copies of each round's point, each rounded on its own (2, the reference's `att_rep`). Influence: rounding group size (2). */
+  /** KKT: rounding group size, copies that share one rounding (2, the reference's README; its code's 1 is caught by the SVD defense on Enron). Min-max: copies of each round's point, each rounded on its own (2, the reference's `att_rep`). Influence: rounding group size (2). */
   repeats?: number
   /** For integer data, roundings tried for each leading candidate after the sweep, the best kept (KKT and influence: 8, fresh roundings of its points; min-max: 8, games played again with fresh roundings; 1: the reference's single rounding). */
   roundingTrials?: number
@@ -126,6 +126,7 @@ export interface InfluenceAttackResult extends AttackResult {
   decoy: null
   /** The winning snapshot's step size and gradient steps. */
   stepSize: number
+  /** The winning snapshot's gradient steps. */
   iteration: number
 }
 
@@ -137,11 +138,21 @@ export interface AlfaAttackOptions extends AttackOptions {
   maxCopies?: number
 }
 
+/** A point of an anytime curve (paper Figure 4). */
+export interface CurvePoint {
+  /** Seconds since the sweep started. */
+  seconds: number
+  /** The best minimum test error found by then (a fraction). */
+  minError: number
+}
+
 /** The winning decoy parameters. */
 export interface DecoyInfo {
   /** Index in the decoy list (sorted by test error, highest first). */
   index: number
+  /** Quantile q of the dev margins below which the points were flipped. */
   quantile: number
+  /** Copies r of each flipped point in the decoy's training set. */
   copies: number
   /** Dev points flipped. */
   flipped: number
@@ -157,17 +168,19 @@ export interface AttackResult {
   poison: Dataset
   /** The winner's decoy (null for min-max-basic). */
   decoy: DecoyInfo | null
-  /** Fractions of n poisoned with label +1 and −1. */
+  /** Poison with label +1, as a fraction of n (the clean points). */
   epsPos: number
+  /** Poison with label −1, as a fraction of n. */
   epsNeg: number
   /** How the winner scored when it was selected (the attack-time defenses, on the attacker's dev data). */
   selection: Evaluation
   /** The poison against `evaluationDefenses` on the test set. */
   evaluation: Evaluation
   /** Best-so-far minimum error against seconds since the sweep started (paper Figure 4). */
-  curve: { seconds: number; minError: number }[]
-  /** Candidates scored and decoys tried. */
+  curve: CurvePoint[]
+  /** Candidates scored. */
   candidates: number
+  /** Decoys tried. */
   decoys: number
   /** Whether the poison was rounded to integers. */
   round: boolean

@@ -27,7 +27,8 @@ whose gradients make the decoy optimal, inside the feasible set; the candidate w
 minimum test error over the attack-time defenses wins and is evaluated against all five.
 
 ${shared}
-  --repeats R            rounding group size: copies sharing one rounding (1; the reference's README uses 2)
+  --repeats R            rounding group size: copies sharing one rounding (2, as the reference's README;
+                         its code's 1 is caught by the SVD defense on Enron)
   --rounding-trials K    roundings tried for each of the leading candidates (8; 1 as the reference)
   --defenses LIST        defenses that score the candidates (l2,slab,loss)
   --iterative K          solve each program K more times against its sets refitted on clean +
