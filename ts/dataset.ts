@@ -20,11 +20,17 @@ export interface LoadOptions {
 
 /** CSR arrays of a data set; `indptr` has n + 1 entries, indices are 0-based. */
 export interface Csr {
+  /** Row i's entries are `indices[indptr[i]..indptr[i+1]]` and the same range of `values`. */
   indptr: Float64Array
+  /** Column (feature) indices, sorted within each row. */
   indices: Uint32Array
+  /** The non-zero values. */
   values: Float64Array
+  /** One label per row: ±1, or 0..k−1. */
   labels: Int32Array
+  /** Number of rows (points). */
   n: number
+  /** Number of columns (features). */
   d: number
 }
 

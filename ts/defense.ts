@@ -59,7 +59,9 @@ export interface EvaluateOptions {
 
 /** Per-defense timings in seconds. */
 export interface DefenseTiming {
+  /** Fitting the defense and scoring the points. */
   score: number
+  /** Retraining the defender on the points kept. */
   train: number
 }
 
@@ -67,10 +69,15 @@ export interface DefenseTiming {
 export interface Evaluation {
   /** Test error with no defense. */
   none: number
+  /** Test error under the L2 defense (distance to the class centroid), if run. */
   l2?: number
+  /** Under the slab defense (distance along the line between the centroids), if run. */
   slab?: number
+  /** Under the loss defense (the points the clean + poison model fits worst removed), if run. */
   loss?: number
+  /** Under the SVD defense (distance to the top singular subspace), if run. */
   svd?: number
+  /** Under the k-NN defense (distance to the nearest neighbours), if run. */
   knn?: number
   /** Minimum test error over the defenses run (the paper's score). */
   min: number

@@ -5,6 +5,7 @@
 
 /** An error with a stable, branchable `code`. */
 export class PoisonkitError extends Error {
+  /** What went wrong, stable across versions: `ERR_PARSE`, `ERR_NON_FINITE`, `ERR_LABEL`, `ERR_FEATURE_INDEX`, `ERR_FILE_NOT_FOUND`, `ERR_DIM_MISMATCH`, `ERR_INVALID_OPTION`, `ERR_INVALID_SPEC`, `ERR_EMPTY_CLASS`, `ERR_INFEASIBLE`, `ERR_SOLVER`, `ERR_ABORTED`, `ERR_MERGE`, `ERR_USAGE`, `ERR_IO`, `ERR_INVALID_ARGUMENT` (a value of the wrong type reached the native layer), `ERR_INTERNAL`. */
   readonly code: string
 
   constructor(code: string, message: string, options?: { cause?: unknown }) {

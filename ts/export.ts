@@ -9,7 +9,9 @@ import { zipSync } from 'fflate'
 import type { Dataset } from './dataset.js'
 import { PoisonkitError } from './errors.js'
 
+/** The formats `writeDataset` and `poisonkit export` write. */
 export const EXPORT_FORMATS = ['svmlight', 'csv', 'npz'] as const
+/** svmlight text (gzip'd for `.gz`), dense CSV with the label first, or NumPy `.npz` (scipy CSR + `y`). */
 export type ExportFormat = (typeof EXPORT_FORMATS)[number]
 
 /** The format a file name asks for: `.csv`, `.npz`, else svmlight. */

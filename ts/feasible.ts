@@ -35,6 +35,7 @@ export interface SetSolution {
   value: number
   /** The solver's status (`Solved`, `AlmostSolved`). */
   status: string
+  /** The solver's iterations. */
   iterations: number
   /** Primal residual. */
   residual: number
@@ -48,17 +49,25 @@ export interface KktSolution {
   xNeg: Float64Array
   /** ‖g − ε₊x₊ + ε₋x₋‖ at the solution. */
   value: number
+  /** The solver that produced it: `'dual-newton'` (the fast path) or `'clarabel'`. */
   solver: string
+  /** The solver's status (`Solved`, `AlmostSolved`). */
   status: string
+  /** The solver's iterations. */
   iterations: number
+  /** Primal residual. */
   residual: number
 }
 
 /** One class's constraints. */
 export interface ClassConstraints {
+  /** The class: ±1, or 0..k−1. */
   label: number
+  /** The class centroid μ_y the sphere and the slab are centred on. */
   centroid: Float64Array
+  /** Radius of the sphere ‖x − μ_y‖ ≤ r (absent without a sphere). */
   sphereRadius?: number
+  /** Half-width of the slab |(μ₊ − μ₋)·(x − μ_y)| ≤ s (absent without a slab). */
   slabRadius?: number
   /** Number of halfspaces added. */
   halfspaces: number

@@ -13,6 +13,7 @@ export {
   type AttackOptions,
   type AttackProgress,
   type AttackResult,
+  type CurvePoint,
   type DecoyInfo,
   type InfluenceAttackOptions,
   type InfluenceAttackResult,
@@ -64,11 +65,13 @@ export {
   type AttackSpec,
   type Cell,
   type DatasetSpec,
+  type Defender,
   type DefenderSpec,
   type ExperimentSpec,
   type Shard,
+  type SyntheticSpec,
 } from './experiment/spec.js'
 export { loadSpecData, runExperiment, type CellResult, type ExperimentProgress, type RunOptions } from './experiment/run.js'
-export { mergeExperiments, readCells, writeTables } from './experiment/results.js'
-export { figureSpecs, renderFigure, writeFigures, writeTablesAndFigures } from './experiment/plot.js'
+export { mergeExperiments, readCells } from './experiment/results.js'
+export { figureSpecs, renderFigure, writeFigures, writeTablesAndFigures, type VegaLite } from './experiment/plot.js'
 export { EXPORT_FORMATS, writeDataset, type ExportFormat } from './export.js'

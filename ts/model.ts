@@ -45,10 +45,15 @@ export interface TrainOptions extends ObjectiveOptions {
 
 /** The JSON form of a model (`--model-out`). */
 export interface ModelJson {
+  /** The weights. */
   w: number[]
+  /** The bias b. */
   bias: number
+  /** λ it was trained with. */
   lambda: number
+  /** The loss it was trained with. */
   loss: LossName
+  /** The training objective at (w, b). */
   objective: number
 }
 
@@ -156,7 +161,9 @@ export async function train(data: Dataset, options: TrainOptions): Promise<Linea
 
 /** A model as (w, bias). */
 export interface Weights {
+  /** The weights (length d). */
   w: Float64Array
+  /** The bias b. */
   bias: number
 }
 

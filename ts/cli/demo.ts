@@ -6,7 +6,7 @@
  */
 import { resolve } from 'node:path'
 import { DEFENSES } from '../defense.js'
-import { checkSpec, expandCells } from '../experiment/spec.js'
+import { checkSpec } from '../experiment/spec.js'
 import { loadSpecData, runExperiment } from '../experiment/run.js'
 import { train } from '../model.js'
 import { writeTablesAndFigures } from '../experiment/plot.js'
@@ -41,8 +41,7 @@ export async function run(argv: string[]): Promise<void> {
   )
   const out = resolve(o.out!)
   progress(`attacking a synthetic corpus with the KKT and min-max attacks; writing ${out}`)
-  const cells = expandCells(spec)
-  const results = await runExperiment(spec, cells, { out, specDir: process.cwd() })
+  const results = await runExperiment(spec, { out })
   await writeTablesAndFigures(out)
   const [clean, test] = await loadSpecData(spec.datasets[0]!, process.cwd())
   const cleanError = (await train(clean, { lambda: 0.01 })).error(test)

@@ -78,7 +78,7 @@ export async function run(argv: string[]): Promise<void> {
   process.once('SIGTERM', onSigint)
   let results
   try {
-    results = await runExperiment(spec, cells, { out, specDir: dirname(resolve(specPath)), onProgress: progressPrinter(), signal: controller.signal })
+    results = await runExperiment(spec, { out, cells, specDir: dirname(resolve(specPath)), onProgress: progressPrinter(), signal: controller.signal })
   } catch (err) {
     if (err instanceof PoisonkitError && err.code === 'ERR_ABORTED') {
       throw new PoisonkitError('ERR_ABORTED', `interrupted; the finished cells are in ${out}: run the same command to resume`)

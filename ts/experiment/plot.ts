@@ -17,7 +17,8 @@ import { expandCells } from './spec.js'
 import type { CellResult } from './run.js'
 
 type Row = Record<string, string | number>
-type VegaLite = Record<string, unknown>
+/** A Vega-Lite specification (JSON). */
+export type VegaLite = Record<string, unknown>
 
 /** The dimensions besides the attack that take more than one value. */
 function panelOf(cells: CellResult[], skip: string[] = []): (c: CellResult) => string {
@@ -131,7 +132,12 @@ export function figureSpecs(cells: CellResult[]): Record<string, VegaLite> {
 }
 
 /** Renders a Vega-Lite spec to SVG and PNG (2× zoom). */
-export async function renderFigure(spec: VegaLite): Promise<{ svg: string; png: Uint8Array }> {
+export async function renderFigure(spec: VegaLite): Promise<{
+  /** The figure as SVG text. */
+  svg: string
+  /** The figure as PNG bytes. */
+  png: Uint8Array
+}> {
   const [vega, vl, { Resvg }] = await Promise.all([import('vega'), import('vega-lite'), import('@resvg/resvg-js')])
   const full = { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', background: 'white', ...spec }
   const view = new vega.View(vega.parse(vl.compile(full as never).spec), { renderer: 'none' })

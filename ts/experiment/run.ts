@@ -22,21 +22,24 @@ import {
   type AttackOptions,
   type AttackProgress,
   type AttackResult,
+  type CurvePoint,
 } from '../attack.js'
 import { loadDataset, makeBagOfWords, type Dataset } from '../dataset.js'
 import { evaluate, type Evaluation } from '../defense.js'
 import { loadAll } from '../cli/load.js'
-import { resolveDataPath, type Cell, type DatasetSpec, type ExperimentSpec } from './spec.js'
+import { expandCells, resolveDataPath, type Cell, type DatasetSpec, type Defender, type ExperimentSpec } from './spec.js'
 
 /** Where a running experiment is. */
 export interface ExperimentProgress {
   /** Cells finished (including those found done), and in all (this shard). */
   done: number
+  /** Cells in all (this shard). */
   total: number
   /** Cells found done when the run started. */
   skipped: number
   /** The attack running now: its id and its own progress. */
   attackId?: string
+  /** The running attack's own progress. */
   attack?: AttackProgress
   /** Estimated seconds left (from the attacks run so far), when known. */
   eta?: number
@@ -44,32 +47,61 @@ export interface ExperimentProgress {
 
 /** What a cell's result file holds. */
 export interface CellResult {
+  /** The cell's id (`Cell.id`). */
   id: string
+  /** Its attack run's id, shared by cells that differ only in the defender. */
   attackId: string
+  /** The spec's name. */
   experiment: string
+  /** The data set's name. */
   dataset: string
   /** The dataset as the spec gives it (files as written, or the synthetic options). */
   datasetSpec: DatasetSpec
   /** The attacker's λ (the dataset's). */
   attackerLambda: number
+  /** The attack (`AttackName`). */
   attack: string
+  /** The attack's label in tables and figures. */
   label: string
+  /** The attack's options as the spec gives them. */
   options: Record<string, unknown>
+  /** Poison fraction ε. */
   eps: number
+  /** The attacker's knowledge. */
   knowledge: 'test' | 'train'
+  /** The seed of the attack run. */
   seed: number
-  defender: Cell['defender']
+  /** The defender the poison is scored against. */
+  defender: Defender
+  /** The defenses that scored it. */
   defenses: string[]
+  /** Fraction of every class each defense removed. */
   removeFraction: number
   /** The poison file, relative to the experiment folder. */
   poison: string
+  /** Poison points. */
   nPoison: number
   /** The poison against the cell's defender (test errors in [0, 1]). */
   evaluation: Omit<Evaluation, 'timing'>
   /** The attack's best-so-far minimum error against seconds (its attack-time scoring). */
-  curve: { seconds: number; minError: number }[]
-  seconds: { attack: number; evaluation: number }
-  versions: { poisonkit: string; node: string; platform: string }
+  curve: CurvePoint[]
+  /** Seconds of the attack run (shared by its cells) and of this cell's evaluation. */
+  seconds: {
+    /** The attack run. */
+    attack: number
+    /** This cell's evaluation (next to nothing when the attack's own evaluation serves). */
+    evaluation: number
+  }
+  /** What produced it: poisonkit and Node versions and `platform-arch`. */
+  versions: {
+    /** poisonkit's version. */
+    poisonkit: string
+    /** Node's version. */
+    node: string
+    /** `platform-arch`, e.g. `linux-x64`. */
+    platform: string
+  }
+  /** When it finished (ISO 8601). */
   finishedAt: string
 }
 
@@ -90,11 +122,15 @@ interface AttackRecord {
   seconds: number
 }
 
+/** Options of `runExperiment`. */
 export interface RunOptions {
-  /** The experiment folder. */
+  /** The experiment folder (created if missing; finished cells found in it are not run again). */
   out: string
-  /** Where the spec's relative paths start. */
-  specDir: string
+  /** Where the spec's relative paths start: the spec file's folder (default: the current directory). */
+  specDir?: string
+  /** The cells to run (default: all of the spec's, `expandCells(spec)`; `shardCells` picks a shard's). */
+  cells?: Cell[]
+  /** Called when a cell finishes and as the running attack reports progress. */
   onProgress?: (p: ExperimentProgress) => void
   /** Stops the run after its current attack or evaluation step; the promise rejects with `ERR_ABORTED`. */
   signal?: AbortSignal
@@ -168,11 +204,12 @@ function attackEvaluationServes(cell: Cell): boolean {
 }
 
 /**
- * Runs `cells` (of `spec`) into `options.out`, skipping finished ones; returns the results of all
- * of them.
+ * Runs the cells of `spec` into `options.out`, skipping finished ones, off the main thread; resolves
+ * to the results of all of them. It writes the cells' files, not the tables and figures
+ * (`writeTablesAndFigures`).
  */
-export async function runExperiment(spec: ExperimentSpec, cells: Cell[], options: RunOptions): Promise<CellResult[]> {
-  const { out, specDir, onProgress, signal } = options
+export async function runExperiment(spec: ExperimentSpec, options: RunOptions): Promise<CellResult[]> {
+  const { out, specDir = process.cwd(), cells = expandCells(spec), onProgress, signal } = options
   for (const sub of ['attacks', 'poison', 'cells']) mkdirSync(join(out, sub), { recursive: true })
   writeAtomic(join(out, 'spec.json'), JSON.stringify(spec, null, 2) + '\n')
   const cellPath = (id: string) => join(out, 'cells', `${id}.json`)

@@ -17,6 +17,7 @@ import { PoisonkitError } from '../errors.js'
 
 /** The attacks an experiment can run (`-basic`: the paper's basic variants). */
 export const ATTACK_NAMES = ['kkt', 'minmax', 'minmax-basic', 'influence', 'influence-basic', 'labelflip', 'alfa'] as const
+/** One of `ATTACK_NAMES`. */
 export type AttackName = (typeof ATTACK_NAMES)[number]
 
 const GRIDS = ['enron', 'imdb', 'mnist17', 'mnist', 'dogfish'] as const
@@ -73,9 +74,10 @@ export interface DatasetSpec {
   name: string
   /** Training and test files as written in the spec: `${VAR}` and `${VAR:-default}` are expanded; relative to the spec's folder, or to the current directory when the path starts with a variable. */
   train?: string
+  /** The test file, written as `train` is. */
   test?: string
-  /** The synthetic corpus instead of files: `makeBagOfWords` options plus the test size. */
-  synthetic?: { n?: number; nTest?: number; d?: number; docLength?: number; positiveFraction?: number; signal?: number; seed?: number }
+  /** The synthetic corpus instead of files (`makeBagOfWords`), split into train and test. */
+  synthetic?: SyntheticSpec
   /** Number of features (svmlight files should declare it). */
   d?: number
   /** The attacker's λ, and the defender's unless `defender.lambda` is given. */
@@ -84,11 +86,31 @@ export interface DatasetSpec {
   grid?: (typeof GRIDS)[number]
 }
 
+/** `makeBagOfWords` options (see `BagOfWordsOptions` for their defaults) plus the test size. */
+export interface SyntheticSpec {
+  /** Training documents (2000). */
+  n?: number
+  /** Test documents, drawn after the training ones (1000). */
+  nTest?: number
+  /** Vocabulary size. */
+  d?: number
+  /** Mean document length. */
+  docLength?: number
+  /** Fraction of documents labelled +1. */
+  positiveFraction?: number
+  /** Log-scale spread of the per-word class tilt. */
+  signal?: number
+  /** Seed of the corpus. */
+  seed?: number
+}
+
 /** An attack of the experiment: a name, or a name with options and an optional label. */
 export interface AttackSpec {
+  /** Which attack. */
   attack: AttackName
   /** How it appears in tables and figures (the attack's name). */
   label: string
+  /** The attack function's own options (`KktAttackOptions`, ...), checked by name and value; the experiment sets the data, λ, ε, knowledge and seed. */
   options: Record<string, unknown>
 }
 
@@ -96,20 +118,39 @@ export interface AttackSpec {
 export interface DefenderSpec {
   /** λ values (default: each dataset's own). */
   lambda?: number[]
+  /** Losses (`['hinge']`): the SVM, or logistic regression (paper §6.3). */
   loss: ('hinge' | 'logistic')[]
+  /** Optimizers (`['exact']`): to the optimum, or `'sgd'`, one seeded pass of SGD (paper §6.3). */
   optimizer: ('exact' | 'sgd')[]
+}
+
+/** One defender of a cell. */
+export interface Defender {
+  /** Its λ. */
+  lambda: number
+  /** Its loss. */
+  loss: 'hinge' | 'logistic'
+  /** How it trains. */
+  optimizer: 'exact' | 'sgd'
 }
 
 /** A checked spec with every default filled in. */
 export interface ExperimentSpec {
+  /** The experiment's name (in ids, the report and figures). */
   name: string
   /** What the experiment is for (shown in the report). */
   description?: string
+  /** The data sets. */
   datasets: DatasetSpec[]
+  /** The attacks. */
   attacks: AttackSpec[]
+  /** Poison fractions ε, each in (0, 1). */
   eps: number[]
+  /** The attacker's knowledge (`['test']`): of the test set (paper §5) or only of the training set (§6.1). */
   knowledge: ('test' | 'train')[]
+  /** Seeds (`[0]`): each gives its own attack run. */
   seeds: number[]
+  /** The defenders the poison is scored against (default: the dataset's λ, hinge, exact). */
   defender: DefenderSpec
   /** Defenses of the scoring (all five). */
   defenses: DefenseName[]
@@ -119,16 +160,25 @@ export interface ExperimentSpec {
 
 /** One unit of work and of results. */
 export interface Cell {
+  /** A stable id: the same cell has the same id on every machine and in every shard. */
   id: string
   /** Cells with the same `attackId` share one attack run. */
   attackId: string
+  /** Its data set. */
   dataset: DatasetSpec
+  /** Its attack. */
   attack: AttackSpec
+  /** Its ε. */
   eps: number
+  /** Its attacker's knowledge. */
   knowledge: 'test' | 'train'
+  /** Its seed. */
   seed: number
-  defender: { lambda: number; loss: 'hinge' | 'logistic'; optimizer: 'exact' | 'sgd' }
+  /** The defender the poison is scored against. */
+  defender: Defender
+  /** The defenses that score it. */
   defenses: DefenseName[]
+  /** Fraction of every class each defense removes. */
   removeFraction: number
 }
 
@@ -350,7 +400,9 @@ export function expandCells(spec: ExperimentSpec): Cell[] {
 
 /** A shard `i/N` (0 ≤ i < N). */
 export interface Shard {
+  /** This shard, from 0. */
   index: number
+  /** Shards in all. */
   count: number
 }
 
