@@ -102,3 +102,15 @@ realData('Enron, λ 0.09, ε 0.03: influence reaches the paper\'s 18.3% over the
   const gain = alfa.evaluation.l2 - clean.l2
   t.true(gain >= 0.01 && gain <= 0.04, `alfa: L2 ${alfa.evaluation.l2} against ${clean.l2} clean`)
 })
+
+realData('Enron, λ 0.09, ε 0.03: influence-basic raises the undefended error but the loss and SVD defenses hold it to 11% (paper Figure 6)', (t) => {
+  const dir = tmp()
+  const args = ['--train', data('enron.train.svm.gz'), '--test', data('enron.test.svm.gz'), '--lambda', '0.09', '--eps', '0.03', '--d', '5116', '--json']
+  const r = cli('attack', 'influence', '--basic', ...args, '--out', join(dir, 'basic.svm'))
+  t.is(r.code, 0, r.stderr)
+  const { attack, nPoison, evaluation } = JSON.parse(r.stdout)
+  t.is(attack, 'influence-basic')
+  t.is(nPoison, 124)
+  t.true(evaluation.none >= 0.1, `undefended ${evaluation.none}`)
+  t.true(evaluation.loss <= 0.11 && evaluation.svd <= 0.11, `loss ${evaluation.loss}, SVD ${evaluation.svd}`)
+})

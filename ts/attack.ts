@@ -53,7 +53,7 @@ export interface AttackOptions {
   copies?: number[]
   /** Keep only the Pareto front of the decoys (KKT: false, as the reference's Enron KKT uses all 99; min-max: true, as the reference's 48). */
   prune?: boolean
-  /** The feasible set (default: fitted on the clean data with the 90th-percentile radii, the box below and, when rounding, the LP relaxation). */
+  /** The feasible set (default: fitted on the clean data with the 90th-percentile radii, the box below and, when rounding, the LP relaxation; influence-basic: the 80th-percentile radii and no LP relaxation, as the reference's baseline). */
   set?: FeasibleSet
   /** Upper end of the default set's box: a number, or `'column-max'` (the reference's X_max; the default for count data, else none). The fast KKT solver needs a finite box. */
   upper?: number | 'column-max'

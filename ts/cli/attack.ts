@@ -56,7 +56,8 @@ inverse class balance) through the implicit function theorem, projected onto the
 poison is scored by the five defenses every --score-every steps, the best snapshot wins.
 
 ${shared}
-  --basic                influence-basic: round(εn) separate points from random feasible label flips
+  --basic                influence-basic: round(εn) separate points from random feasible label flips,
+                         in the reference baseline's tighter set (80th-percentile radii, no LP relaxation)
   --iterative K          refit the feasible set on clean + poison every K steps (paper Algorithm 1)
   --step-sizes LIST      one trajectory per step size, in parallel (0.1, the reference's)
   --max-iter N           gradient steps per trajectory at most (10000); it stops earlier after 2

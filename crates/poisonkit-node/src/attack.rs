@@ -263,9 +263,13 @@ impl Task for AttackTask {
                     feasible::FeasibleSet::from_clean(dev, &options)?
                 }
                 None => {
+                    // The reference's influence-basic (`--baseline`, digest §6) fits a tighter
+                    // set: radii at the 80th percentile and no LP relaxation.
+                    let basic_influence = matches!(&self.kind, Kind::Influence(o) if o.basic);
                     let options = FeasibleOptions {
+                        percentile: if basic_influence { 80.0 } else { 90.0 },
                         upper: self.upper.clone(),
-                        lp_relaxation: self.kind.round() && self.upper != Upper::None,
+                        lp_relaxation: self.kind.round() && self.upper != Upper::None && !basic_influence,
                         slab: !multiclass,
                         ..Default::default()
                     };
