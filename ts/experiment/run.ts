@@ -31,13 +31,13 @@ import { expandCells, resolveDataPath, type Cell, type DatasetSpec, type Defende
 
 /** Where a running experiment is. */
 export interface ExperimentProgress {
-  /** Cells finished (including those found done), and in all (this shard). */
+  /** Cells finished (including those found done). */
   done: number
   /** Cells in all (this shard). */
   total: number
   /** Cells found done when the run started. */
   skipped: number
-  /** The attack running now: its id and its own progress. */
+  /** The id of the attack running now. */
   attackId?: string
   /** The running attack's own progress. */
   attack?: AttackProgress
