@@ -105,7 +105,7 @@ export interface MinmaxAttackOptions extends AttackOptions {
 export interface InfluenceAttackOptions extends AttackOptions {
   /** influence-basic: round(εn) separate points from random feasible label flips (false: two points with copies in inverse class balance). */
   basic?: boolean
-  /** One trajectory per step size, run in parallel; the best-scored snapshot wins ([0.1], the reference's). */
+  /** One trajectory per step size, run in parallel; the best-scored snapshot wins ([0.1, 0.3]: the reference's 0.1 and a larger one, as the paper picks the step size on the test set). */
   stepSizes?: number[]
   /** At most this many gradient steps per trajectory (10000, the reference's). */
   maxIter?: number

@@ -59,7 +59,8 @@ ${shared}
   --basic                influence-basic: round(εn) separate points from random feasible label flips,
                          in the reference baseline's tighter set (80th-percentile radii, no LP relaxation)
   --iterative K          refit the feasible set on clean + poison every K steps (paper Algorithm 1)
-  --step-sizes LIST      one trajectory per step size, in parallel (0.1, the reference's)
+  --step-sizes LIST      one trajectory per step size, in parallel (0.1,0.3: the reference's 0.1 and a
+                         larger one, as the paper picks the step size on the test set)
   --max-iter N           gradient steps per trajectory at most (10000); it stops earlier after 2
                          readings of the test loss (every 10 steps) without a new high
   --score-every N        steps between scorings by the defenses (50)
