@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { dirname, isAbsolute, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
+import type { BagOfWordsOptions } from '../dataset.js'
 import { DEFENSES, type DefenseName } from '../defense.js'
 import { PoisonkitError } from '../errors.js'
 
@@ -86,22 +87,12 @@ export interface DatasetSpec {
   grid?: (typeof GRIDS)[number]
 }
 
-/** `makeBagOfWords` options (see `BagOfWordsOptions` for their defaults) plus the test size. */
-export interface SyntheticSpec {
+/** `makeBagOfWords` options plus the test size. */
+export interface SyntheticSpec extends BagOfWordsOptions {
   /** Training documents (2000). */
   n?: number
   /** Test documents, drawn after the training ones (1000). */
   nTest?: number
-  /** Vocabulary size. */
-  d?: number
-  /** Mean document length. */
-  docLength?: number
-  /** Fraction of documents labelled +1. */
-  positiveFraction?: number
-  /** Log-scale spread of the per-word class tilt. */
-  signal?: number
-  /** Seed of the corpus. */
-  seed?: number
 }
 
 /** An attack of the experiment: a name, or a name with options and an optional label. */

@@ -266,13 +266,15 @@ impl Task for AttackTask {
                     // The reference's influence-basic (`--baseline`, digest §6) fits a tighter
                     // set: radii at the 80th percentile and no LP relaxation.
                     let basic_influence = matches!(&self.kind, Kind::Influence(o) if o.basic);
-                    let options = FeasibleOptions {
-                        percentile: if basic_influence { 80.0 } else { 90.0 },
+                    let mut options = FeasibleOptions {
                         upper: self.upper.clone(),
                         lp_relaxation: self.kind.round() && self.upper != Upper::None && !basic_influence,
                         slab: !multiclass,
                         ..Default::default()
                     };
+                    if basic_influence {
+                        options.percentile = 80.0;
+                    }
                     feasible::FeasibleSet::from_clean(&self.train, &options)?
                 }
             };

@@ -1,8 +1,9 @@
 //! The min-max game against the multi-class defender (paper §4.3 and §5.7; digest §5.3, the MATLAB
 //! `generateAttackTar.m` in its multi-class branch). (W, b) starts at the clean Crammer–Singer
-//! model (trained with the attacker's mini-batches, `AdagradOptions::for_attacker`) with zero biases, and AdaGrad continues from the weights' accumulators its training ended
-//! with (the reference's `train` returns them; the binary game's exact SVM returns ones), the
-//! biases' from 1. Each round, for every class y, a random
+//! model (trained with the attacker's mini-batches, `AdagradOptions::for_attacker`) with zero
+//! biases, and AdaGrad continues from the weights' accumulators its training ended with (the
+//! reference's `train` returns them; the binary game's exact SVM returns ones), the biases' from 1.
+//! Each round, for every class y, a random
 //! other class j (seeded) is the target: the point of class y's feasible set maximizing the loss
 //! 1 + s_j(x) − s_y(x) (a linear minimization), under a decoy the caps 1 + s̃_i(x) − s̃_y(x) ≤ τ
 //! against every other class i; the class whose point has the largest loss wins, so the attack
