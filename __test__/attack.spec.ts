@@ -26,7 +26,7 @@ test('kktAttack on count data: integer points, the split honoured, progress to t
   t.true(Math.abs(a.epsPos + a.epsNeg - 0.05) < 1e-12)
   // 4 decoys × 7 or 8 splits, then 7 more roundings of each of the 5 leaders.
   t.is(a.decoys, 4)
-  t.true(a.candidates >= 4 * 7 + 35 && a.candidates <= 4 * 8 + 35, `${a.candidates} candidates`)
+  t.true(a.candidates.length >= 4 * 7 + 35 && a.candidates.length <= 4 * 8 + 35, `${a.candidates.length} candidates`)
   // The curve is the running best, ending at the winner's score; the final evaluation has all five.
   t.true(a.curve.every((p, i) => i === 0 || (p.minError >= a.curve[i - 1]!.minError && p.seconds >= a.curve[i - 1]!.seconds)))
   t.is(a.curve.at(-1)!.minError, a.selection.min)
@@ -90,7 +90,14 @@ test('minmaxAttack on count data: one candidate per decoy, scored by all five de
   t.true(Math.abs(a.epsPos - positives / 600) < 1e-12 && Math.abs(a.epsPos + a.epsNeg - 0.05) < 1e-12)
   // 6 decoys, then 7 more games for each of the 4 leaders.
   t.is(a.decoys, 6)
-  t.is(a.candidates, 6 + 4 * 7)
+  t.is(a.candidates.length, 6 + 4 * 7)
+  // Every candidate carries its error under each scoring defense; its score is their minimum.
+  for (const c of a.candidates) {
+    t.deepEqual(Object.keys(c.errors).sort(), ['knn', 'l2', 'loss', 'slab', 'svd'])
+    t.is(c.minError, Math.min(...Object.values(c.errors)))
+    t.true(c.decoy !== null && c.decoy >= 0 && c.decoy < 6 && c.seconds > 0)
+  }
+  t.is(Math.max(...a.candidates.map((c) => c.minError)), a.selection.min)
   t.not(a.decoy, null)
   t.false('residual' in a)
   t.deepEqual(Object.keys(a.selection.timing).sort(), ['knn', 'l2', 'loss', 'slab', 'svd'])
@@ -101,8 +108,19 @@ test('minmaxAttack on count data: one candidate per decoy, scored by all five de
   t.deepEqual((await minmaxAttack(options)).poison.toCsr(), csr)
   const basic = await minmaxAttack({ ...options, basic: true })
   t.is(basic.decoy, null)
-  t.is(basic.candidates, 1 + 7)
+  t.is(basic.candidates.length, 1 + 7)
   t.is(basic.poison.n, 30)
+})
+
+test('minmaxAttack plays the Pareto front of the decoys, and every decoy when it knows only the training data', async (t) => {
+  const { train, test } = words()
+  const options = { train, test, lambda: 0.05, eps: 0.05, quantiles: [0.1, 0.2, 0.3], copies: [2, 5], roundingTrials: 1, seed: 3 }
+  const front = await minmaxAttack(options)
+  t.true(front.decoys < 6, `${front.decoys} decoys on the front`)
+  t.is(front.candidates.length, front.decoys)
+  const all = await minmaxAttack({ ...options, knowledge: 'train' })
+  t.is(all.decoys, 6)
+  t.is(all.candidates.length, 6)
 })
 
 test('minmaxAttack on multi-class data: the game picks the labels, the multi-class defender scores them', async (t) => {
@@ -114,7 +132,10 @@ test('minmaxAttack on multi-class data: the game picks the labels, the multi-cla
   t.is(a.poison.n, 30)
   t.false(a.round)
   t.true(Array.from(a.poison.labels).every((y) => [0, 1, 2].includes(y)))
-  t.is(a.candidates, 4)
+  t.is(a.candidates.length, 4)
+  // An attacker targeting one defense picks the best candidate under it (paper §5.7).
+  const [l2] = (await minmaxAttack({ ...options, defenses: ['l2'] })).candidates.slice().sort((x, y) => y.minError - x.minError)
+  t.is(l2!.minError, Math.max(...a.candidates.map((c) => c.errors.l2!)))
   t.deepEqual(Object.keys(a.selection.timing).sort(), ['l2', 'loss'])
   t.deepEqual(Object.keys(a.evaluation.timing).sort(), ['l2', 'loss'])
   t.true(a.evaluation.none >= 0 && a.evaluation.none <= 1)

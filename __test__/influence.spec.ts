@@ -24,7 +24,7 @@ test('influenceAttack on count data: two rounded points with copies, snapshots o
   t.true(a.iteration >= 0 && a.iteration <= 40)
   // Up to 3 snapshots per step size (steps 0, 20, 40; fewer if the test loss stops rising), then 7
   // fresh roundings of each of the 4 leading ones.
-  t.true(a.candidates >= 2 + 2 * 7 && a.candidates <= 6 + 4 * 7, `${a.candidates} snapshots`)
+  t.true(a.candidates.length >= 2 + 2 * 7 && a.candidates.length <= 6 + 4 * 7, `${a.candidates.length} snapshots`)
   t.is(a.curve.at(-1)!.minError, a.selection.min)
   t.true(a.selection.min > a.curve[0]!.minError || a.iteration === 0)
   const sweep = seen.filter((p) => p.phase === 'candidates')

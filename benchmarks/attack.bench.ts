@@ -167,7 +167,7 @@ for (const c of selected) {
   console.error(`scikit-learn evaluator: ${c.name} ...`)
   const base = sklearn(c, poisonPath)
   const per = (['l2', 'slab', 'loss', 'svd', 'knn'] as const).map((k) => `${k} ${pct(r.evaluation[k])}`).join(', ')
-  console.log(`\n${c.name}: λ ${c.lambda}, ε ${options.eps}, ${r.poison.n} poison points, ${r.candidates} candidates from ${r.decoys} decoys`)
+  console.log(`\n${c.name}: λ ${c.lambda}, ε ${options.eps}, ${r.poison.n} poison points, ${r.candidates.length} candidates from ${r.decoys} decoys`)
   const first = `first candidate at ${r.curve[0]!.seconds.toFixed(1)} s`
   console.log(`  time          ${r.seconds.toFixed(1)} s in all (sweep ${sweep.toFixed(1)} s, ${first}); 17% first reached at ${reached17 ? `${reached17.seconds.toFixed(1)} s` : 'never'}`)
   console.log(`  poisonkit     min ${pct(r.evaluation.min)} (none ${pct(r.evaluation.none)}; ${per})`)

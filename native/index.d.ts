@@ -119,7 +119,8 @@ export interface AttackSummary {
   iteration?: number
   evaluation: EvaluationResult
   curve: Array<CurvePoint>
-  candidates: number
+  /** Every candidate scored, in sweep order. */
+  candidates: Array<CandidateScore>
   decoys: number
   round: boolean
   seconds: number
@@ -141,6 +142,19 @@ export interface BlobsOptions {
   separation?: number
   std?: number
   seed?: number
+}
+
+/** One scored candidate: where it came from and its test error under each scoring defense. */
+export interface CandidateScore {
+  decoy?: number
+  epsPos: number
+  epsNeg: number
+  stepSize?: number
+  iteration?: number
+  /** The test error under each scoring defense, in the order scored. */
+  errors: Array<DefenseError>
+  minError: number
+  seconds: number
 }
 
 export interface ClassConstraints {
@@ -185,6 +199,11 @@ export interface DecoyInfo {
   copies: number
   flipped: number
   trainLoss: number
+  testError: number
+}
+
+export interface DefenseError {
+  defense: string
   testError: number
 }
 

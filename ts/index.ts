@@ -13,6 +13,7 @@ export {
   type AttackOptions,
   type AttackProgress,
   type AttackResult,
+  type CandidateScore,
   type CurvePoint,
   type DecoyInfo,
   type InfluenceAttackOptions,

@@ -46,7 +46,8 @@ ${shared}
   --repeats R            copies of each round's point, each rounded on its own (2, as the reference)
   --rounding-trials K    games played again with fresh roundings for each of the leading decoys
                          (8; 1 as the reference)
-  --all-decoys           every decoy, not only the Pareto front (the reference uses the front)
+  --all-decoys           every decoy, not only the Pareto front (the reference uses the front;
+                         with --knowledge train, every decoy, as the reference)
   --iterative K          refit the feasible set on clean + the game's points every K rounds (paper
                          Algorithm 1)
   --defenses LIST        defenses that score the candidates (l2,slab,loss,svd,knn)
@@ -227,10 +228,10 @@ async function attackCommand(kind: keyof typeof kindOptions, argv: string[]): Pr
   const title = titles[name]
   const decoy =
     result.stepSize !== undefined
-      ? `step size ${result.stepSize}, ${result.iteration} gradient steps; ${result.candidates} snapshots scored`
+      ? `step size ${result.stepSize}, ${result.iteration} gradient steps; ${result.candidates.length} snapshots scored`
       : result.decoy === null
       ? 'no decoy'
-      : `decoy: q = ${+result.decoy.quantile.toPrecision(10)}, r = ${result.decoy.copies} (its own test error ${pct(result.decoy.testError)}); ${result.candidates} candidates from ${result.decoys} decoys`
+      : `decoy: q = ${+result.decoy.quantile.toPrecision(10)}, r = ${result.decoy.copies} (its own test error ${pct(result.decoy.testError)}); ${result.candidates.length} candidates from ${result.decoys} decoys`
   const lines = [
     `${title}: ${result.poison.n} poison points (ε = ${eps}, ε₊ = ${result.epsPos.toFixed(4)}, ε₋ = ${result.epsNeg.toFixed(4)}) written to ${out}`,
     decoy,

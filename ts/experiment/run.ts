@@ -113,7 +113,7 @@ interface AttackRecord {
   epsPos: number
   epsNeg: number
   decoy: AttackResult['decoy']
-  candidates: number
+  candidates: AttackResult['candidates']
   stepSize?: number
   iteration?: number
   selection: Omit<Evaluation, 'timing'>

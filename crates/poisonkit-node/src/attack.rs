@@ -136,6 +136,48 @@ pub struct CurvePoint {
 }
 
 #[napi(object)]
+pub struct DefenseError {
+    pub defense: String,
+    pub test_error: f64,
+}
+
+/// One scored candidate: where it came from and its test error under each scoring defense.
+#[napi(object)]
+pub struct CandidateScore {
+    pub decoy: Option<u32>,
+    pub eps_pos: f64,
+    pub eps_neg: f64,
+    pub step_size: Option<f64>,
+    pub iteration: Option<u32>,
+    /// The test error under each scoring defense, in the order scored.
+    pub errors: Vec<DefenseError>,
+    pub min_error: f64,
+    pub seconds: f64,
+}
+
+impl From<&attack::Candidate> for CandidateScore {
+    fn from(c: &attack::Candidate) -> Self {
+        CandidateScore {
+            decoy: c.decoy.map(|i| i as u32),
+            eps_pos: c.eps_pos,
+            eps_neg: c.eps_neg,
+            step_size: c.step_size,
+            iteration: c.iteration.map(|i| i as u32),
+            errors: c
+                .errors
+                .iter()
+                .map(|&(defense, test_error)| DefenseError {
+                    defense: defense.name().to_string(),
+                    test_error,
+                })
+                .collect(),
+            min_error: c.min_error,
+            seconds: c.finished,
+        }
+    }
+}
+
+#[napi(object)]
 pub struct AttackSummary {
     /// None for min-max-basic.
     pub decoy: Option<DecoyInfo>,
@@ -148,7 +190,8 @@ pub struct AttackSummary {
     pub iteration: Option<u32>,
     pub evaluation: EvaluationResult,
     pub curve: Vec<CurvePoint>,
-    pub candidates: u32,
+    /// Every candidate scored, in sweep order.
+    pub candidates: Vec<CandidateScore>,
     pub decoys: u32,
     pub round: bool,
     pub seconds: f64,
@@ -351,7 +394,7 @@ impl Task for AttackTask {
                 .iter()
                 .map(|&(seconds, min_error)| CurvePoint { seconds, min_error })
                 .collect(),
-            candidates: result.candidates.len() as u32,
+            candidates: result.candidates.iter().map(CandidateScore::from).collect(),
             decoys: decoys.len() as u32,
             round: self.kind.round(),
             seconds: result.seconds,
@@ -523,7 +566,9 @@ pub fn minmax_attack(
     signal: Option<AbortSignal>,
 ) -> Result<AsyncTask<AttackTask>> {
     let o = &options;
-    let mut common = common(o, train, true)?;
+    // The reference's min-max plays the Pareto front of the decoys (48 on Enron), but all of them
+    // when the attacker knows only the training data (its `use_train` runs, digest §4.1).
+    let mut common = common(o, train, o.knowledge.as_deref() != Some("train"))?;
     // The reference's min-max always boxes non-negative data by its range (digest §3.2): counts
     // and pixels alike.
     if o.upper.is_none() && train.inner.values().iter().all(|v| *v >= 0.0) {

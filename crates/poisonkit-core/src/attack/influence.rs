@@ -437,6 +437,7 @@ fn trajectory(
                 step_size: Some(step),
                 iteration: Some(iteration),
                 min_error: 0.0,
+                errors: Vec::new(),
                 finished: 0.0,
             };
             scored.push((sweep.score(item, candidate, snapshot)?, poison.clone()));

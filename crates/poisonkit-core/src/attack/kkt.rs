@@ -244,6 +244,7 @@ pub fn kkt_attack(
             step_size: None,
             iteration: None,
             min_error: 0.0,
+            errors: Vec::new(),
             finished: 0.0,
         };
         sweep.score(item, candidate, poison)

@@ -90,6 +90,7 @@ pub(super) fn score_single(
         step_size: None,
         iteration: None,
         min_error: 0.0,
+        errors: Vec::new(),
         finished: 0.0,
     };
     let sweep = Sweep::new((train_set, dev), evaluation, (start, 1), should_stop, progress);

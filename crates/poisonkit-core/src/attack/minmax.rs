@@ -279,6 +279,7 @@ pub fn minmax_attack<M: Player>(
             step_size: None,
             iteration: None,
             min_error: 0.0,
+            errors: Vec::new(),
             finished: 0.0,
         };
         sweep.score(item, candidate, poison)

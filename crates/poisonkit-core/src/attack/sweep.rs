@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use crate::data::Dataset;
-use crate::defense::{Evaluation, EvaluationOptions, evaluate};
+use crate::defense::{Defense, Evaluation, EvaluationOptions, evaluate};
 use crate::error::Result;
 
 /// How a sweep scores its candidates by default: all five defenses, the defender trained to a
@@ -35,6 +35,8 @@ pub struct Candidate {
     pub iteration: Option<usize>,
     /// The minimum test error over the defenses.
     pub min_error: f64,
+    /// The test error under each defense, in the order scored.
+    pub errors: Vec<(Defense, f64)>,
     /// Seconds from the start of the sweep to this candidate's end.
     pub finished: f64,
 }
@@ -157,6 +159,7 @@ impl<'a> Sweep<'a> {
     pub fn score(&self, item: usize, mut candidate: Candidate, poison: Dataset) -> Result<Scored> {
         let evaluation = evaluate(self.train, self.dev, Some(&poison), self.evaluation, self.should_stop)?;
         candidate.min_error = evaluation.min;
+        candidate.errors = evaluation.defenses.iter().map(|o| (o.defense, o.test_error)).collect();
         candidate.finished = self.seconds();
         self.tick(candidate.min_error);
         Ok(Scored {
