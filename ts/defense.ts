@@ -49,7 +49,7 @@ export interface EvaluateOptions {
   knnRule?: 'sum' | 'kth'
   /** SVD rank rule: `'reference'` (code) or `'paper'` (text, one more vector). */
   svdRule?: 'reference' | 'paper'
-  /** Seed of the randomized SVD and of the solver's coordinate order (0). */
+  /** Seed of the randomized SVD, of the solver's coordinate order and of the multi-class defender's mini-batches (0). */
   seed?: number
   /** Defender's duality-gap tolerance (1e-6). */
   tol?: number

@@ -12,14 +12,15 @@ sanitization defense, and reports the test errors and the minimum over the defen
   --train F              clean training data (svmlight/libsvm, CSV or npz; .gz allowed)
   --test F               test data
   --poison F             poison points (omit to evaluate the clean data)
-  --lambda L             regularization strength λ > 0 (enron 0.09, imdb 0.01, mnist17 0.01)
+  --lambda L             regularization strength λ > 0 (enron 0.09, imdb 0.01, mnist17 0.01); with
+                         class indices 0..k−1 as labels, the multi-class defender's λ ≥ 0 (mnist 0)
   --defenses LIST        comma-separated, from ${DEFENSES.join(',')} (all)
   --remove P             fraction of every class each defense removes, in (0, 1) (0.05)
   --fit empirical|oracle fit the defenses on clean + poison (empirical, the default) or on the clean data only
   --loss hinge|logistic  the defender's loss (hinge, the SVM)
   --optimizer exact|sgd  train the defender to its optimum (exact) or by one pass of SGD (paper §6.3)
   --d N                  number of features (default: the largest index seen in the files)
-  --seed N               seed of the randomized SVD and the solver (0)
+  --seed N               seed of the randomized SVD, the solver and the multi-class mini-batches (0)
   --json                 print one JSON object on stdout`
 
 export async function run(argv: string[]): Promise<void> {
@@ -39,7 +40,7 @@ export async function run(argv: string[]): Promise<void> {
   })
   const paths = [required('train', o.train), required('test', o.test)]
   if (o.poison !== undefined) paths.push(required('poison', o.poison))
-  const lambda = numberOption('lambda', required('lambda', o.lambda), 'positive')
+  const lambda = numberOption('lambda', required('lambda', o.lambda), 'nonnegative')
   const defenses =
     o.defenses === undefined
       ? undefined

@@ -150,6 +150,7 @@ fn core_options(o: &EvaluateOptions, multiclass: bool) -> Result<EvaluationOptio
     if let Some(seed) = o.seed {
         options.scores.seed = count("seed", seed)? as u64;
         options.solver.seed = options.scores.seed;
+        options.multiclass.seed = options.scores.seed;
     }
     if let Some(tol) = o.tol {
         options.solver.tol = tol;
