@@ -1,7 +1,7 @@
 import test from 'ava'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { Dataset, PoisonkitError, evaluate, loadDataset, makeBagOfWords, train as trainModel } from '../ts/index.js'
+import { Dataset, PoisonkitError, evaluate, loadDataset, makeBagOfWords, makeBlobs, train as trainModel } from '../ts/index.js'
 import { cli, data, dataDir, hasData, tmp } from './helpers.js'
 
 const realData = hasData ? test : test.skip
@@ -139,4 +139,26 @@ test('evaluate CLI: bad options exit 2, an empty poison file exits 1', (t) => {
   const r3 = cli('evaluate', '--train', ok, '--test', ok, '--poison', empty, '--lambda', '1', '--d', '2')
   t.is(r3.code, 1)
   t.regex(r3.stderr, /^error\[ERR_PARSE\]: .*empty\.svm: no poison points/)
+})
+
+test('evaluate CLI: λ 0 is the multi-class defender (paper §5.7), refused for binary data; --seed orders its mini-batches', async (t) => {
+  const dir = tmp()
+  const blobs = join(dir, 'blobs.svm')
+  await makeBlobs({ n: 600, d: 6, classes: 3, separation: 1.5, seed: 5 }).writeSvmlight(blobs)
+  const run = (seed: string) => cli('evaluate', '--train', blobs, '--test', blobs, '--lambda', '0', '--defenses', 'l2,loss', '--seed', seed, '--json')
+  const runs = ['0', '1', '2', '3'].map(run)
+  for (const r of runs) t.is(r.code, 0, r.stderr)
+  const errorsOf = (stdout: string) => {
+    const { none, l2, loss } = JSON.parse(stdout) as { none: number; l2: number; loss: number }
+    return { none, l2, loss }
+  }
+  const errors = runs.map((r) => errorsOf(r.stdout))
+  for (const e of errors) t.true(e.none > 0 && e.none < 0.5 && e.l2 >= 0 && e.loss >= 0, JSON.stringify(e))
+  t.deepEqual(errorsOf(run('0').stdout), errors[0])
+  t.true(new Set(errors.map((e) => JSON.stringify(e))).size > 1, 'the seed changes the mini-batches')
+  const ok = join(dir, 'ok.svm')
+  writeFileSync(ok, '1 1:1\n-1 2:1\n1 1:2\n-1 2:2\n')
+  const binary = cli('evaluate', '--train', ok, '--test', ok, '--lambda', '0')
+  t.is(binary.code, 2)
+  t.regex(binary.stderr, /option lambda = 0: must be a positive number/)
 })
