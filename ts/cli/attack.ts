@@ -46,8 +46,8 @@ ${shared}
   --repeats R            copies of each round's point, each rounded on its own (2, as the reference)
   --rounding-trials K    games played again with fresh roundings for each of the leading decoys
                          (8; 1 as the reference)
-  --all-decoys           every decoy, not only the Pareto front (the reference uses the front;
-                         with --knowledge train, every decoy, as the reference)
+  --all-decoys           every decoy, not only their Pareto front (the reference plays the front,
+                         and every decoy with --knowledge train, which is the default there too)
   --iterative K          refit the feasible set on clean + the game's points every K rounds (paper
                          Algorithm 1)
   --defenses LIST        defenses that score the candidates (l2,slab,loss,svd,knn)
