@@ -121,6 +121,8 @@ test('minmaxAttack plays the Pareto front of the decoys, and every decoy when it
   const all = await minmaxAttack({ ...options, knowledge: 'train' })
   t.is(all.decoys, 6)
   t.is(all.candidates.length, 6)
+  // Count data repeat each round's point twice by default (the reference's att_rep).
+  t.deepEqual((await minmaxAttack({ ...options, repeats: 2 })).poison.toCsr(), front.poison.toCsr())
 })
 
 test('minmaxAttack on multi-class data: the game picks the labels, the multi-class defender scores them', async (t) => {
@@ -140,6 +142,9 @@ test('minmaxAttack on multi-class data: the game picks the labels, the multi-cla
   t.deepEqual(Object.keys(a.evaluation.timing).sort(), ['l2', 'loss'])
   t.true(a.evaluation.none >= 0 && a.evaluation.none <= 1)
   t.deepEqual((await minmaxAttack(options)).poison.toCsr(), a.poison.toCsr())
+  // Continuous data get one point per round: the paper repeats points for integer data only.
+  t.deepEqual((await minmaxAttack({ ...options, repeats: 1 })).poison.toCsr(), a.poison.toCsr())
+  t.notDeepEqual((await minmaxAttack({ ...options, repeats: 2 })).poison.toCsr(), a.poison.toCsr())
   // The KKT attack is binary only, and says so.
   await t.throwsAsync(kktAttack(options), { instanceOf: PoisonkitError, code: 'ERR_INVALID_OPTION', message: /binary/ })
 })

@@ -137,6 +137,7 @@ fn the_sweep_keeps_the_decoy_whose_poison_scores_highest() {
     .unwrap();
     let options = MinmaxOptions {
         round: true,
+        repeats: 2,
         rounding_trials: 3,
         refine: 2,
         ..MinmaxOptions::new(0.05, 0.1)

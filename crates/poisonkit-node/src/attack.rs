@@ -576,7 +576,8 @@ pub fn minmax_attack(
     }
     let mut minmax = MinmaxOptions::new(o.lambda, o.eps);
     minmax.round = common.round;
-    minmax.repeats = positive_count("repeats", o.repeats, minmax.repeats)?;
+    // Repeated points are for integer data (paper §4.3.2): the reference's att_rep 2 when rounding.
+    minmax.repeats = positive_count("repeats", o.repeats, if minmax.round { 2 } else { 1 })?;
     minmax.rounding_trials = positive_count("roundingTrials", o.rounding_trials, minmax.rounding_trials)?;
     minmax.refine = positive_count("refine", o.refine, minmax.refine)?;
     minmax.eta = o.eta.unwrap_or(minmax.eta);

@@ -3,17 +3,18 @@
 //! point of highest hinge loss. Each round solves, per class y, argmax 1 − y(θ·x + b) over class
 //! y's feasible set (a linear minimization, issue 4's `minimize_linear`), keeps the class with the
 //! larger loss, appends `repeats` copies of that point (each rounded independently for integer
-//! data, as the MATLAB reference), and steps on the average clean hinge subgradient plus ε times
-//! the last appended point's, plus λθ (the reference's regularizer gradient). θ starts at the
-//! clean SVM's weights with bias 0 and AdaGrad accumulators of 1, as the reference. With a decoy
-//! (θ_d, b_d), the feasible sets gain the cap 1 − y(θ_d·x + b_d) ≤ τ (paper §4.3.2); without one it
-//! is min-max-basic (Steinhardt et al. 2017). It stops after round(ε·n)·(1 + burn) points and
-//! returns the last round(ε·n) of them. [`minmax_attack`] runs it for every decoy, in parallel and
-//! in a seeded random order, and keeps the poison with the highest minimum test error over the
-//! defenses (paper §4.3.2; the reference runs the decoys one after another). For integer data the
-//! leading decoys' games are then played again `rounding_trials` − 1 times with fresh roundings
-//! (an extension, as the KKT attack's: the rounding steers the game, and one rounding moves the
-//! score by a few tenths of a point on Enron).
+//! data, as the MATLAB reference; the paper repeats points for integer data only, §4.3.2), and
+//! steps on the average clean hinge subgradient plus ε times the last appended point's, plus λθ
+//! (the reference's regularizer gradient). θ starts at the clean SVM's weights with bias 0 and
+//! AdaGrad accumulators of 1, as the reference. With a decoy (θ_d, b_d), the feasible sets gain the
+//! cap 1 − y(θ_d·x + b_d) ≤ τ (paper §4.3.2); without one it is min-max-basic (Steinhardt et al.
+//! 2017). It stops after round(ε·n)·(1 + burn) points and returns the last round(ε·n) of them.
+//! [`minmax_attack`] runs it for every decoy, in parallel and in a seeded random order, and keeps
+//! the poison with the highest minimum test error over the defenses (paper §4.3.2; the reference
+//! runs the decoys one after another). For integer data the leading decoys' games are then played
+//! again `rounding_trials` − 1 times with fresh roundings (an extension, as the KKT attack's: the
+//! rounding steers the game, and one rounding moves the score by a few tenths of a point on
+//! Enron).
 
 use std::time::Instant;
 
@@ -46,7 +47,8 @@ pub struct MinmaxOptions {
     pub loss_cap: f64,
     /// Round to integers (count data), each copy independently.
     pub round: bool,
-    /// Copies of each round's point (the reference's `att_rep`, 2).
+    /// Copies of each round's point: the repeated-points heuristic, which the paper applies to
+    /// integer data only (§4.3.2; the reference's `att_rep`, 2, with `round`); 1 by default.
     pub repeats: usize,
     /// Games played for each of the `refine` leading decoys, with fresh roundings, the best kept
     /// (1: the reference's single game).
@@ -74,7 +76,7 @@ impl MinmaxOptions {
             burn: super::reference_burn("enron", eps),
             loss_cap: 0.25,
             round: false,
-            repeats: 2,
+            repeats: 1,
             rounding_trials: 8,
             refine: 4,
             refit_every: None,
