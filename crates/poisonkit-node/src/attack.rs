@@ -569,8 +569,9 @@ pub fn minmax_attack(
     // The reference's min-max plays the Pareto front of the decoys (48 on Enron), but all of them
     // when the attacker knows only the training data (its `use_train` runs, digest §4.1).
     let mut common = common(o, train, o.knowledge.as_deref() != Some("train"))?;
-    // The reference's min-max always boxes non-negative data by its range (digest §3.2): counts
-    // and pixels alike.
+    // The reference's min-max always boxes non-negative data, counts and pixels alike, by the data
+    // range (digest §3.2); here by the column maxima clamped to [1, 50] (the Python X_max), which
+    // for pixels is the paper's [0, 1] domain.
     if o.upper.is_none() && train.inner.values().iter().all(|v| *v >= 0.0) {
         common.upper = Upper::ColumnMax;
     }
