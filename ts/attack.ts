@@ -59,7 +59,7 @@ export interface AttackOptions {
   upper?: number | 'column-max'
   /** Round the poison to integers (default: when the clean data are non-negative integers). */
   round?: boolean
-  /** KKT: rounding group size, copies that share one rounding (2, the reference's README; its code's 1 is caught by the SVD defense on Enron). Min-max: copies of each round's point, each rounded on its own (integer data: 2, the reference's `att_rep`; otherwise 1, as the paper repeats points for integer data only, §4.3.2). Influence: rounding group size (2). */
+  /** KKT: rounding group size, copies that share one rounding (2, the reference's README; its code's 1 is caught by the SVD defense on Enron). Min-max: copies of each round's point, each rounded on its own (2 when the poison is rounded, the reference's `att_rep`; otherwise 1, as the paper repeats points for integer data only, §4.3.2). Influence: rounding group size (2). */
   repeats?: number
   /** For integer data, roundings tried for each leading candidate after the sweep, the best kept (KKT and influence: 8, fresh roundings of its points; min-max: 8, games played again with fresh roundings; 1: the reference's single rounding). */
   roundingTrials?: number

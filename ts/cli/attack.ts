@@ -43,7 +43,7 @@ ${shared}
   Class indices 0..k−1 as labels make it the multi-class attack (paper §5.7): the defender is the
   Crammer–Singer SVM (AdaGrad; --lambda 0 as the paper's MNIST model), each point's label is chosen
   by the game, and the candidates are scored by the L2 and loss defenses.
-  --repeats R            copies of each round's point, each rounded on its own (integer data: 2, as
+  --repeats R            copies of each round's point, each rounded on its own (2 when rounding, as
                          the reference; otherwise 1: the paper repeats points for integer data only)
   --rounding-trials K    games played again with fresh roundings for each of the leading decoys
                          (8; 1 as the reference)
