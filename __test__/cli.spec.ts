@@ -52,6 +52,9 @@ test('usage errors exit 2 with error[CODE] naming the option', (t) => {
   expectError(t, cli('train', '--train', f, '--test', f, '--lambda', '0'), 2, /^error\[ERR_INVALID_OPTION\]: option --lambda = 0: must be a positive number$/)
   expectError(t, cli('train', '--train', f, '--test', f, '--lambda', 'abc'), 2, /^error\[ERR_INVALID_OPTION\]: option --lambda = abc/)
   expectError(t, cli('train', '--train', f, '--test', f, '--lambda', '1', '--loss', 'square'), 2, /^error\[ERR_INVALID_OPTION\]: option --loss = square/)
+  const attack = ['attack', 'minmax', '--train', f, '--test', f, '--lambda', '1', '--out', join(dir, 'p.svm')]
+  expectError(t, cli(...attack, '--upper', 'range'), 2, /^error\[ERR_INVALID_OPTION\]: option --upper = range: must be one of column-max, data-range$/)
+  expectError(t, cli(...attack, '--upper=-3'), 2, /^error\[ERR_INVALID_OPTION\]: option --upper = -3: must be a positive number$/)
   expectError(t, cli('train', '--bogus'), 2, /^error\[ERR_USAGE\]: .*--bogus/)
   expectError(t, cli('nonsense'), 2, /^error\[ERR_USAGE\]: unknown command 'nonsense'/)
 })

@@ -45,6 +45,20 @@ test('projection, linear minimization and explicit radii', async (t) => {
   t.true((await set.minimizeLinear(c, 1)).value >= m.value - 1e-9)
 })
 
+test('the data-range box keeps pixels that are never lit at 0', async (t) => {
+  // Four images of 3 pixels: the first is never lit, the second reaches 0.6.
+  const clean = Dataset.fromDense([[0, 0.2, 0.9], [0, 0.6, 0.1], [0, 0.1, 1], [0, 0.5, 0.4]], [1, 1, -1, -1])
+  const up = new Float64Array([-1, -1, -1])
+  const ranged = FeasibleSet.fromClean(clean, { upper: 'data-range', slab: false })
+  const unit = FeasibleSet.fromClean(clean, { upper: 1, slab: false })
+  const [a, b] = [await ranged.minimizeLinear(up, 1), await unit.minimizeLinear(up, 1)]
+  t.true(Math.abs(a.x[0]!) < 1e-9 && a.x[1]! <= 0.6 + 1e-9, `${Array.from(a.x)}`)
+  t.true(b.x[0]! > 0.1, `${Array.from(b.x)}`) // the [0, 1] box lets the unlit pixel move
+  t.true(a.value >= b.value - 1e-9)
+  const err = t.throws(() => FeasibleSet.fromClean(clean, { upper: 'range' as 'data-range' }), { instanceOf: PoisonkitError })
+  t.regex(err!.message, /upper = range/)
+})
+
 test('the KKT program reaches a target made of feasible points', async (t) => {
   const set = smallSet()
   const a = (await set.project(new Array(30).fill(2), 1)).x

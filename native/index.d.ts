@@ -84,7 +84,7 @@ export interface AttackOptions {
   roundingTrials?: number
   refine?: number
   lossPercentile?: number
-  /** A number, or "column-max". */
+  /** A number, "column-max" or "data-range". */
   upper?: number | string
   defenses?: Array<string>
   seed?: number
@@ -248,7 +248,7 @@ export interface FeasibleSetOptions {
   sphere?: boolean
   slab?: boolean
   nonnegative?: boolean
-  /** A number, or "column-max" for the reference's X_max rule. */
+  /** A number, "column-max" (the Python reference's X_max rule) or "data-range" (the MATLAB min-max's). */
   upper?: number | string
   lpRelaxation?: boolean
 }

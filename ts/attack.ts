@@ -16,7 +16,7 @@
 import * as addon from '../native/index.js'
 import { Dataset } from './dataset.js'
 import { DEFENSES, evaluate, toEvaluation, type DefenseName, type Evaluation } from './defense.js'
-import type { FeasibleSet } from './feasible.js'
+import { isUpperBound, type FeasibleSet, type UpperBound } from './feasible.js'
 import { PoisonkitError, count, finiteNumber, invalidOption, nativeAsync } from './errors.js'
 
 /** Where a running attack is. */
@@ -55,8 +55,8 @@ export interface AttackOptions {
   prune?: boolean
   /** The feasible set (default: fitted on the clean data with the 90th-percentile radii, the box below and, when rounding, the LP relaxation; influence-basic: the 80th-percentile radii and no LP relaxation, as the reference's baseline). */
   set?: FeasibleSet
-  /** Upper end of the default set's box: a number, or `'column-max'` (the reference's X_max; the default for count data, else none). The fast KKT solver needs a finite box. */
-  upper?: number | 'column-max'
+  /** Upper end of the default set's box: a number, `'column-max'` (the Python reference's X_max; the default for count data, else none) or `'data-range'` (the MATLAB min-max's). The fast KKT solver needs a finite box. */
+  upper?: UpperBound
   /** Round the poison to integers (default: when the clean data are non-negative integers). */
   round?: boolean
   /** KKT: rounding group size, copies that share one rounding (2, the reference's README; its code's 1 is caught by the SVD defense on Enron). Min-max: copies of each round's point, each rounded on its own (2 when the poison is rounded, the reference's `att_rep`; otherwise 1, as the paper repeats points for integer data only, §4.3.2). Influence: rounding group size (2). */
@@ -319,7 +319,7 @@ async function run(
   const interval = options.progressInterval ?? 100
   if (!(finiteNumber('progressInterval', interval) > 0)) invalidOption('progressInterval', interval, 'must be a positive number')
   const upper = options.upper
-  if (upper !== undefined && upper !== 'column-max' && !(finiteNumber('upper', upper) > 0)) invalidOption('upper', upper, 'must be a positive number or column-max')
+  if (upper !== undefined && !isUpperBound(upper)) invalidOption('upper', upper, 'must be a positive number, column-max or data-range')
   if (upper !== undefined && options.set !== undefined) invalidOption('upper', upper, 'give either a set or upper')
   if (onProgress !== undefined && typeof onProgress !== 'function') invalidOption('onProgress', onProgress, 'must be a function')
   if (signal?.aborted) throw new PoisonkitError('ERR_ABORTED', 'aborted before the attack started')

@@ -19,10 +19,18 @@ export interface FeasibleSetOptions {
   slab?: boolean
   /** x ≥ 0 (default: when the clean data are non-negative). */
   nonnegative?: boolean
-  /** Upper end of the box: a number, or `'column-max'` (each column's clean maximum clipped to [1, 50], the reference's X_max). */
-  upper?: number | 'column-max'
+  /** Upper end of the box: a number, `'column-max'` (each column's clean maximum clipped to [1, 50], the Python reference's X_max) or `'data-range'` (each column's clean maximum, at least 1 for integer data: the MATLAB min-max's box). */
+  upper?: UpperBound
   /** LP relaxation of the sphere for rounded integer data (paper eq. 5–8); needs `upper` (false). */
   lpRelaxation?: boolean
+}
+
+/** The box's upper end: a number for every feature, or a rule per column from the clean data. */
+export type UpperBound = number | 'column-max' | 'data-range'
+
+/** Whether `value` is a valid {@link UpperBound}. */
+export function isUpperBound(value: unknown): value is UpperBound {
+  return value === 'column-max' || value === 'data-range' || (typeof value === 'number' && Number.isFinite(value) && value > 0)
 }
 
 /** A point of the set and how the solver ended. */

@@ -41,6 +41,7 @@ export {
   type KktSolution,
   type RoundOptions,
   type SetSolution,
+  type UpperBound,
 } from './feasible.js'
 export { DEFENSES, evaluate, type DefenseName, type DefenseTiming, type EvaluateOptions, type Evaluation } from './defense.js'
 export {

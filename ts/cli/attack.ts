@@ -2,6 +2,7 @@
 import { PoisonkitError } from '../errors.js'
 import { alfaAttack, influenceAttack, kktAttack, labelFlipAttack, minmaxAttack, type AttackProgress, type AttackResult } from '../attack.js'
 import { DEFENSES, type DefenseName } from '../defense.js'
+import { isUpperBound } from '../feasible.js'
 import { loadAll } from './load.js'
 import { choice, numberOption, parse, progress, required } from './args.js'
 
@@ -14,8 +15,10 @@ const shared = `  --train F              clean training data (svmlight/libsvm, C
   --grid NAME            decoy grid and the reference's settings: enron (default for ±1 labels),
                          imdb, mnist17, mnist (default for class indices 0..k−1), dogfish
   --no-round             keep the poison continuous even for count data
-  --upper U|column-max   the feasible box's upper end (default: column-max for count data, none
-                         otherwise; 1 for pixels in [0, 1])
+  --upper U|column-max|data-range
+                         the feasible box's upper end: column-max clips each column's maximum
+                         to [1, 50], data-range keeps it (at least 1 for counts) (default:
+                         column-max for count data, and for min-max on any non-negative data)
   --d N                  number of features (default: the largest index seen in the files)
   --seed S               seed of the decoy order, the rounding and the SVD defense (0)
   --json                 print one JSON object on stdout`
@@ -143,7 +146,12 @@ async function attackCommand(kind: keyof typeof kindOptions, argv: string[]): Pr
     ?.split(',')
     .map((name) => choice<DefenseName>('defenses', name.trim(), DEFENSES))
   const upperText = text('upper')
-  const upper = upperText === undefined || upperText === 'column-max' ? (upperText as 'column-max' | undefined) : numberOption('upper', upperText, 'positive')
+  const upper =
+    upperText === undefined || isUpperBound(upperText)
+      ? upperText
+      : Number.isNaN(Number(upperText))
+        ? choice('upper', upperText, ['column-max', 'data-range'])
+        : numberOption('upper', upperText, 'positive')
   const d = countOption('d')
 
   progress(`loading ${trainPath}, ${testPath}`)

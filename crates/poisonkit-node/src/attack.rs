@@ -36,7 +36,7 @@ pub struct AttackOptions {
     pub rounding_trials: Option<f64>,
     pub refine: Option<f64>,
     pub loss_percentile: Option<f64>,
-    /// A number, or "column-max".
+    /// A number, "column-max" or "data-range".
     pub upper: Option<Either<f64, String>>,
     pub defenses: Option<Vec<String>>,
     pub seed: Option<f64>,
@@ -570,8 +570,8 @@ pub fn minmax_attack(
     // when the attacker knows only the training data (its `use_train` runs, digest §4.1).
     let mut common = common(o, train, o.knowledge.as_deref() != Some("train"))?;
     // The reference's min-max always boxes non-negative data, counts and pixels alike, by the data
-    // range (digest §3.2); here by the column maxima clamped to [1, 50] (the Python X_max), which
-    // for pixels is the paper's [0, 1] domain.
+    // range (digest §3.2), which `upper: "data-range"` gives; by default here by the column maxima
+    // clamped to [1, 50] (the Python X_max), which for pixels is the paper's [0, 1] domain (Table 1).
     if o.upper.is_none() && train.inner.values().iter().all(|v| *v >= 0.0) {
         common.upper = Upper::ColumnMax;
     }

@@ -16,7 +16,7 @@ pub struct FeasibleSetOptions {
     pub sphere: Option<bool>,
     pub slab: Option<bool>,
     pub nonnegative: Option<bool>,
-    /// A number, or "column-max" for the reference's X_max rule.
+    /// A number, "column-max" (the Python reference's X_max rule) or "data-range" (the MATLAB min-max's).
     pub upper: Option<Either<f64, String>>,
     pub lp_relaxation: Option<bool>,
 }
@@ -254,15 +254,17 @@ impl FeasibleSet {
     }
 }
 
-/// The `upper` option: a number, or "column-max" (the reference's X_max rule); None when absent.
+/// The `upper` option: a number, "column-max" (the Python reference's X_max rule) or "data-range"
+/// (the MATLAB min-max's); None when absent.
 pub(crate) fn parse_upper(upper: Option<Either<f64, String>>) -> Result<Option<Upper>> {
     match upper {
         None => Ok(None),
         Some(Either::A(u)) => Ok(Some(Upper::Constant(u))),
         Some(Either::B(s)) if s == "column-max" => Ok(Some(Upper::ColumnMax)),
+        Some(Either::B(s)) if s == "data-range" => Ok(Some(Upper::DataRange)),
         Some(Either::B(s)) => Err(js_error(
             "ERR_INVALID_OPTION",
-            format!("option upper = {s}: must be a number or \"column-max\""),
+            format!("option upper = {s}: must be a number, \"column-max\" or \"data-range\""),
         )),
     }
 }

@@ -55,6 +55,10 @@ pub enum Upper {
     /// The reference's rule for counts: the column's maximum over the clean data, clipped to
     /// [1, 50] (Python `upper_bounds`, digest §3.2).
     ColumnMax,
+    /// The MATLAB min-max's data range: the column's maximum over the clean data, raised to 1 for
+    /// integer data (so a count never seen can still be 1) and otherwise as it is, so a pixel that
+    /// is always 0 stays 0 (`generateAttackTar.m` `xmax`, digest §3.2).
+    DataRange,
 }
 
 /// Options of [`FeasibleSet::from_clean`].
@@ -169,12 +173,11 @@ impl FeasibleSet {
                 }
                 Some(vec![u; d])
             }
-            Upper::ColumnMax => {
-                let mut max = vec![0.0f64; d];
-                for (&j, &v) in clean.indices().iter().zip(clean.values()) {
-                    max[j as usize] = max[j as usize].max(v);
-                }
-                Some(max.into_iter().map(|m| m.clamp(1.0, 50.0)).collect())
+            Upper::ColumnMax => Some(column_maxima(clean).into_iter().map(|m| m.clamp(1.0, 50.0)).collect()),
+            Upper::DataRange => {
+                let integer = clean.values().iter().all(|v| v.fract() == 0.0);
+                let floor = if integer { 1.0 } else { f64::NEG_INFINITY };
+                Some(column_maxima(clean).into_iter().map(|m| m.max(floor)).collect())
             }
         };
         if options.lp_relaxation && upper.is_none() {
@@ -421,6 +424,21 @@ pub fn envelope(x: f64) -> f64 {
     (2.0 * k - 1.0) * x - k * (k - 1.0)
 }
 
+/// Each column's maximum over the rows of `data`, counting the zeros a sparse row leaves out.
+fn column_maxima(data: &Dataset) -> Vec<f64> {
+    let mut max = vec![f64::NEG_INFINITY; data.d()];
+    let mut stored = vec![0usize; data.d()];
+    for (&j, &v) in data.indices().iter().zip(data.values()) {
+        max[j as usize] = max[j as usize].max(v);
+        stored[j as usize] += 1;
+    }
+    max.iter_mut()
+        .zip(stored)
+        .filter(|(_, s)| *s < data.n())
+        .for_each(|(m, _)| *m = m.max(0.0));
+    max
+}
+
 /// ⌈x⌉ by integer conversion: `f64::ceil` is a library call on baseline x86-64, and this runs for
 /// every coordinate of every projection step. Exact for |x| < 2⁶³.
 #[inline]
@@ -438,6 +456,25 @@ mod tests {
         for x in [-2.5, -1.0, -0.2, 0.0, 0.3, 1.0, 1.000001, 49.5, 1e12 + 0.5] {
             assert_eq!(ceil(x), x.ceil(), "{x}");
         }
+    }
+
+    #[test]
+    fn column_rules_set_the_box_from_the_clean_data() {
+        let upper = |rows: &[f64], rule: Upper| {
+            let data = Dataset::from_dense(rows, 3, vec![1, -1], "clean").unwrap();
+            let options = FeasibleOptions {
+                upper: rule,
+                ..Default::default()
+            };
+            FeasibleSet::from_clean(&data, &options).unwrap().upper.unwrap()
+        };
+        let counts = [0.0, 3.0, 1.0, 0.0, 60.0, 2.0];
+        assert_eq!(upper(&counts, Upper::ColumnMax), vec![1.0, 50.0, 2.0]);
+        // A count never seen may still be 1; no cap at 50.
+        assert_eq!(upper(&counts, Upper::DataRange), vec![1.0, 60.0, 2.0]);
+        // Pixels: one never lit stays 0; a column without zeros keeps its own maximum.
+        let pixels = [0.0, 0.5, -0.5, 0.0, 0.75, -1.5];
+        assert_eq!(upper(&pixels, Upper::DataRange), vec![0.0, 0.75, -0.5]);
     }
 
     #[test]
