@@ -229,5 +229,10 @@ test('attack CLI: usage errors exit 2 naming the option', (t) => {
   expect(cli('attack', 'kkt', '--train', f, '--test', f, '--lambda', '1'), /^error\[ERR_USAGE\]: missing required option --out$/)
   expect(cli('attack', 'kkt', '--train', f, '--test', f, '--lambda', '1', '--out', join(dir, 'p.svm'), '--eps', '2'), /^error\[ERR_INVALID_OPTION\]: option --eps = 2/)
   expect(cli('attack', 'kkt', '--train', f, '--test', f, '--lambda', '1', '--out', join(dir, 'p.svm'), '--knowledge', 'all'), /^error\[ERR_INVALID_OPTION\]: option --knowledge = all/)
-  t.regex(cli('attack', 'kkt', '--help').stdout, /--knowledge test\|train/)
+  // A kind's help is its own section; without a kind, every section.
+  const kktHelp = cli('attack', 'kkt', '--help').stdout
+  t.regex(kktHelp, /^poisonkit attack kkt --train F/)
+  t.regex(kktHelp, /--knowledge test\|train/)
+  t.notRegex(kktHelp, /^minmax:/m)
+  t.regex(cli('attack', '--help').stdout, /^kkt:[^]*^minmax:[^]*^influence:[^]*^labelflip:[^]*^alfa:/m)
 })

@@ -11,7 +11,14 @@ import * as exportCommand from './cli/export.js'
 import * as results from './cli/results.js'
 import * as trainCommand from './cli/train.js'
 
-const commands: Record<string, { usage: string; run: (argv: string[]) => Promise<void> }> = {
+/** A subcommand: its usage, optionally a narrower help for its arguments, and its action. */
+interface Command {
+  usage: string
+  help?: (argv: string[]) => string
+  run: (argv: string[]) => Promise<void>
+}
+
+const commands: Record<string, Command> = {
   attack,
   demo,
   evaluate: evaluateCommand,
@@ -47,7 +54,7 @@ async function main(argv: string[]): Promise<void> {
   const command = commands[name]
   if (!command) throw new PoisonkitError('ERR_USAGE', `unknown command '${name}' (commands: ${Object.keys(commands).join(', ')})`)
   if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(command.usage + '\n')
+    process.stdout.write((command.help?.(rest) ?? command.usage) + '\n')
     return
   }
   await command.run(rest)

@@ -23,9 +23,9 @@ const shared = `  --train F              clean training data (svmlight/libsvm, C
   --seed S               seed of the decoy order, the rounding and the SVD defense (0)
   --json                 print one JSON object on stdout`
 
-export const usage = `poisonkit attack kkt|minmax|influence|labelflip|alfa --train F --test F --lambda L --out F [options]
-
-kkt: the KKT attack (paper §4.2): decoy parameters, then per decoy and class split two poison points
+/** Each kind's description and options. */
+const sections = {
+  kkt: `kkt: the KKT attack (paper §4.2): decoy parameters, then per decoy and class split two poison points
 whose gradients make the decoy optimal, inside the feasible set; the candidate with the highest
 minimum test error over the attack-time defenses wins and is evaluated against all five.
 
@@ -35,9 +35,8 @@ ${shared}
   --rounding-trials K    roundings tried for each of the leading candidates (8; 1 as the reference)
   --defenses LIST        defenses that score the candidates (l2,slab,loss)
   --iterative K          solve each program K more times against its sets refitted on clean +
-                         its poison (paper Algorithm 1)
-
-minmax: the min-max attack (paper §4.3): per decoy, online steps on the defender against the
+                         its poison (paper Algorithm 1)`,
+  minmax: `minmax: the min-max attack (paper §4.3): per decoy, online steps on the defender against the
 feasible point of highest loss, kept within a loss cap under the decoy; the decoy whose poison has
 the highest minimum test error over the five defenses wins.
 
@@ -54,9 +53,8 @@ ${shared}
                          and every decoy with --knowledge train, which is the default there too)
   --iterative K          refit the feasible set on clean + the game's points every K rounds (paper
                          Algorithm 1)
-  --defenses LIST        defenses that score the candidates (l2,slab,loss,svd,knn)
-
-influence: the influence attack (paper §4.1): gradient ascent on two poison points (with copies in
+  --defenses LIST        defenses that score the candidates (l2,slab,loss,svd,knn)`,
+  influence: `influence: the influence attack (paper §4.1): gradient ascent on two poison points (with copies in
 inverse class balance) through the implicit function theorem, projected onto the feasible set; the
 poison is scored by the five defenses every --score-every steps, the best snapshot wins.
 
@@ -72,18 +70,27 @@ ${shared}
   --repeats R            rounding group size: copies sharing one rounding (2; the reference's 1 is
                          caught by the SVD defense on Enron)
   --rounding-trials K    roundings tried for each of the 4 leading snapshots (8; 1: one rounding)
-  --defenses LIST        defenses that score the snapshots (l2,slab,loss,svd,knn)
-
-labelflip: random feasible label flips (paper Appendix D): round(εn) dev points with flipped labels,
+  --defenses LIST        defenses that score the snapshots (l2,slab,loss,svd,knn)`,
+  labelflip: `labelflip: random feasible label flips (paper Appendix D): round(εn) dev points with flipped labels,
 drawn with replacement from those inside the feasible set.
 
-${shared}
-
-alfa: alfa (Xiao et al. 2012) as adapted in the paper's Appendix D: copies of flipped dev points
+${shared}`,
+  alfa: `alfa: alfa (Xiao et al. 2012) as adapted in the paper's Appendix D: copies of flipped dev points
 inside the feasible set, chosen by alternating a weighted SVM and an LP over the copy weights.
 
 ${shared}
-  --max-copies N         copies of one pool point at most (default: no cap, as the reference)`
+  --max-copies N         copies of one pool point at most (default: no cap, as the reference)`,
+}
+
+const synopsis = (kinds: string) => `poisonkit attack ${kinds} --train F --test F --lambda L --out F [options]`
+
+export const usage = `${synopsis(Object.keys(sections).join('|'))}\n\n${Object.values(sections).join('\n\n')}`
+
+/** The help of the kind named first in `argv`, or of every kind. */
+export function help(argv: string[]): string {
+  const kind = argv[0] as keyof typeof sections
+  return Object.hasOwn(sections, kind) ? `${synopsis(kind)}\n\n${sections[kind]}` : usage
+}
 
 /** A one-line progress bar on a terminal's stderr. */
 function bar(p: AttackProgress): void {
