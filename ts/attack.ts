@@ -16,7 +16,7 @@
 import * as addon from '../native/index.js'
 import { Dataset } from './dataset.js'
 import { DEFENSES, evaluate, toEvaluation, type DefenseName, type Evaluation } from './defense.js'
-import { isUpperBound, type FeasibleSet, type UpperBound } from './feasible.js'
+import { UPPER_BOUND_RULE, isUpperBound, type FeasibleSet, type UpperBound } from './feasible.js'
 import { PoisonkitError, count, finiteNumber, invalidOption, nativeAsync } from './errors.js'
 
 /** Where a running attack is. */
@@ -319,7 +319,7 @@ async function run(
   const interval = options.progressInterval ?? 100
   if (!(finiteNumber('progressInterval', interval) > 0)) invalidOption('progressInterval', interval, 'must be a positive number')
   const upper = options.upper
-  if (upper !== undefined && !isUpperBound(upper)) invalidOption('upper', upper, 'must be a positive number, column-max or data-range')
+  if (upper !== undefined && !isUpperBound(upper)) invalidOption('upper', upper, UPPER_BOUND_RULE)
   if (upper !== undefined && options.set !== undefined) invalidOption('upper', upper, 'give either a set or upper')
   if (onProgress !== undefined && typeof onProgress !== 'function') invalidOption('onProgress', onProgress, 'must be a function')
   if (signal?.aborted) throw new PoisonkitError('ERR_ABORTED', 'aborted before the attack started')

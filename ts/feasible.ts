@@ -25,12 +25,18 @@ export interface FeasibleSetOptions {
   lpRelaxation?: boolean
 }
 
-/** The box's upper end: a number for every feature, or a rule per column from the clean data. */
-export type UpperBound = number | 'column-max' | 'data-range'
+/** The rules that set the box's upper end per column from the clean data. */
+export const UPPER_RULES = ['column-max', 'data-range'] as const
+
+/** The box's upper end: a number for every feature, or one of the {@link UPPER_RULES}. */
+export type UpperBound = number | (typeof UPPER_RULES)[number]
+
+/** What a valid {@link UpperBound} is, for error messages. */
+export const UPPER_BOUND_RULE = `must be a positive number, ${UPPER_RULES.join(' or ')}`
 
 /** Whether `value` is a valid {@link UpperBound}. */
 export function isUpperBound(value: unknown): value is UpperBound {
-  return value === 'column-max' || value === 'data-range' || (typeof value === 'number' && Number.isFinite(value) && value > 0)
+  return (UPPER_RULES as readonly unknown[]).includes(value) || (typeof value === 'number' && Number.isFinite(value) && value > 0)
 }
 
 /** A point of the set and how the solver ended. */

@@ -35,6 +35,7 @@ export {
 } from './dataset.js'
 export {
   FeasibleSet,
+  UPPER_RULES,
   roundPoints,
   type ClassConstraints,
   type FeasibleSetOptions,

@@ -2,7 +2,7 @@
 import { PoisonkitError } from '../errors.js'
 import { alfaAttack, influenceAttack, kktAttack, labelFlipAttack, minmaxAttack, type AttackProgress, type AttackResult } from '../attack.js'
 import { DEFENSES, type DefenseName } from '../defense.js'
-import { isUpperBound } from '../feasible.js'
+import { UPPER_RULES, isUpperBound } from '../feasible.js'
 import { loadAll } from './load.js'
 import { choice, numberOption, parse, progress, required } from './args.js'
 
@@ -24,7 +24,7 @@ const shared = `  --train F              clean training data (svmlight/libsvm, C
   --json                 print one JSON object on stdout`
 
 /** Each kind's description and options. */
-const sections = {
+const sections: Record<keyof typeof kindOptions, string> = {
   kkt: `kkt: the KKT attack (paper §4.2): decoy parameters, then per decoy and class split two poison points
 whose gradients make the decoy optimal, inside the feasible set; the candidate with the highest
 minimum test error over the attack-time defenses wins and is evaluated against all five.
@@ -157,7 +157,7 @@ async function attackCommand(kind: keyof typeof kindOptions, argv: string[]): Pr
     upperText === undefined || isUpperBound(upperText)
       ? upperText
       : Number.isNaN(Number(upperText))
-        ? choice('upper', upperText, ['column-max', 'data-range'])
+        ? choice('upper', upperText, UPPER_RULES)
         : numberOption('upper', upperText, 'positive')
   const d = countOption('d')
 

@@ -15,7 +15,7 @@ import { parse as parseYaml } from 'yaml'
 import type { BagOfWordsOptions } from '../dataset.js'
 import { DEFENSES, type DefenseName } from '../defense.js'
 import { PoisonkitError } from '../errors.js'
-import { isUpperBound } from '../feasible.js'
+import { UPPER_BOUND_RULE, isUpperBound } from '../feasible.js'
 
 /** The attacks an experiment can run (`-basic`: the paper's basic variants). */
 export const ATTACK_NAMES = ['kkt', 'minmax', 'minmax-basic', 'influence', 'influence-basic', 'labelflip', 'alfa'] as const
@@ -42,7 +42,7 @@ const COMMON_OPTIONS: Record<string, OptionRule> = {
   quantiles: listOf(positive, 'positive numbers'),
   copies: listOf(integer(1), 'integers ≥ 1'),
   prune: flag,
-  upper: (v) => (isUpperBound(v) ? undefined : 'must be a positive number, column-max or data-range'),
+  upper: (v) => (isUpperBound(v) ? undefined : UPPER_BOUND_RULE),
   round: flag,
   repeats: integer(1),
   roundingTrials: integer(1),
