@@ -87,7 +87,7 @@ export interface Evaluation {
   cleanKept: Partial<Record<DefenseName, number>>
   /** Seconds per defense: scoring and retraining. */
   timing: Partial<Record<DefenseName, DefenseTiming>>
-  /** Whether every training reached its tolerance. */
+  /** Whether every training reached its tolerance, and the SVD defense's eigensolver too. */
   converged: boolean
   /** Seconds in all. */
   seconds: number

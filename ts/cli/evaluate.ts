@@ -62,7 +62,7 @@ export async function run(argv: string[]): Promise<void> {
   }
   progress(`evaluating ${defenses?.join(', ') ?? DEFENSES.join(', ')} on ${train!.n} clean + ${poison?.n ?? 0} poison points`)
   const e = await evaluate({ train: train!, test: test!, poison, lambda, loss, optimizer, defenses, removeFraction, fit, seed })
-  if (!e.converged) process.stderr.write('warning: a training stopped before reaching its tolerance\n')
+  if (!e.converged) process.stderr.write("warning: a training or the SVD defense's eigensolver stopped before reaching its tolerance\n")
 
   if (o.json) {
     const { timing: _timing, ...summary } = e

@@ -72,7 +72,7 @@ pub struct DefenseOutcome {
     pub poison_kept: Option<f64>,
     /// Fraction of the clean points kept.
     pub clean_kept: f64,
-    /// Whether the retraining converged.
+    /// Whether the retraining converged, and the scores (the SVD defense's eigensolver).
     pub converged: bool,
     /// Seconds spent scoring.
     pub score_seconds: f64,
@@ -184,7 +184,7 @@ pub fn evaluate(
             return Err(Error::Aborted);
         }
         let t = Instant::now();
-        let s = scores(defense, &input, &options.scores)?;
+        let (s, scores_converged) = scores(defense, &input, &options.scores, should_stop)?;
         let kept = sanitize(&s, combined.labels(), &options.removal)?;
         let score_seconds = t.elapsed().as_secs_f64();
         let (retrained, train_seconds) = fit(&combined.slice(&kept)?, Some((&undefended, &kept)))?;
@@ -194,7 +194,7 @@ pub fn evaluate(
             test_error: retrained.error(test)?,
             poison_kept: poison.map(|p| poison_count as f64 / p.n() as f64),
             clean_kept: (kept.len() - poison_count) as f64 / n_clean as f64,
-            converged: retrained.converged(),
+            converged: scores_converged && retrained.converged(),
             score_seconds,
             train_seconds,
         });

@@ -123,15 +123,23 @@ pub struct ScoreInput<'a> {
     pub model: Defender<'a>,
 }
 
-/// The scores of `defense` for every row of `input.data`.
-pub fn scores(defense: Defense, input: &ScoreInput, options: &ScoreOptions) -> Result<Vec<f64>> {
+/// The scores of `defense` for every row of `input.data`, and whether they are converged (only
+/// the SVD defense's iterative eigensolver can stop short of its tolerance). `should_stop` is
+/// polled during the SVD defense's iterations.
+pub fn scores(
+    defense: Defense,
+    input: &ScoreInput,
+    options: &ScoreOptions,
+    should_stop: &dyn Fn() -> bool,
+) -> Result<(Vec<f64>, bool)> {
     let ScoreInput { data, fit_on, model } = *input;
+    let exact = |s: Result<Vec<f64>>| s.map(|s| (s, true));
     match defense {
-        Defense::L2 => l2_scores(data, &Centroids::fit(fit_on)?),
-        Defense::Slab => slab_scores(data, &Centroids::fit(fit_on)?),
-        Defense::Loss => loss_scores(data, model, options.loss),
-        Defense::Svd => svd_scores(data, fit_on, options.svd_rule, options.seed),
-        Defense::Knn => knn_scores(data, fit_on, options.knn_k, options.knn_rule),
+        Defense::L2 => exact(l2_scores(data, &Centroids::fit(fit_on)?)),
+        Defense::Slab => exact(slab_scores(data, &Centroids::fit(fit_on)?)),
+        Defense::Loss => exact(loss_scores(data, model, options.loss)),
+        Defense::Svd => svd_scores(data, fit_on, options.svd_rule, options.seed, should_stop),
+        Defense::Knn => exact(knn_scores(data, fit_on, options.knn_k, options.knn_rule)),
     }
 }
 
