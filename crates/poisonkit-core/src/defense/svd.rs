@@ -125,12 +125,13 @@ impl Subspace {
         let mut wanted = solver.first_rank.min(t_max);
         let (k, theta, vectors, converged) = loop {
             let block = (wanted + OVERSAMPLE).min(small_side);
-            let (trusted, complete) = if block == small_side || small_side <= solver.dense_side {
+            let dense = block == small_side || small_side <= solver.dense_side;
+            let (trusted, complete) = if dense {
                 (small_side, true)
             } else {
                 (wanted, wanted >= t_max)
             };
-            let (theta, ritz, converged) = if trusted == small_side {
+            let (theta, ritz, converged) = if dense {
                 let (theta, vectors) = op.eigen();
                 (theta, vectors, true)
             } else {
@@ -265,6 +266,11 @@ struct Gram<'a> {
 }
 
 impl Gram<'_> {
+    /// The length of the vectors K acts on: n for XXᵀ, d for XᵀX.
+    fn side(&self) -> usize {
+        if self.left { self.x.n() } else { self.x.d() }
+    }
+
     fn apply(&self, t: &DMatrix<f64>) -> DMatrix<f64> {
         if self.left {
             csr_times(self.x, &self.csc.transpose_times(t))
@@ -276,7 +282,7 @@ impl Gram<'_> {
     /// Every eigenvalue (descending) with its eigenvector as a row, from K formed densely: row a
     /// of XXᵀ is Σ_j x_aj X[:, j], row a of XᵀX is Σ_i x_ia X[i, :].
     fn eigen(&self) -> (Vec<f64>, DMatrix<f64>) {
-        let side = if self.left { self.x.n() } else { self.x.d() };
+        let side = self.side();
         let mut k = DMatrix::zeros(side, side);
         k.as_mut_slice().par_chunks_mut(side).enumerate().for_each(|(a, row)| {
             let (idx, val) = if self.left { self.x.row(a) } else { self.csc.column(a) };
@@ -308,7 +314,7 @@ impl Gram<'_> {
         solver: &Solver,
         tested: impl Fn(&[f64]) -> usize,
     ) -> Result<(Vec<f64>, DMatrix<f64>, bool)> {
-        let side = if self.left { self.x.n() } else { self.x.d() };
+        let side = self.side();
         let mut rng = seeded(solver.seed);
         let mut q = orthonormal_rows(DMatrix::from_fn(block, side, |_, _| StandardNormal.sample(&mut rng)));
         let mut sweep = 0;
@@ -453,6 +459,17 @@ mod tests {
     use super::*;
     use crate::data::{BagOfWordsOptions, make_bag_of_words};
 
+    /// A seeded bag of words with n documents over d words.
+    fn corpus(n: usize, d: usize) -> Dataset {
+        make_bag_of_words(&BagOfWordsOptions {
+            n,
+            d,
+            doc_length: 20.0,
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
     /// Exact singular values and right singular vectors by a dense eigen-decomposition of XᵀX.
     fn exact(x: &Dataset) -> (Vec<f64>, DMatrix<f64>) {
         let mut dense = DMatrix::zeros(x.n(), x.d());
@@ -481,13 +498,7 @@ mod tests {
             (400, 900, 300, 0),
             (900, 400, 300, 0),
         ] {
-            let x = make_bag_of_words(&BagOfWordsOptions {
-                n,
-                d,
-                doc_length: 20.0,
-                ..Default::default()
-            })
-            .unwrap();
+            let x = corpus(n, d);
             let (values, vectors) = exact(&x);
             let energy = sq_norm(x.values());
             let mut cumulative = 0.0;
@@ -538,13 +549,7 @@ mod tests {
 
     #[test]
     fn subspace_iteration_reports_its_budget_and_stops_when_asked() {
-        let x = make_bag_of_words(&BagOfWordsOptions {
-            n: 400,
-            d: 900,
-            doc_length: 20.0,
-            ..Default::default()
-        })
-        .unwrap();
+        let x = corpus(400, 900);
         let solver = |max_sweeps, should_stop| Solver {
             first_rank: 300,
             dense_side: 0,
