@@ -305,6 +305,37 @@ export declare function meanLoss(data: Dataset, w: Float64Array, bias: number, l
 
 export declare function minmaxAttack(train: Dataset, test: Dataset, options: AttackOptions, set?: FeasibleSet | undefined | null, progress?: AttackProgress | undefined | null, signal?: AbortSignal | undefined | null): Promise<AttackOutcome>
 
+/** The fraction of rows whose predicted class differs from the label. */
+export declare function multiclassError(data: Dataset, w: Float64Array, bias: Float64Array): number
+
+export interface MulticlassFitResult {
+  /** The weights, row j (class j) at [j·d, (j+1)·d). */
+  w: Float64Array
+  bias: Float64Array
+  objective: number
+  dualityGap: number
+  iterations: number
+  converged: boolean
+  seconds: number
+}
+
+/** The mean multi-class hinge max(0, 1 + max_{j≠y} s_j − s_y) over the rows. */
+export declare function multiclassMeanHinge(data: Dataset, w: Float64Array, bias: Float64Array): number
+
+/** The predicted class (argmax_j w_j·x + b_j, ties: the lowest) of every row. */
+export declare function multiclassPredict(data: Dataset, w: Float64Array, bias: Float64Array): Int32Array
+
+export interface MulticlassTrainOptions {
+  lambda: number
+  optimizer?: string
+  eta?: number
+  batch?: number
+  passes?: number
+  tol?: number
+  maxIter?: number
+  seed?: number
+}
+
 /** ∇P(w, b). */
 export declare function objectiveGradient(data: Dataset, w: Float64Array, bias: number, objective: ObjectiveOptions): GradientResult
 
@@ -355,6 +386,12 @@ export interface SolverOptions {
 }
 
 export declare function train(data: Dataset, objective: ObjectiveOptions, solver?: SolverOptions | undefined | null, signal?: AbortSignal | undefined | null): Promise<FitResult>
+
+/**
+ * Trains the Crammer–Singer SVM on data labelled 0..k−1: by AdaGrad (the paper's, default) or
+ * exactly (`optimizer: 'exact'`, λ > 0).
+ */
+export declare function trainMulticlass(data: Dataset, options: MulticlassTrainOptions, signal?: AbortSignal | undefined | null): Promise<MulticlassFitResult>
 
 export interface WarmStart {
   w: Float64Array

@@ -773,7 +773,7 @@ if (
   }
 }
 
-const { AttackOutcome, AttackProgress, Dataset, FeasibleSet, alfaAttack, decisionFunction, evaluate, hessianVectorProduct, influenceAttack, kktAttack, labelFlipAttack, loadDataset, makeBagOfWords, makeBlobs, meanLoss, minmaxAttack, objectiveGradient, objectiveValue, predict, roundPoints, train, zeroOneError } = nativeBinding
+const { AttackOutcome, AttackProgress, Dataset, FeasibleSet, alfaAttack, decisionFunction, evaluate, hessianVectorProduct, influenceAttack, kktAttack, labelFlipAttack, loadDataset, makeBagOfWords, makeBlobs, meanLoss, minmaxAttack, multiclassError, multiclassMeanHinge, multiclassPredict, objectiveGradient, objectiveValue, predict, roundPoints, train, trainMulticlass, zeroOneError } = nativeBinding
 export { AttackOutcome }
 export { AttackProgress }
 export { Dataset }
@@ -790,10 +790,14 @@ export { makeBagOfWords }
 export { makeBlobs }
 export { meanLoss }
 export { minmaxAttack }
+export { multiclassError }
+export { multiclassMeanHinge }
+export { multiclassPredict }
 export { objectiveGradient }
 export { objectiveValue }
 export { predict }
 export { roundPoints }
 export { train }
+export { trainMulticlass }
 export { zeroOneError }
 export const __napiBindingTarget = __napiLoadedBindingTarget

@@ -31,8 +31,12 @@ export interface EvaluateOptions {
   lambda: number
   /** The binary defender's loss: `'hinge'` (the SVM, default) or `'logistic'` (paper §6.3). */
   loss?: 'hinge' | 'logistic'
-  /** How the binary defender trains: `'exact'` to its optimum (default) or `'sgd'`, one pass of stochastic gradient descent in a seeded order (paper §6.3). */
-  optimizer?: 'exact' | 'sgd'
+  /**
+   * How the defender trains. Binary: `'exact'` to its optimum (default) or `'sgd'`, one pass of
+   * stochastic gradient descent in a seeded order (paper §6.3). Multi-class: `'adagrad'`, the
+   * paper's (default), or `'exact'`, the Crammer–Singer optimum at λ > 0 (see `trainMulticlass`).
+   */
+  optimizer?: 'exact' | 'sgd' | 'adagrad'
   /** Defenses to run (all five). */
   defenses?: DefenseName[]
   /** Fraction p of every class each defense removes, in (0, 1) (0.05, as the reference). */

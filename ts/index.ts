@@ -58,6 +58,13 @@ export {
   type Weights,
 } from './model.js'
 export {
+  MulticlassModel,
+  trainMulticlass,
+  type MulticlassModelJson,
+  type MulticlassTrainOptions,
+  type MulticlassTraining,
+} from './multiclass.js'
+export {
   ATTACK_NAMES,
   checkSpec,
   expandCells,

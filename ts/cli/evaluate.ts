@@ -18,7 +18,8 @@ sanitization defense, and reports the test errors and the minimum over the defen
   --remove P             fraction of every class each defense removes, in (0, 1) (0.05)
   --fit empirical|oracle fit the defenses on clean + poison (empirical, the default) or on the clean data only
   --loss hinge|logistic  the defender's loss (hinge, the SVM)
-  --optimizer exact|sgd  train the defender to its optimum (exact) or by one pass of SGD (paper §6.3)
+  --optimizer exact|sgd  train the defender to its optimum (exact, the default) or by one pass of SGD
+                         (paper §6.3); multi-class: adagrad (the paper's, the default) or exact (λ > 0)
   --d N                  number of features (default: the largest index seen in the files)
   --seed N               seed of the randomized SVD, the solver and the multi-class mini-batches (0)
   --json                 print one JSON object on stdout`
@@ -33,7 +34,7 @@ export async function run(argv: string[]): Promise<void> {
     remove: { type: 'string' },
     fit: { type: 'string', default: 'empirical' },
     loss: { type: 'string', default: 'hinge' },
-    optimizer: { type: 'string', default: 'exact' },
+    optimizer: { type: 'string' },
     d: { type: 'string' },
     seed: { type: 'string' },
     json: { type: 'boolean', default: false },
@@ -51,7 +52,7 @@ export async function run(argv: string[]): Promise<void> {
   }
   const fit = choice('fit', o.fit!, ['empirical', 'oracle'] as const)
   const loss = choice('loss', o.loss!, ['hinge', 'logistic'] as const)
-  const optimizer = choice('optimizer', o.optimizer!, ['exact', 'sgd'] as const)
+  const optimizer = o.optimizer === undefined ? undefined : choice('optimizer', o.optimizer, ['exact', 'sgd', 'adagrad'] as const)
   const d = o.d === undefined ? undefined : numberOption('d', o.d, 'count')
   const seed = o.seed === undefined ? undefined : numberOption('seed', o.seed, 'count')
 

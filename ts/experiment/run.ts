@@ -276,7 +276,8 @@ export async function runExperiment(spec: ExperimentSpec, options: RunOptions): 
               poison,
               lambda: cell.defender.lambda,
               loss: cell.defender.loss,
-              optimizer: cell.defender.optimizer,
+              // The spec's optimizers are the binary defender's; multi-class data keep AdaGrad.
+              optimizer: train.numClasses > 0 ? undefined : cell.defender.optimizer,
               defenses: cell.defenses,
               removeFraction: cell.removeFraction,
               seed: cell.seed,

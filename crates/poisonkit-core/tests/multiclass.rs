@@ -9,7 +9,7 @@ use poisonkit_core::attack::{DecoyOptions, Knowledge, MinmaxOptions, generate_mu
 use poisonkit_core::data::{BlobsOptions, Dataset, make_blobs};
 use poisonkit_core::defense::{Defense, EvaluationOptions, evaluate};
 use poisonkit_core::feasible::{FeasibleOptions, FeasibleSet};
-use poisonkit_core::model::{AdagradOptions, MulticlassModel, SolverOptions, train_multiclass};
+use poisonkit_core::model::{AdagradOptions, MulticlassModel, SolverOptions, train_crammer_singer, train_multiclass};
 
 fn blobs() -> (Dataset, Dataset) {
     let all = make_blobs(&BlobsOptions {
@@ -127,4 +127,117 @@ fn mnist_clean_multiclass_error_matches_the_paper() {
     let ev = evaluate(&train, &test, None, &options, &|| false).unwrap();
     assert_eq!(ev.none, error, "the evaluation trains the same defender");
     assert!(ev.defenses.iter().all(|d| d.test_error < 0.1));
+}
+
+/// min (λ/2)‖W̃‖² + (1/n) Σ ξ_i s.t. ξ_i ≥ 1 + (w̃_m − w̃_{y_i})·xt_i (m ≠ y_i), ξ_i ≥ 0: the
+/// Crammer–Singer primal as a QP, solved by Clarabel, an independent check of the dual solver.
+fn crammer_singer_qp(data: &Dataset, k: usize, lambda: f64) -> f64 {
+    use clarabel::algebra::CscMatrix;
+    use clarabel::solver::{DefaultSettingsBuilder, DefaultSolver, IPSolver, NonnegativeConeT, SolverStatus};
+    let (n, width) = (data.n(), data.d() + 1);
+    let weights = k * width;
+    let vars = weights + n;
+    let w = |m: usize, j: usize| m * width + j;
+    let (mut ai, mut aj, mut av, mut b) = (vec![], vec![], vec![], vec![]);
+    for i in 0..n {
+        let y = data.labels()[i] as usize;
+        let (idx, val) = data.row(i);
+        let xt: Vec<(usize, f64)> = idx
+            .iter()
+            .map(|&j| j as usize)
+            .zip(val.iter().copied())
+            .chain([(data.d(), 1.0)])
+            .collect();
+        for m in (0..k).filter(|&m| m != y) {
+            let row = b.len();
+            for &(j, v) in &xt {
+                ai.extend([row, row]);
+                aj.extend([w(m, j), w(y, j)]);
+                av.extend([v, -v]);
+            }
+            ai.push(row);
+            aj.push(weights + i);
+            av.push(-1.0);
+            b.push(-1.0);
+        }
+        ai.push(b.len());
+        aj.push(weights + i);
+        av.push(-1.0);
+        b.push(0.0);
+    }
+    let a = CscMatrix::new_from_triplets(b.len(), vars, ai, aj, av);
+    let p = CscMatrix::new_from_triplets(
+        vars,
+        vars,
+        (0..weights).collect(),
+        (0..weights).collect(),
+        vec![lambda; weights],
+    );
+    let q: Vec<f64> = (0..vars)
+        .map(|v| if v < weights { 0.0 } else { 1.0 / n as f64 })
+        .collect();
+    let settings = DefaultSettingsBuilder::default()
+        .verbose(false)
+        .tol_gap_abs(1e-12)
+        .tol_gap_rel(1e-12)
+        .build()
+        .unwrap();
+    let mut solver = DefaultSolver::new(&p, &q, &a, &b, &[NonnegativeConeT(b.len())], settings).unwrap();
+    solver.solve();
+    assert_eq!(solver.solution.status, SolverStatus::Solved);
+    solver.solution.obj_val
+}
+
+#[test]
+fn exact_crammer_singer_reaches_the_qp_optimum_and_checks_its_options() {
+    // Overlapping blobs: many points inside the margin, so the bounds are active.
+    let data = make_blobs(&BlobsOptions {
+        n: 150,
+        d: 4,
+        classes: 3,
+        separation: 2.0,
+        seed: 5,
+        ..Default::default()
+    })
+    .unwrap();
+    let lambda = 0.05;
+    let options = SolverOptions {
+        tol: 1e-9,
+        ..Default::default()
+    };
+    let fit = train_crammer_singer(&data, 3, lambda, &options, &|| false).unwrap();
+    assert!(fit.converged && fit.duality_gap <= 1e-9 * fit.objective, "{fit:?}");
+    let optimum = crammer_singer_qp(&data, 3, lambda);
+    assert!(
+        (fit.objective - optimum).abs() <= 1e-6 * optimum,
+        "dual solver {} against the QP optimum {optimum}",
+        fit.objective
+    );
+    // The reported objective is P at the returned model.
+    let weights: f64 = fit.model.w.iter().flatten().chain(&fit.model.bias).map(|v| v * v).sum();
+    let p = 0.5 * lambda * weights + fit.model.mean_hinge(&data).unwrap();
+    assert!((p - fit.objective).abs() <= 1e-12 * p);
+    let again = train_crammer_singer(&data, 3, lambda, &options, &|| false).unwrap();
+    assert_eq!(fit.model, again.model, "same seed, same model");
+    // A one-epoch budget is reported, not hidden; λ = 0 and an abort are errors.
+    let short = SolverOptions {
+        max_iter: 1,
+        ..options.clone()
+    };
+    let one = train_crammer_singer(&data, 3, lambda, &short, &|| false).unwrap();
+    assert!(!one.converged && one.iterations == 1 && one.duality_gap > 1e-9 * one.objective);
+    // The evaluation trains the same defender when asked for the exact solver.
+    let (train, test) = blobs();
+    let mut evaluation = EvaluationOptions::new(lambda);
+    evaluation.multiclass.lambda = lambda;
+    evaluation.multiclass_exact = true;
+    evaluation.defenses = vec![Defense::L2, Defense::Loss];
+    let ev = evaluate(&train, &test, None, &evaluation, &|| false).unwrap();
+    let exact = train_crammer_singer(&train, 3, lambda, &SolverOptions::default(), &|| false).unwrap();
+    assert_eq!(ev.none, exact.model.error(&test).unwrap());
+    assert!(ev.none_converged && ev.defenses.iter().all(|d| d.converged));
+    let err = train_crammer_singer(&data, 3, 0.0, &options, &|| false).unwrap_err();
+    assert!(err.to_string().contains("lambda"), "{err}");
+    let err = train_crammer_singer(&data, 3, lambda, &options, &|| true).unwrap_err();
+    assert!(matches!(err, poisonkit_core::Error::Aborted), "{err}");
 }

@@ -90,12 +90,14 @@ fn core_options(o: &EvaluateOptions, multiclass: bool) -> Result<EvaluationOptio
         Loss::Hinge,
         &[("hinge", Loss::Hinge), ("logistic", Loss::Logistic)],
     )?;
-    options.single_pass = choice(
-        "optimizer",
-        o.optimizer.as_deref(),
-        false,
-        &[("exact", false), ("sgd", true)],
-    )?;
+    // (multi-class exact, binary single pass); the first choice of each kind is its default.
+    let optimizers: &[(&str, (bool, bool))] = if multiclass {
+        &[("adagrad", (false, false)), ("exact", (true, false))]
+    } else {
+        &[("exact", (false, false)), ("sgd", (false, true))]
+    };
+    (options.multiclass_exact, options.single_pass) =
+        choice("optimizer", o.optimizer.as_deref(), (false, false), optimizers)?;
     if let Some(names) = &o.defenses {
         options.defenses = names
             .iter()

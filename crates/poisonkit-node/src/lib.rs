@@ -11,9 +11,11 @@ mod defense;
 mod feasible;
 mod guard;
 mod model;
+mod multiclass;
 
 pub use attack::*;
 pub use dataset::*;
 pub use defense::*;
 pub use feasible::*;
 pub use model::*;
+pub use multiclass::*;

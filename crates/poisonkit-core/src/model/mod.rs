@@ -1,5 +1,5 @@
 //! The defender: L2-regularized binary linear classifiers, and the multi-class SVM of
-//! [`multiclass`].
+//! [`multiclass`] (AdaGrad, the paper's) and [`crammer_singer`] (exact).
 //!
 //! Every trainer minimizes the paper's objective (eq. 2), with sample weights s_i (default 1) and
 //! N = Σ s_i:
@@ -12,6 +12,7 @@
 //! primal ([`newton`]). Both stop on the duality gap and report it. [`train_single_pass`] is the
 //! approximate defender of paper §6.3: one pass of SGD.
 
+mod crammer_singer;
 mod dcd;
 mod loss;
 mod multiclass;
@@ -19,8 +20,11 @@ mod newton;
 mod objective;
 mod sgd;
 
+pub use crammer_singer::train_crammer_singer;
 pub use loss::Loss;
-pub use multiclass::{Accumulators, AdagradOptions, MulticlassModel, margin_of, train_adagrad, train_multiclass};
+pub use multiclass::{
+    Accumulators, AdagradOptions, MulticlassFit, MulticlassModel, margin_of, train_adagrad, train_multiclass,
+};
 pub use objective::{ConjugateGradient, Problem};
 
 use crate::data::Dataset;

@@ -10,6 +10,7 @@ use rand::seq::SliceRandom;
 
 use crate::data::Dataset;
 use crate::error::{Error, Result, check_len};
+use crate::linalg::sq_norm;
 use crate::rng::seeded;
 
 /// A multi-class linear classifier over classes 0..k−1: predicts argmax_j w_j·x + b_j (ties: the
@@ -31,17 +32,39 @@ impl MulticlassModel {
         }
     }
 
+    /// The zero model a trainer starts from, after the checks every trainer makes: at least 2
+    /// classes, at least one point, labels in 0..k−1.
+    pub(super) fn untrained(data: &Dataset, k: usize) -> Result<Self> {
+        if k < 2 {
+            return Err(Error::option("classes", k, "must be at least 2"));
+        }
+        if data.n() == 0 {
+            return Err(Error::EmptyClass {
+                what: "data the multi-class model is trained on".into(),
+                class: 0,
+            });
+        }
+        let model = MulticlassModel::zeros(k, data.d());
+        model.check_dim(data)?;
+        Ok(model)
+    }
+
     /// The number of classes.
     pub fn k(&self) -> usize {
         self.w.len()
     }
 
-    fn check_dim(&self, data: &Dataset) -> Result<()> {
+    fn check_features(&self, data: &Dataset) -> Result<()> {
         check_len(
             "number of features of the data (model dimension)",
             self.w[0].len(),
             data.d(),
-        )?;
+        )
+    }
+
+    /// The data's dimension and labels (0..k−1) fit the model.
+    fn check_dim(&self, data: &Dataset) -> Result<()> {
+        self.check_features(data)?;
         if let Some((i, &y)) = data
             .labels()
             .iter()
@@ -76,15 +99,31 @@ impl MulticlassModel {
         Ok((0..data.n()).map(|i| self.margin(data, i).0).collect())
     }
 
+    /// The mean multi-class hinge max(0, 1 − margin) over the rows (0 for no rows).
+    pub fn mean_hinge(&self, data: &Dataset) -> Result<f64> {
+        let total: f64 = self.margins(data)?.iter().map(|m| (1.0 - m).max(0.0)).sum();
+        Ok(if data.n() == 0 { 0.0 } else { total / data.n() as f64 })
+    }
+
+    /// The predicted class of every row: argmax_j s_j (ties: the lowest class).
+    pub fn predict(&self, data: &Dataset) -> Result<Vec<i32>> {
+        self.check_features(data)?;
+        Ok((0..data.n())
+            .map(|i| {
+                let s = self.scores(data, i);
+                (0..s.len()).fold(0, |b, j| if s[j] > s[b] { j } else { b }) as i32
+            })
+            .collect())
+    }
+
     /// The fraction of rows whose predicted class differs from the label (0 for no rows).
     pub fn error(&self, data: &Dataset) -> Result<f64> {
         self.check_dim(data)?;
-        let wrong = (0..data.n())
-            .filter(|&i| {
-                let s = self.scores(data, i);
-                let best = (0..s.len()).fold(0, |b, j| if s[j] > s[b] { j } else { b });
-                best as i32 != data.labels()[i]
-            })
+        let wrong = self
+            .predict(data)?
+            .iter()
+            .zip(data.labels())
+            .filter(|(p, y)| p != y)
             .count();
         Ok(if data.n() == 0 {
             0.0
@@ -162,7 +201,37 @@ impl AdagradOptions {
     }
 }
 
-/// Trains the Crammer–Singer SVM on `data` (labels 0..k−1 with `k` classes).
+/// A multi-class model and how its training ended.
+#[derive(Debug, Clone)]
+pub struct MulticlassFit {
+    /// The model.
+    pub model: MulticlassModel,
+    /// The objective the trainer minimizes, at the model: AdaGrad's (λ/2)‖W‖² + mean hinge, the
+    /// exact solver's (λ/2)(‖W‖² + ‖b‖²) + mean hinge.
+    pub objective: f64,
+    /// An upper bound on the objective minus its minimum (NaN for AdaGrad, which computes none).
+    pub duality_gap: f64,
+    /// Passes over the data run.
+    pub iterations: usize,
+    /// Whether the gap reached the tolerance (AdaGrad runs a fixed budget: true).
+    pub converged: bool,
+}
+
+impl MulticlassFit {
+    /// The fit of a model that [`train_multiclass`] trained on `data` with `options`.
+    pub fn adagrad(model: MulticlassModel, data: &Dataset, options: &AdagradOptions) -> Result<Self> {
+        let weights: f64 = model.w.iter().map(|w| sq_norm(w)).sum();
+        Ok(MulticlassFit {
+            objective: 0.5 * options.lambda * weights + model.mean_hinge(data)?,
+            model,
+            duality_gap: f64::NAN,
+            iterations: options.passes,
+            converged: true,
+        })
+    }
+}
+
+/// Trains the Crammer–Singer SVM on `data` (labels 0..k−1 with `k` classes) by AdaGrad.
 pub fn train_multiclass(
     data: &Dataset,
     k: usize,
@@ -184,18 +253,8 @@ pub fn train_adagrad(
     should_stop: &dyn Fn() -> bool,
 ) -> Result<(MulticlassModel, Accumulators)> {
     options.validate()?;
-    if k < 2 {
-        return Err(Error::option("classes", k, "must be at least 2"));
-    }
-    if data.n() == 0 {
-        return Err(Error::EmptyClass {
-            what: "data the multi-class model is trained on".into(),
-            class: 0,
-        });
-    }
+    let mut model = MulticlassModel::untrained(data, k)?;
     let d = data.d();
-    let mut model = MulticlassModel::zeros(k, d);
-    model.check_dim(data)?;
     let mut sum_sq = vec![vec![1e-4; d]; k];
     let mut bias_sq = vec![1e-4; k];
     let mut order: Vec<usize> = (0..data.n()).collect();
