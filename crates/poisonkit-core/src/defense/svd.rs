@@ -9,15 +9,24 @@
 //!
 //! The top singular triplets are the top eigenpairs of K = XXᵀ or XᵀX, whichever is smaller
 //! (side ≤ `DENSE_SIDE`: K is formed and fully decomposed, exact like a dense LAPACK solve). On a
-//! larger side, subspace iteration with Rayleigh-Ritz on a block of the wanted rank + `OVERSAMPLE`
-//! (Saad, *Numerical Methods for Large Eigenvalue Problems*, §5.2), shifted to damp the unwanted
-//! spectrum, orthonormalized after every application of K. The wanted rank starts at
-//! `FIRST_RANK`; if the 95% crossing is not among those Ritz values, it computes all
-//! min(1000, d − 1) triplets the reference computes. It stops once the kept vectors and the first
-//! one left out have relative residuals ‖Kv − θv‖/θ ≤ `TOL` (scores then agree with scipy's `svds`
-//! to about 1e-5), or after `MAX_SWEEPS`, when the result is marked not converged. No dense d×d
-//! or n×n matrix is formed on that path.
+//! larger side, block Lanczos with full reorthogonalization (Golub & Van Loan, *Matrix
+//! Computations*, §10.3.6; Saad, *Numerical Methods for Large Eigenvalue Problems*, §6.3): a
+//! Krylov basis grown by blocks of `BLOCK` from a seeded random block, Rayleigh-Ritz on it at
+//! checkpoints. The first checkpoint comes at three times `FIRST_RANK` vectors, the next ones where the
+//! residuals' decay so far predicts convergence. It stops once the kept vectors and the first one
+//! left out have relative residuals ‖Kv − θv‖/θ ≤ `TOL` (scores then agree with scipy's `svds`
+//! to about 1e-5), or at `MAX_DIM` basis vectors, when the result is marked not converged. If the
+//! 95% crossing lies beyond the Ritz values, the basis grows until it appears or until all
+//! min(1000, d − 1) triplets the reference computes have converged. No dense d×d or n×n matrix
+//! is formed on that path. Dense products and eigen-decompositions use faer, sequentially or
+//! over fixed chunks, so that results do not depend on the number of threads.
 
+use faer::diag::Diag;
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::evd::{ComputeEigenvectors, self_adjoint_evd, self_adjoint_evd_scratch};
+use faer::linalg::matmul::matmul;
+use faer::reborrow::{Reborrow, ReborrowMut};
+use faer::{Accum, Mat, MatMut, MatRef, Par};
 use nalgebra::DMatrix;
 use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
@@ -40,14 +49,13 @@ pub enum SvdRule {
 const ENERGY: f64 = 0.95;
 const MAX_SINGULAR: usize = 1000;
 const FIRST_RANK: usize = 384;
-const OVERSAMPLE: usize = 64;
+const BLOCK: usize = 64;
 const DENSE_SIDE: usize = 1500;
 const TOL: f64 = 1e-4;
-const MIN_SWEEPS: usize = 3;
-const MAX_SWEEPS: usize = 20;
+const MAX_DIM: usize = 4 * MAX_SINGULAR;
 
 /// The SVD-defense score of every row of `data`, the subspace fitted on `fit_on`, and whether
-/// the singular subspace reached its tolerance. `should_stop` is polled between sweeps.
+/// the singular subspace reached its tolerance. `should_stop` is polled between blocks.
 pub fn svd_scores(
     data: &Dataset,
     fit_on: &Dataset,
@@ -63,7 +71,7 @@ pub fn svd_scores(
     let solver = Solver {
         first_rank: FIRST_RANK,
         dense_side: DENSE_SIDE,
-        max_sweeps: MAX_SWEEPS,
+        max_dim: MAX_DIM,
         seed,
         should_stop,
     };
@@ -75,7 +83,7 @@ pub fn svd_scores(
 struct Solver<'a> {
     first_rank: usize,
     dense_side: usize,
-    max_sweeps: usize,
+    max_dim: usize,
     seed: u64,
     should_stop: &'a dyn Fn() -> bool,
 }
@@ -98,56 +106,38 @@ impl Subspace {
         let energy = sq_norm(x.values());
         // svds computes min(1000, d − 1) triplets; it also needs fewer than min(n, d).
         let t_max = MAX_SINGULAR.min(d.saturating_sub(1)).min(n.saturating_sub(1)).max(1);
-        let small_side = n.min(d);
         let op = Gram {
             x,
             csc: &csc,
             left: n <= d,
         };
-        // k from the Ritz values θ, of which the first `trusted` are final; None: the crossing
-        // lies beyond them and not every triplet has been computed (`complete`).
-        let rank = |theta: &[f64], trusted: usize, complete: bool| {
+        // k from the eigenvalues θ (descending; Ritz values are lower bounds). None: the crossing
+        // lies beyond them, and fewer than t_max of them are known.
+        let rank = |theta: &[f64]| {
             let mut cumulative = 0.0;
-            let crossing = theta.iter().take(trusted.min(t_max)).position(|&t| {
+            let crossing = theta.iter().take(t_max).position(|&t| {
                 cumulative += t.max(0.0);
                 cumulative > ENERGY * energy
             });
             match (crossing, rule) {
                 (Some(i), SvdRule::Reference) => Some(i),
                 (Some(i), SvdRule::Paper) => Some(i + 1),
-                (None, _) if complete => Some(match rule {
+                (None, _) if theta.len() >= t_max => Some(match rule {
                     SvdRule::Reference => t_max - 1,
                     SvdRule::Paper => t_max,
                 }),
                 (None, _) => None,
             }
         };
-        let mut wanted = solver.first_rank.min(t_max);
-        let (k, theta, vectors, converged) = loop {
-            let block = (wanted + OVERSAMPLE).min(small_side);
-            let dense = block == small_side || small_side <= solver.dense_side;
-            let (trusted, complete) = if dense {
-                (small_side, true)
-            } else {
-                (wanted, wanted >= t_max)
-            };
-            let (theta, ritz, converged) = if dense {
-                let (theta, vectors) = op.eigen();
-                (theta, vectors, true)
-            } else {
-                // The kept vectors and the first one left out must converge; a crossing beyond
-                // the block is settled by the first sweeps' Ritz values (lower bounds).
-                op.top_eigen(block, solver, |theta| {
-                    rank(theta, trusted, complete).map_or(0, |k| k + 1)
-                })?
-            };
-            match rank(&theta, trusted, complete) {
-                Some(k) => break (k.min(theta.len()), theta, ritz, converged),
-                // Beyond the first block: go straight to every triplet the reference computes.
-                None => wanted = t_max,
-            }
+        let (theta, vectors, converged) = if op.side() <= solver.dense_side {
+            let (theta, vectors) = op.eigen()?;
+            (theta, vectors, true)
+        } else {
+            // The kept vectors and the first one left out must converge.
+            op.top_eigen(solver, |theta| rank(theta).map(|k| k + 1))?
         };
-        // Right singular vectors: the Ritz vectors themselves (K = XᵀX), or Xᵀu_i/σ_i (K = XXᵀ).
+        let k = rank(&theta).unwrap_or(theta.len()).min(vectors.nrows());
+        // Right singular vectors: the eigenvectors themselves (K = XᵀX), or Xᵀu_i/σ_i (K = XXᵀ).
         let top = vectors.rows(0, k).into_owned();
         let vk = if op.left {
             let mut v = csc.transpose_times(&top);
@@ -257,8 +247,7 @@ fn orthogonal_directions(vk: &DMatrix<f64>, centroids: &Centroids) -> Vec<Vec<f6
     out
 }
 
-/// K = XXᵀ (`left`, acting on n-vectors) or XᵀX (on d-vectors), applied to the columns of a block
-/// stored transposed: a (block × side) matrix whose column i is row i of the tall block.
+/// K = XXᵀ (`left`, acting on n-vectors) or XᵀX (on d-vectors).
 struct Gram<'a> {
     x: &'a Dataset,
     csc: &'a Csc,
@@ -271,20 +260,24 @@ impl Gram<'_> {
         if self.left { self.x.n() } else { self.x.d() }
     }
 
-    fn apply(&self, t: &DMatrix<f64>) -> DMatrix<f64> {
-        if self.left {
-            csr_times(self.x, &self.csc.transpose_times(t))
+    /// K·B for a tall block B (side × q). The sparse products gather B's rows, so they work on
+    /// its transpose.
+    fn apply(&self, b: MatRef<'_, f64>) -> Mat<f64> {
+        let t = DMatrix::from_fn(b.ncols(), b.nrows(), |r, c| b[(c, r)]);
+        let kt = if self.left {
+            csr_times(self.x, &self.csc.transpose_times(&t))
         } else {
-            self.csc.transpose_times(&csr_times(self.x, t))
-        }
+            self.csc.transpose_times(&csr_times(self.x, &t))
+        };
+        Mat::from_fn(b.nrows(), b.ncols(), |r, c| kt[(c, r)])
     }
 
     /// Every eigenvalue (descending) with its eigenvector as a row, from K formed densely: row a
     /// of XXᵀ is Σ_j x_aj X[:, j], row a of XᵀX is Σ_i x_ia X[i, :].
-    fn eigen(&self) -> (Vec<f64>, DMatrix<f64>) {
+    fn eigen(&self) -> Result<(Vec<f64>, DMatrix<f64>)> {
         let side = self.side();
-        let mut k = DMatrix::zeros(side, side);
-        k.as_mut_slice().par_chunks_mut(side).enumerate().for_each(|(a, row)| {
+        let mut k = vec![0.0; side * side];
+        k.par_chunks_mut(side).enumerate().for_each(|(a, row)| {
             let (idx, val) = if self.left { self.x.row(a) } else { self.csc.column(a) };
             for (&j, &v) in idx.iter().zip(val) {
                 let (inner, w) = if self.left {
@@ -295,63 +288,166 @@ impl Gram<'_> {
                 inner.iter().zip(w).for_each(|(&b, &w)| row[b as usize] += v * w);
             }
         });
-        descending(nalgebra::SymmetricEigen::new(k))
+        let (theta, u) = descending_eigen(MatRef::from_column_major_slice(&k, side, side))?;
+        Ok((theta, DMatrix::from_fn(side, side, |r, c| u[(c, r)])))
     }
 
-    /// The top eigenvalues (descending) of K on a block of `block` vectors, with their Ritz vectors
-    /// as rows, and whether they converged, by subspace iteration with Rayleigh-Ritz.
+    /// The top eigenvalues (descending) of K as Ritz values of a block Krylov basis, the first
+    /// `wanted(θ)` Ritz vectors as rows, and whether those converged.
     ///
-    /// Each sweep applies K once to the orthonormal block Q, takes the Ritz pairs of span(Q), and
-    /// moves on to the orthonormalized (K − a/2)Q, a = the smallest Ritz value: the shift that
-    /// damps the unwanted spectrum [0, a] most. Orthonormalizing after every application keeps
-    /// the block's condition number at σ₁²/σ_b², which f64 resolves on text data (IMDB: 2·10⁴;
-    /// σ₁⁴/σ_b⁴ would lose the block's smallest directions). It stops once the leading
-    /// `tested(θ)` Ritz pairs have relative residuals ≤ `TOL`, after at least `MIN_SWEEPS`, or
-    /// unconverged after `solver.max_sweeps`.
+    /// The basis starts from a seeded random block; each step applies K to the newest block,
+    /// orthogonalizes the result against the two newest blocks and then the whole basis (the
+    /// coefficients are the new columns of the Rayleigh quotient H = SᵀKS) and appends it,
+    /// orthonormalized. At a
+    /// checkpoint, H is decomposed; with Y = (I − SSᵀ)KB_last, the Ritz pair (θ, Sw) has residual
+    /// ‖Kv − θv‖ = ‖Y w_last‖, w_last being w's entries on the newest block. It stops once the
+    /// first `wanted(θ)` pairs have relative residuals ≤ `TOL`, or unconverged at
+    /// `solver.max_dim` vectors. An invariant basis (Y = 0) is exact.
     fn top_eigen(
         &self,
-        block: usize,
         solver: &Solver,
-        tested: impl Fn(&[f64]) -> usize,
+        wanted: impl Fn(&[f64]) -> Option<usize>,
     ) -> Result<(Vec<f64>, DMatrix<f64>, bool)> {
         let side = self.side();
+        let max_dim = solver.max_dim.clamp(1, side);
         let mut rng = seeded(solver.seed);
-        let mut q = orthonormal_rows(DMatrix::from_fn(block, side, |_, _| StandardNormal.sample(&mut rng)));
-        let mut sweep = 0;
+        let start = Mat::from_fn(side, BLOCK.min(max_dim), |_, _| StandardNormal.sample(&mut rng));
+        let scale = max_sq_column(start.as_ref());
+        let first = orthonormal_columns(start, MatRef::from_column_major_slice(&[], side, 0), scale)?;
+        // The basis S, column-major (side × dim), and per block its offset and SᵀKB.
+        let mut newest = first.ncols();
+        let mut vectors: Vec<f64> = Vec::new();
+        append_columns(&mut vectors, first.as_ref());
+        let mut rayleigh_blocks: Vec<(usize, Mat<f64>)> = Vec::new();
+        let mut next_check = (3 * solver.first_rank).clamp(1, max_dim);
+        let mut last_check: Option<(usize, f64)> = None;
         loop {
             if (solver.should_stop)() {
                 return Err(Error::Aborted);
             }
-            sweep += 1;
-            let h = self.apply(&q);
-            let g = gram(&q, &h);
-            let (theta, w) = descending(nalgebra::SymmetricEigen::new((&g + g.transpose()) * 0.5));
-            // ‖Kv‖² = wᵀ(HHᵀ)w for v = wᵀQ, so ‖Kv − θv‖² = ‖Kv‖² − θ² (Q has orthonormal rows).
-            let tested = w.rows(0, tested(&theta).min(block)).transpose();
-            let h_tested = gram(&h, &h) * &tested;
-            let converged = tested
-                .column_iter()
-                .zip(h_tested.column_iter())
-                .zip(&theta)
-                .all(|((w, hw), t)| (w.dot(&hw) - t * t).max(0.0).sqrt() <= TOL * t);
-            if (sweep >= MIN_SWEEPS && converged) || sweep >= solver.max_sweeps {
-                return Ok((theta, left_times(&w, &q), converged));
+            let dim = vectors.len() / side;
+            let s = MatRef::from_column_major_slice(&vectors, side, dim);
+            let mut y = self.apply(s.subcols(dim - newest, newest));
+            let scale = max_sq_column(y.as_ref());
+            // Against the two newest blocks (all KB has in exact arithmetic), then against the
+            // whole basis to restore the orthogonality rounding erodes.
+            let near = rayleigh_blocks.last().map_or(0, |&(offset, _)| offset);
+            let mut coefficients = Mat::zeros(dim, newest);
+            let local = project_out(y.as_mut(), s.subcols(near, dim - near));
+            coefficients.as_mut().subrows_mut(near, dim - near).copy_from(&local);
+            coefficients += project_out(y.as_mut(), s);
+            rayleigh_blocks.push((dim - newest, coefficients));
+            let fresh = orthonormal_columns(y.clone(), s, scale)?;
+            let at_end = dim >= max_dim || fresh.ncols() == 0;
+            if dim >= next_check || at_end {
+                let (theta, w) = descending_eigen(rayleigh(&rayleigh_blocks, dim).as_ref())?;
+                match wanted(&theta).map(|m| m.min(dim)) {
+                    Some(m) => {
+                        let g = inner(y.as_ref(), y.as_ref());
+                        let last = w.subrows(dim - newest, newest);
+                        let worst = (0..m)
+                            .map(|i| {
+                                let c = last.col(i);
+                                let mut sq = 0.0;
+                                for a in 0..newest {
+                                    for b in 0..newest {
+                                        sq += c[a] * g[(a, b)] * c[b];
+                                    }
+                                }
+                                sq.max(0.0).sqrt() / (TOL * theta[i].max(f64::MIN_POSITIVE))
+                            })
+                            .fold(0.0, f64::max);
+                        if worst <= 1.0 || at_end {
+                            return Ok((theta, ritz_rows(s, w.subcols(0, m)), worst <= 1.0));
+                        }
+                        // Residuals fall about geometrically with the dimension: aim a little
+                        // beyond where the last two checkpoints' rate meets the tolerance.
+                        let step = match last_check {
+                            Some((d0, w0)) if worst < w0 => {
+                                let rate = (w0 / worst).ln() / (dim - d0) as f64;
+                                (1.1 * worst.ln() / rate).ceil() as usize
+                            }
+                            _ => dim / 4,
+                        };
+                        next_check = dim + step.clamp(BLOCK, (dim / 2).max(BLOCK));
+                        last_check = Some((dim, worst));
+                    }
+                    // The crossing lies beyond the whole basis, which is invariant or capped.
+                    None if at_end => {
+                        let converged = fresh.ncols() == 0;
+                        return Ok((theta, ritz_rows(s, w.as_ref()), converged));
+                    }
+                    None => next_check = dim + (dim / 4).max(BLOCK),
+                }
             }
-            let shift = 0.5 * theta[block - 1].max(0.0);
-            q = orthonormal_rows(h - &q * shift);
+            newest = fresh.ncols();
+            append_columns(&mut vectors, fresh.as_ref());
         }
     }
 }
 
-/// The eigenvalues of a symmetric eigen-decomposition in descending order, with the matching
-/// eigenvectors as the rows of a matrix.
-fn descending(eig: nalgebra::SymmetricEigen<f64, nalgebra::Dyn>) -> (Vec<f64>, DMatrix<f64>) {
-    let m = eig.eigenvalues.len();
-    let mut order: Vec<usize> = (0..m).collect();
-    order.sort_by(|&a, &b| eig.eigenvalues[b].total_cmp(&eig.eigenvalues[a]));
-    let values = order.iter().map(|&i| eig.eigenvalues[i]).collect();
-    let vectors = DMatrix::from_fn(m, eig.eigenvectors.nrows(), |r, c| eig.eigenvectors[(c, order[r])]);
-    (values, vectors)
+/// Appends the columns of `m` to a column-major buffer.
+fn append_columns(buffer: &mut Vec<f64>, m: MatRef<'_, f64>) {
+    buffer.reserve(m.nrows() * m.ncols());
+    for j in 0..m.ncols() {
+        buffer.extend((0..m.nrows()).map(|i| m[(i, j)]));
+    }
+}
+
+/// The Rayleigh quotient H = SᵀKS (dim × dim) from each block's coefficients SᵀKB, which
+/// cover the rows of the basis up to that block: its columns, and by symmetry its rows.
+fn rayleigh(blocks: &[(usize, Mat<f64>)], dim: usize) -> Mat<f64> {
+    let mut h = Mat::zeros(dim, dim);
+    for (offset, c) in blocks {
+        for col in 0..c.ncols() {
+            for row in 0..c.nrows() {
+                h[(row, offset + col)] = c[(row, col)];
+                h[(offset + col, row)] = c[(row, col)];
+            }
+        }
+    }
+    h
+}
+
+/// The Ritz vectors S·W as the rows of a (columns of W × side) matrix.
+fn ritz_rows(s: MatRef<'_, f64>, w: MatRef<'_, f64>) -> DMatrix<f64> {
+    let u = times_small(s, w);
+    DMatrix::from_fn(u.ncols(), u.nrows(), |r, c| u[(c, r)])
+}
+
+/// The eigenvalues of a symmetric matrix in descending order, with the matching eigenvectors
+/// as columns (faer, sequential: the same bits on any number of threads).
+fn descending_eigen(a: MatRef<'_, f64>) -> Result<(Vec<f64>, Mat<f64>)> {
+    let n = a.nrows();
+    let params = Default::default();
+    let mut values = Diag::<f64>::zeros(n);
+    let mut u = Mat::<f64>::zeros(n, n);
+    let mut buffer = MemBuffer::new(self_adjoint_evd_scratch::<f64>(
+        n,
+        ComputeEigenvectors::Yes,
+        Par::Seq,
+        params,
+    ));
+    self_adjoint_evd(
+        a,
+        values.as_mut(),
+        Some(u.as_mut()),
+        Par::Seq,
+        MemStack::new(&mut buffer),
+        params,
+    )
+    .map_err(|e| Error::Solver {
+        solver: "SVD defense: symmetric eigen-decomposition",
+        status: format!("{e:?}"),
+        iterations: 0,
+    })?;
+    let values = values.column_vector();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&i, &j| values[j].total_cmp(&values[i]));
+    Ok((
+        order.iter().map(|&i| values[i]).collect(),
+        Mat::from_fn(n, n, |r, c| u[(r, order[c])]),
+    ))
 }
 
 /// X·M for M stored transposed (block × d): returns (block × n), column i = Σ_j x_ij M[:, j].
@@ -394,64 +490,79 @@ fn sparse_times<'a>(
     }
 }
 
-/// Columns per parallel GEMM block: fixed, so that sums do not depend on the thread count.
-const GEMM_CHUNK: usize = 512;
+/// Rows per parallel chunk of the tall products: fixed, so that sums do not depend on the
+/// number of threads.
+const CHUNK: usize = 512;
 
-/// A·Bᵀ for two (block × side) matrices, summed over fixed column chunks in parallel.
-fn gram(a: &DMatrix<f64>, b: &DMatrix<f64>) -> DMatrix<f64> {
-    let side = a.ncols();
-    let parts: Vec<DMatrix<f64>> = (0..side.div_ceil(GEMM_CHUNK))
+/// Aᵀ·B for two tall matrices (side × p and side × q), summed over fixed row chunks in order.
+fn inner(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Mat<f64> {
+    let side = a.nrows();
+    let parts: Vec<Mat<f64>> = (0..side.div_ceil(CHUNK))
         .into_par_iter()
         .map(|c| {
-            let (from, len) = (c * GEMM_CHUNK, GEMM_CHUNK.min(side - c * GEMM_CHUNK));
-            a.columns(from, len) * b.columns(from, len).transpose()
+            let (from, len) = (c * CHUNK, CHUNK.min(side - c * CHUNK));
+            let mut part = Mat::zeros(a.ncols(), b.ncols());
+            let (a, b) = (a.subrows(from, len), b.subrows(from, len));
+            matmul(part.as_mut(), Accum::Replace, a.transpose(), b, 1.0, Par::Seq);
+            part
         })
         .collect();
-    let mut g = DMatrix::zeros(a.nrows(), b.nrows());
-    parts.iter().for_each(|p| g += p);
-    g
+    let mut sum = Mat::zeros(a.ncols(), b.ncols());
+    for part in &parts {
+        for j in 0..sum.ncols() {
+            for i in 0..sum.nrows() {
+                sum[(i, j)] += part[(i, j)];
+            }
+        }
+    }
+    sum
 }
 
-/// L·T for a small square L and a (block × side) T, in parallel over fixed column chunks.
-fn left_times(l: &DMatrix<f64>, t: &DMatrix<f64>) -> DMatrix<f64> {
-    let (rows, side) = (l.nrows(), t.ncols());
-    let mut out = DMatrix::zeros(rows, side);
-    out.as_mut_slice()
-        .par_chunks_mut(rows * GEMM_CHUNK)
+/// A·T for a tall A (side × p) and a small T (p × q), in parallel over row chunks.
+fn times_small(a: MatRef<'_, f64>, t: MatRef<'_, f64>) -> Mat<f64> {
+    let mut out = Mat::zeros(a.nrows(), t.ncols());
+    out.as_mut()
+        .par_row_chunks_mut(CHUNK)
         .enumerate()
         .for_each(|(c, chunk)| {
-            let (from, len) = (c * GEMM_CHUNK, chunk.len() / rows);
-            let product = l * t.columns(from, len);
-            chunk.copy_from_slice(product.as_slice());
+            let rows = a.subrows(c * CHUNK, chunk.nrows());
+            matmul(chunk, Accum::Replace, rows, t, 1.0, Par::Seq);
         });
     out
 }
 
-/// Orthonormalizes the rows of `t` (a block stored transposed) by Cholesky-QR, twice; rows that
-/// are numerically dependent are replaced through an eigen-decomposition of the Gram matrix.
-fn orthonormal_rows(mut t: DMatrix<f64>) -> DMatrix<f64> {
-    for _ in 0..2 {
-        let g = gram(&t, &t);
-        t = match g.clone().cholesky() {
-            Some(chol) => {
-                let l_inv = chol.l().try_inverse().expect("a Cholesky factor is invertible");
-                left_times(&l_inv, &t)
-            }
-            None => {
-                // Rank-deficient block: keep the well-conditioned directions (scaled to unit norm)
-                // and leave the rest at zero.
-                let eig = nalgebra::SymmetricEigen::new(g);
-                let cutoff = eig.eigenvalues.max() * 1e-24;
-                let mut scaled = eig.eigenvectors.transpose();
-                for (l, mut row) in scaled.row_iter_mut().enumerate() {
-                    let e = eig.eigenvalues[l];
-                    if e > cutoff { row /= e.sqrt() } else { row.fill(0.0) }
-                }
-                left_times(&scaled, &t)
-            }
-        };
-    }
-    t
+/// Removes from the tall B its components in span(S) (S with orthonormal columns), one pass of
+/// classical Gram-Schmidt; returns the coefficients SᵀB of B as it was.
+fn project_out(mut b: MatMut<'_, f64>, s: MatRef<'_, f64>) -> Mat<f64> {
+    let c = inner(s, b.rb());
+    b.rb_mut().par_row_chunks_mut(CHUNK).enumerate().for_each(|(i, chunk)| {
+        let rows = s.subrows(i * CHUNK, chunk.nrows());
+        matmul(chunk, Accum::Add, rows, c.as_ref(), -1.0, Par::Seq);
+    });
+    c
+}
+
+/// The largest squared column norm of a tall block.
+fn max_sq_column(b: MatRef<'_, f64>) -> f64 {
+    (0..b.ncols()).map(|j| b.col(j).squared_norm_l2()).fold(0.0, f64::max)
+}
+
+/// An orthonormal basis of span(B), B already orthogonal to span(S): normalized through the
+/// eigen-decomposition of BᵀB, dropping directions shorter than `DEPENDENT` times √`scale`
+/// (the squared length of the longest column B came from: numerically inside span(S)), then
+/// projected out of S once more (normalizing magnifies what rounding left in it) and
+/// normalized again.
+fn orthonormal_columns(b: Mat<f64>, s: MatRef<'_, f64>, scale: f64) -> Result<Mat<f64>> {
+    const DEPENDENT: f64 = 1e-10;
+    let normalize = |b: MatRef<'_, f64>, floor: f64| -> Result<Mat<f64>> {
+        let (lambda, v) = descending_eigen(inner(b, b).as_ref())?;
+        let kept = lambda.iter().take_while(|&&l| l > floor).count();
+        let t = Mat::from_fn(b.ncols(), kept, |r, c| v[(r, c)] / lambda[c].sqrt());
+        Ok(times_small(b, t.as_ref()))
+    };
+    let mut q = normalize(b.as_ref(), DEPENDENT * DEPENDENT * scale)?;
+    project_out(q.as_mut(), s);
+    normalize(q.as_ref(), DEPENDENT * DEPENDENT)
 }
 
 #[cfg(test)]
@@ -487,9 +598,9 @@ mod tests {
 
     #[test]
     fn scores_match_a_dense_computation() {
-        // Both sides of the Gram trick (n < d and n > d): decomposed densely; a first block too
-        // small for the 95% crossing (first rank 8), grown to the whole side; subspace iteration
-        // (dense side 0, a block narrower than the side).
+        // Both sides of the Gram trick (n < d and n > d): decomposed densely; a first checkpoint
+        // before the 95% crossing is among the Ritz values (first rank 8); block Lanczos with
+        // its first checkpoint late (first rank 300; dense side 0 in both).
         for (n, d, first_rank, dense_side) in [
             (120, 300, FIRST_RANK, DENSE_SIDE),
             (400, 60, FIRST_RANK, DENSE_SIDE),
@@ -510,7 +621,7 @@ mod tests {
             let solver = Solver {
                 first_rank,
                 dense_side,
-                max_sweeps: MAX_SWEEPS,
+                max_dim: MAX_DIM,
                 seed: 1,
                 should_stop: &|| false,
             };
@@ -521,7 +632,7 @@ mod tests {
             let exact_vk = vectors.columns(0, k).transpose();
             let p_fit = fitted.vk.transpose() * &fitted.vk;
             let p_exact = exact_vk.transpose() * &exact_vk;
-            // Exact when dense; subspace iteration meets its residual tolerance.
+            // Exact when dense; the Krylov basis meets its residual tolerance.
             let tol = if dense_side > 0 { 1e-6 } else { 1e-3 };
             let err = (p_fit - p_exact).abs().max();
             assert!(err < tol, "n {n} d {d}: projector error {err}");
@@ -548,23 +659,27 @@ mod tests {
     }
 
     #[test]
-    fn subspace_iteration_reports_its_budget_and_stops_when_asked() {
+    fn the_krylov_basis_reports_its_budget_and_stops_when_asked() {
         let x = corpus(400, 900);
-        let solver = |max_sweeps, should_stop| Solver {
+        let solver = |max_dim, should_stop| Solver {
             first_rank: 300,
             dense_side: 0,
-            max_sweeps,
+            max_dim,
             seed: 1,
             should_stop,
         };
-        let short = Subspace::fit(&x, SvdRule::Reference, &solver(MIN_SWEEPS + 1, &|| false)).unwrap();
-        assert!(!short.converged, "{} sweeps do not meet the tolerance", MIN_SWEEPS + 1);
+        let short = Subspace::fit(&x, SvdRule::Reference, &solver(2 * BLOCK, &|| false)).unwrap();
         assert!(
-            Subspace::fit(&x, SvdRule::Reference, &solver(MAX_SWEEPS, &|| false))
+            !short.converged,
+            "a basis of {} vectors does not meet the tolerance",
+            2 * BLOCK
+        );
+        assert!(
+            Subspace::fit(&x, SvdRule::Reference, &solver(MAX_DIM, &|| false))
                 .unwrap()
                 .converged
         );
-        let stopped = Subspace::fit(&x, SvdRule::Reference, &solver(MAX_SWEEPS, &|| true));
+        let stopped = Subspace::fit(&x, SvdRule::Reference, &solver(MAX_DIM, &|| true));
         assert_eq!(stopped.err().map(|e| e.code()), Some("ERR_ABORTED"));
     }
 }
