@@ -59,6 +59,7 @@ test('kktAttack rejects bad options with a code and stops on an abort', async (t
     [{ roundingTrials: 0 }, /option roundingTrials = 0/],
     [{ defenses: ['l2', 'pca'] }, /option defenses = pca/],
     [{ lossPercentile: 120 }, /option lossPercentile = 120/],
+    [{ scoreAll: 'yes' }, /option scoreAll = yes/],
   ]
   for (const [extra, message] of bad) {
     const err = await t.throwsAsync(kktAttack({ ...base, ...extra } as Parameters<typeof kktAttack>[0]), { instanceOf: PoisonkitError })
@@ -91,13 +92,22 @@ test('minmaxAttack on count data: one candidate per decoy, scored by all five de
   // 6 decoys, then 7 more games for each of the 4 leaders.
   t.is(a.decoys, 6)
   t.is(a.candidates.length, 6 + 4 * 7)
-  // Every candidate carries its error under each scoring defense; its score is their minimum.
+  // A candidate's score is the minimum of its errors, the defenses run cheapest first; one scored
+  // partially stopped below the winner's score (with 4 leaders refined: below the 4th's).
+  const cheapestFirst = ['l2', 'slab', 'loss', 'knn', 'svd']
+  const leaders = a.candidates.filter((c) => !c.partial).map((c) => c.minError).sort((x, y) => y - x)
   for (const c of a.candidates) {
-    t.deepEqual(Object.keys(c.errors).sort(), ['knn', 'l2', 'loss', 'slab', 'svd'])
+    t.deepEqual(Object.keys(c.errors), cheapestFirst.slice(0, Object.keys(c.errors).length))
+    t.is(c.partial, Object.keys(c.errors).length < 5)
     t.is(c.minError, Math.min(...Object.values(c.errors)))
+    if (c.partial) t.true(c.minError < leaders[3]!, `a partial candidate at ${c.minError}`)
     t.true(c.decoy !== null && c.decoy >= 0 && c.decoy < 6 && c.seconds > 0)
   }
   t.is(Math.max(...a.candidates.map((c) => c.minError)), a.selection.min)
+  // Scoring every candidate in full selects the same poison.
+  const full = await minmaxAttack({ ...options, scoreAll: true })
+  t.true(full.candidates.every((c) => !c.partial && Object.keys(c.errors).length === 5))
+  t.deepEqual(full.poison.toCsr(), a.poison.toCsr())
   t.not(a.decoy, null)
   t.false('residual' in a)
   t.deepEqual(Object.keys(a.selection.timing).sort(), ['knn', 'l2', 'loss', 'slab', 'svd'])

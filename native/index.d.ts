@@ -83,6 +83,8 @@ export interface AttackOptions {
   repeats?: number
   roundingTrials?: number
   refine?: number
+  /** Score every candidate under every scoring defense (no pruning). */
+  scoreAll?: boolean
   lossPercentile?: number
   /** A number, "column-max" or "data-range". */
   upper?: number | string
@@ -154,6 +156,8 @@ export interface CandidateScore {
   /** The test error under each scoring defense, in the order scored. */
   errors: Array<DefenseError>
   minError: number
+  /** Scoring stopped early: the candidate could no longer lead. */
+  partial: boolean
   seconds: number
 }
 

@@ -65,6 +65,9 @@ export interface AttackOptions {
   roundingTrials?: number
   /** How many leading candidates get the extra roundings (KKT 5, min-max and influence 4). */
   refine?: number
+  /** Score every candidate under every scoring defense, for a read per defense (default false:
+   * a candidate that can no longer win or lead stops at the defense that shows it, `partial`). */
+  scoreAll?: boolean
   /** Defenses that score the candidates (KKT: `['l2', 'slab', 'loss']`, as the reference; min-max: all five). */
   defenses?: DefenseName[]
   /** Defenses of the final evaluation on the test set (all five). */
@@ -158,10 +161,15 @@ export interface CandidateScore {
   stepSize?: number
   /** Gradient steps before it (influence attack only). */
   iteration?: number
-  /** Test error on the attacker's dev data under each scoring defense (the attack-time defenses). */
+  /** Test error on the attacker's dev data under each scoring defense (the attack-time defenses),
+   * run cheapest first. */
   errors: Partial<Record<DefenseName, number>>
-  /** The minimum of `errors`: the candidate's score. */
+  /** The minimum of `errors`: the candidate's score (an upper bound of it if `partial`). */
   minError: number
+  /** Scoring stopped before the last defense because the minimum so far was already below the
+   * winner's score (or, when leaders are refined, the last leader's): the candidate could
+   * neither win nor lead, so the selection is that of a full scoring. */
+  partial: boolean
   /** Seconds from the start of the sweep to its end. */
   seconds: number
 }
@@ -314,6 +322,7 @@ async function run(
   for (const name of ['repeats', 'roundingTrials', 'refine', 'seed'] as const) {
     if (options[name] !== undefined) count(name, options[name])
   }
+  if (options.scoreAll !== undefined && typeof options.scoreAll !== 'boolean') invalidOption('scoreAll', options.scoreAll, 'must be true or false')
   const defenses = defenseList('defenses', options.defenses)
   const evaluationDefenses = defenseList('evaluationDefenses', options.evaluationDefenses)
   const interval = options.progressInterval ?? 100
@@ -356,6 +365,7 @@ async function run(
           repeats: options.repeats,
           roundingTrials: options.roundingTrials,
           refine: options.refine,
+          scoreAll: options.scoreAll,
           upper,
           defenses,
           seed: options.seed,
@@ -393,6 +403,7 @@ async function run(
       iteration: c.iteration ?? undefined,
       errors: Object.fromEntries(c.errors.map((e) => [e.defense, e.testError])),
       minError: c.minError,
+      partial: c.partial,
       seconds: c.seconds,
     })),
     decoys: summary.decoys,

@@ -21,6 +21,8 @@ const shared = `  --train F              clean training data (svmlight/libsvm, C
                          column-max for count data, and for min-max on any non-negative data)
   --d N                  number of features (default: the largest index seen in the files)
   --seed S               seed of the decoy order, the rounding and the SVD defense (0)
+  --score-all            score every candidate under every scoring defense (by default one that can
+                         no longer win stops at the defense that shows it; the winner is the same)
   --json                 print one JSON object on stdout`
 
 /** Each kind's description and options. */
@@ -117,6 +119,7 @@ const sharedOptions = {
   repeats: { type: 'string' },
   'rounding-trials': { type: 'string' },
   'no-round': { type: 'boolean', default: false },
+  'score-all': { type: 'boolean', default: false },
   upper: { type: 'string' },
   defenses: { type: 'string' },
   d: { type: 'string' },
@@ -175,6 +178,7 @@ async function attackCommand(kind: keyof typeof kindOptions, argv: string[]): Pr
     grid,
     repeats: countOption('repeats'),
     roundingTrials: countOption('rounding-trials'),
+    scoreAll: o['score-all'] === true,
     round: o['no-round'] ? false : undefined,
     upper,
     defenses,

@@ -35,6 +35,8 @@ pub struct AttackOptions {
     pub repeats: Option<f64>,
     pub rounding_trials: Option<f64>,
     pub refine: Option<f64>,
+    /// Score every candidate under every scoring defense (no pruning).
+    pub score_all: Option<bool>,
     pub loss_percentile: Option<f64>,
     /// A number, "column-max" or "data-range".
     pub upper: Option<Either<f64, String>>,
@@ -152,6 +154,8 @@ pub struct CandidateScore {
     /// The test error under each scoring defense, in the order scored.
     pub errors: Vec<DefenseError>,
     pub min_error: f64,
+    /// Scoring stopped early: the candidate could no longer lead.
+    pub partial: bool,
     pub seconds: f64,
 }
 
@@ -172,6 +176,7 @@ impl From<&attack::Candidate> for CandidateScore {
                 })
                 .collect(),
             min_error: c.min_error,
+            partial: c.partial,
             seconds: c.finished,
         }
     }
@@ -543,6 +548,7 @@ pub fn kkt_attack(
     kkt.repeats = positive_count("repeats", o.repeats, kkt.repeats)?;
     kkt.rounding_trials = positive_count("roundingTrials", o.rounding_trials, kkt.rounding_trials)?;
     kkt.refine = positive_count("refine", o.refine, kkt.refine)?;
+    kkt.score_all = o.score_all.unwrap_or(false);
     kkt.refit_rounds = o
         .refit_rounds
         .map(|v| count("refitRounds", v))
@@ -581,6 +587,7 @@ pub fn minmax_attack(
     minmax.repeats = positive_count("repeats", o.repeats, if minmax.round { 2 } else { 1 })?;
     minmax.rounding_trials = positive_count("roundingTrials", o.rounding_trials, minmax.rounding_trials)?;
     minmax.refine = positive_count("refine", o.refine, minmax.refine)?;
+    minmax.score_all = o.score_all.unwrap_or(false);
     minmax.eta = o.eta.unwrap_or(minmax.eta);
     minmax.burn = o.burn.unwrap_or(attack::reference_burn(&common.grid, o.eps));
     minmax.loss_cap = o.loss_cap.unwrap_or(minmax.loss_cap);
@@ -634,6 +641,7 @@ pub fn influence_attack(
     influence.repeats = positive_count("repeats", o.repeats, influence.repeats)?;
     influence.rounding_trials = positive_count("roundingTrials", o.rounding_trials, influence.rounding_trials)?;
     influence.refine = positive_count("refine", o.refine, influence.refine)?;
+    influence.score_all = o.score_all.unwrap_or(false);
     influence.max_iter = o
         .max_iter
         .map(|v| count("maxIter", v))

@@ -74,6 +74,9 @@ pub struct InfluenceOptions {
     pub rounding_trials: usize,
     /// How many leading snapshots get the extra roundings.
     pub refine: usize,
+    /// Score every candidate under every scoring defense, for a read per defense; by default a
+    /// candidate that can no longer lead is scored no further (the selection is the same).
+    pub score_all: bool,
     /// Seed of the initial label flips and of the roundings.
     pub seed: u64,
     /// The in-loop training (the reference: Newton-CG, at most 100 steps).
@@ -106,6 +109,7 @@ impl InfluenceOptions {
             repeats: 2,
             rounding_trials: 8,
             refine: 4,
+            score_all: false,
             seed: 0,
             solver: SolverOptions {
                 tol: 1e-8,
@@ -300,6 +304,7 @@ pub fn influence_attack(
         (train_set, dev),
         &options.evaluation,
         (start, options.snapshots() * options.step_sizes.len() + extra),
+        (if extra > 0 { options.refine } else { 0 }, options.score_all),
         should_stop,
         progress,
     );
@@ -438,6 +443,7 @@ fn trajectory(
                 iteration: Some(iteration),
                 min_error: 0.0,
                 errors: Vec::new(),
+                partial: false,
                 finished: 0.0,
             };
             scored.push((sweep.score(item, candidate, snapshot)?, poison.clone()));

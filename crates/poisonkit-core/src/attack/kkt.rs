@@ -54,6 +54,9 @@ pub struct KktOptions {
     pub rounding_trials: usize,
     /// How many leading candidates get the extra roundings.
     pub refine: usize,
+    /// Score every candidate under every scoring defense, for a read per defense; by default a
+    /// candidate that can no longer lead is scored no further (the selection is the same).
+    pub score_all: bool,
     /// Times each candidate's program is solved again against its sets refitted on clean +
     /// poison (Algorithm 1); 0 by default.
     pub refit_rounds: usize,
@@ -79,6 +82,7 @@ impl KktOptions {
             repeats: 2,
             rounding_trials: 8,
             refine: 5,
+            score_all: false,
             refit_rounds: 0,
             evaluation,
             seed: 0,
@@ -201,6 +205,7 @@ pub fn kkt_attack(
         (train_set, dev),
         &options.evaluation,
         (start, work.len() + extra),
+        (if extra > 0 { options.refine } else { 0 }, options.score_all),
         should_stop,
         progress,
     );
@@ -221,7 +226,7 @@ pub fn kkt_attack(
             }
             match sets.kkt_program_with(g, eps_pos, eps_neg, Method::Fast, PROGRAM_GAP_TOL) {
                 Err(Error::Infeasible { .. }) if round == 0 => {
-                    sweep.tick(0.0);
+                    sweep.tick(None);
                     return Ok(None);
                 }
                 // A refitted set that is empty keeps the last solution.
@@ -245,6 +250,7 @@ pub fn kkt_attack(
             iteration: None,
             min_error: 0.0,
             errors: Vec::new(),
+            partial: false,
             finished: 0.0,
         };
         sweep.score(item, candidate, poison)

@@ -91,9 +91,17 @@ pub(super) fn score_single(
         iteration: None,
         min_error: 0.0,
         errors: Vec::new(),
+        partial: false,
         finished: 0.0,
     };
-    let sweep = Sweep::new((train_set, dev), evaluation, (start, 1), should_stop, progress);
+    let sweep = Sweep::new(
+        (train_set, dev),
+        evaluation,
+        (start, 1),
+        (0, false),
+        should_stop,
+        progress,
+    );
     let scored = sweep.score(0, candidate, poison)?;
     Ok(sweep.conclude(vec![scored]))
 }

@@ -55,6 +55,9 @@ pub struct MinmaxOptions {
     pub rounding_trials: usize,
     /// How many leading decoys get the extra games.
     pub refine: usize,
+    /// Score every candidate under every scoring defense, for a read per defense; by default a
+    /// candidate that can no longer lead is scored no further (the selection is the same).
+    pub score_all: bool,
     /// Refit the feasible set on clean + the last round(εn) points every this many rounds
     /// (iterative optimization, paper Algorithm 1); `None` keeps the set it was given.
     pub refit_every: Option<usize>,
@@ -79,6 +82,7 @@ impl MinmaxOptions {
             repeats: 1,
             rounding_trials: 8,
             refine: 4,
+            score_all: false,
             refit_every: None,
             seed: 0,
             evaluation,
@@ -260,6 +264,10 @@ pub fn minmax_attack<M: Player>(
         (train_set, dev),
         &options.evaluation,
         (start, order.len() + extra),
+        (
+            if extra > 0 { options.refine.min(order.len()) } else { 0 },
+            options.score_all,
+        ),
         should_stop,
         progress,
     );
@@ -282,6 +290,7 @@ pub fn minmax_attack<M: Player>(
             iteration: None,
             min_error: 0.0,
             errors: Vec::new(),
+            partial: false,
             finished: 0.0,
         };
         sweep.score(item, candidate, poison)

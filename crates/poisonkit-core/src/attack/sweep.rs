@@ -2,12 +2,17 @@
 //! the defenses on the attacker's dev data, progress is tallied as candidates finish (from the
 //! worker threads), the highest score wins (ties: the earlier candidate in sweep order), and the
 //! anytime curve is the best score so far against the seconds elapsed (paper Figure 4).
+//!
+//! Branch and bound: the defenses run cheapest first, and a candidate whose minimum so far is
+//! already below the score of the last leader among those finished (the winner, or the last of
+//! the leaders refined afterwards) is not scored further: its score could only fall, so it can
+//! neither win nor lead. The winner and the leaders are those of a full scoring.
 
 use std::sync::Mutex;
 use std::time::Instant;
 
 use crate::data::Dataset;
-use crate::defense::{Defense, Evaluation, EvaluationOptions, evaluate};
+use crate::defense::{Defense, Evaluation, EvaluationOptions, evaluate_until};
 use crate::error::Result;
 
 /// How a sweep scores its candidates by default: all five defenses, the defender trained to a
@@ -37,6 +42,9 @@ pub struct Candidate {
     pub min_error: f64,
     /// The test error under each defense, in the order scored.
     pub errors: Vec<(Defense, f64)>,
+    /// Scoring stopped before the last defense: `min_error` is only an upper bound, below the
+    /// leaders' scores.
+    pub partial: bool,
     /// Seconds from the start of the sweep to this candidate's end.
     pub finished: f64,
 }
@@ -98,36 +106,71 @@ pub(super) fn extra_trials(leaders: usize, rounding_trials: usize) -> Vec<(usize
         .collect()
 }
 
+/// The defenses in scoring order, cheapest first: the centroid distances and the loss need only
+/// the fitted data and model; k-NN is an all-pairs search, the SVD an eigen-decomposition.
+const CHEAPEST_FIRST: [Defense; 5] = [Defense::L2, Defense::Slab, Defense::Loss, Defense::Knn, Defense::Svd];
+
 /// A sweep's scoring: the data and defenses that score candidates, its clock and progress count.
 pub(super) struct Sweep<'a> {
     pub train: &'a Dataset,
     pub dev: &'a Dataset,
-    pub evaluation: &'a EvaluationOptions,
+    pub evaluation: EvaluationOptions,
     pub should_stop: &'a (dyn Fn() -> bool + Sync),
     start: Instant,
-    /// (candidates done, candidates in all, best minimum error).
-    state: Mutex<(usize, usize, f64)>,
+    /// How many leading candidates must be ranked exactly (at least the winner; all of them
+    /// when every candidate is scored in full).
+    leaders: usize,
+    state: Mutex<State>,
     progress: &'a (dyn Fn(Progress) + Sync),
 }
 
+/// Candidates done and in all, and the scores of the leaders so far (descending).
+struct State {
+    done: usize,
+    total: usize,
+    leading: Vec<f64>,
+}
+
 impl<'a> Sweep<'a> {
-    /// A sweep of `total` candidates, timed from `start`.
+    /// A sweep of `total` candidates, timed from `start`, whose `leaders` best candidates are
+    /// refined afterwards (0: only the winner matters); `score_all` turns the pruning off.
     pub fn new(
         (train, dev): (&'a Dataset, &'a Dataset),
-        evaluation: &'a EvaluationOptions,
+        evaluation: &EvaluationOptions,
         (start, total): (Instant, usize),
+        (leaders, score_all): (usize, bool),
         should_stop: &'a (dyn Fn() -> bool + Sync),
         progress: &'a (dyn Fn(Progress) + Sync),
     ) -> Self {
+        let mut evaluation = evaluation.clone();
+        evaluation
+            .defenses
+            .sort_by_key(|d| CHEAPEST_FIRST.iter().position(|c| c == d));
         Sweep {
             train,
             dev,
             evaluation,
             should_stop,
             start,
-            state: Mutex::new((0, total, 0.0)),
+            leaders: if score_all { usize::MAX } else { leaders.max(1) },
+            state: Mutex::new(State {
+                done: 0,
+                total,
+                leading: Vec::new(),
+            }),
             progress,
         }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether a candidate whose minimum so far is `min` can no longer lead: it is below the
+    /// last leader's score, once there are enough leaders.
+    fn cannot_lead(&self, min: f64) -> bool {
+        let state = self.state();
+        state.leading.len() == self.leaders && min < state.leading[self.leaders - 1]
     }
 
     /// Seconds since the start.
@@ -135,33 +178,45 @@ impl<'a> Sweep<'a> {
         self.start.elapsed().as_secs_f64()
     }
 
-    /// Counts a finished candidate (0 for one without poison) and reports.
-    pub fn tick(&self, min_error: f64) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        state.0 += 1;
-        state.2 = state.2.max(min_error);
+    /// Counts a finished candidate with its score (None: no poison, or scored partially) and reports.
+    pub fn tick(&self, score: Option<f64>) {
+        let mut state = self.state();
+        state.done += 1;
+        if let Some(score) = score {
+            let at = state.leading.partition_point(|&s| s >= score);
+            state.leading.insert(at, score);
+            state.leading.truncate(self.leaders);
+        }
         (self.progress)(Progress {
-            done: state.0,
-            total: state.1,
-            best: state.2,
+            done: state.done,
+            total: state.total,
+            best: state.leading.first().copied().unwrap_or(0.0),
             seconds: self.seconds(),
         });
     }
 
     /// Takes `k` candidates that will not run (a trajectory that stopped early) off the total.
     pub fn forfeit(&self, k: usize) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        state.1 = state.1.saturating_sub(k);
+        let mut state = self.state();
+        state.total = state.total.saturating_sub(k);
     }
 
-    /// Scores `poison` on the dev data and counts it; `candidate` gets its score and finishing
-    /// time.
+    /// Scores `poison` on the dev data (until it cannot lead) and counts it; `candidate` gets its
+    /// score and finishing time.
     pub fn score(&self, item: usize, mut candidate: Candidate, poison: Dataset) -> Result<Scored> {
-        let evaluation = evaluate(self.train, self.dev, Some(&poison), self.evaluation, self.should_stop)?;
+        let evaluation = evaluate_until(
+            self.train,
+            self.dev,
+            Some(&poison),
+            &self.evaluation,
+            self.should_stop,
+            &|min| self.cannot_lead(min),
+        )?;
         candidate.min_error = evaluation.min;
         candidate.errors = evaluation.defenses.iter().map(|o| (o.defense, o.test_error)).collect();
+        candidate.partial = evaluation.defenses.len() < self.evaluation.defenses.len();
         candidate.finished = self.seconds();
-        self.tick(candidate.min_error);
+        self.tick((!candidate.partial).then_some(candidate.min_error));
         Ok(Scored {
             item,
             candidate,

@@ -108,6 +108,20 @@ pub fn evaluate(
     options: &EvaluationOptions,
     should_stop: &dyn Fn() -> bool,
 ) -> Result<Evaluation> {
+    evaluate_until(train_set, test, poison, options, should_stop, &|_| false)
+}
+
+/// [`evaluate`], running the defenses in order until `give_up(minimum so far)` holds after one of
+/// them; then `defenses` has only those run, and `min` is an upper bound of the score (an
+/// attack's sweep stops scoring a candidate that can no longer lead).
+pub fn evaluate_until(
+    train_set: &Dataset,
+    test: &Dataset,
+    poison: Option<&Dataset>,
+    options: &EvaluationOptions,
+    should_stop: &dyn Fn() -> bool,
+    give_up: &dyn Fn(f64) -> bool,
+) -> Result<Evaluation> {
     let start = Instant::now();
     options.removal.validate()?;
     check_compatible(train_set, test, "test data")?;
@@ -188,7 +202,8 @@ pub fn evaluate(
         model: clean_model.as_ref().unwrap_or(&undefended).defender(),
     };
 
-    let mut outcomes = Vec::with_capacity(options.defenses.len());
+    let mut outcomes: Vec<DefenseOutcome> = Vec::with_capacity(options.defenses.len());
+    let mut min = f64::INFINITY;
     for &defense in &options.defenses {
         if should_stop() {
             return Err(Error::Aborted);
@@ -199,17 +214,21 @@ pub fn evaluate(
         let score_seconds = t.elapsed().as_secs_f64();
         let (retrained, train_seconds) = fit(&combined.slice(&kept)?, Some((&undefended, &kept)))?;
         let poison_count = kept.iter().filter(|&&i| i >= n_clean).count();
+        let test_error = retrained.error(test)?;
+        min = min.min(test_error);
         outcomes.push(DefenseOutcome {
             defense,
-            test_error: retrained.error(test)?,
+            test_error,
             poison_kept: poison.map(|p| poison_count as f64 / p.n() as f64),
             clean_kept: (kept.len() - poison_count) as f64 / n_clean as f64,
             converged: scores_converged && retrained.converged(),
             score_seconds,
             train_seconds,
         });
+        if outcomes.len() < options.defenses.len() && give_up(min) {
+            break;
+        }
     }
-    let min = outcomes.iter().map(|o| o.test_error).fold(f64::INFINITY, f64::min);
     Ok(Evaluation {
         none,
         none_converged: undefended.converged(),

@@ -9,7 +9,7 @@ mod sanitize;
 mod svd;
 
 pub use centroid::{Centroids, l2_scores, slab_scores};
-pub use evaluate::{DefenseOutcome, Evaluation, EvaluationOptions, evaluate};
+pub use evaluate::{DefenseOutcome, Evaluation, EvaluationOptions, evaluate, evaluate_until};
 pub use knn::{KnnRule, knn_scores};
 pub use sanitize::{Removal, sanitize};
 pub use svd::{SvdRule, svd_scores};
