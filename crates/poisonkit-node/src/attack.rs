@@ -18,7 +18,7 @@ use poisonkit_core::model::{AdagradOptions, SolverOptions};
 use crate::dataset::Dataset;
 use crate::defense::{EvaluationResult, choice};
 use crate::feasible::{FeasibleSet, parse_upper};
-use crate::guard::{Cancel, count, guard, js_error};
+use crate::guard::{Cancel, count_or, guard, js_error};
 
 /// The options of both attacks; each reads its own.
 #[napi(object)]
@@ -412,15 +412,12 @@ impl Task for AttackTask {
 }
 
 fn positive_count(name: &str, value: Option<f64>, default: usize) -> Result<usize> {
-    match value {
-        None => Ok(default),
-        Some(v) => match count(name, v)? {
-            0 => Err(js_error(
-                "ERR_INVALID_OPTION",
-                format!("option {name} = 0: must be at least 1"),
-            )),
-            n => Ok(n),
-        },
+    match count_or(name, value, default)? {
+        0 => Err(js_error(
+            "ERR_INVALID_OPTION",
+            format!("option {name} = 0: must be at least 1"),
+        )),
+        n => Ok(n),
     }
 }
 
@@ -477,7 +474,7 @@ fn common(o: &AttackOptions, train: &Dataset, prune: bool) -> Result<Common> {
         None if counts => Upper::ColumnMax,
         None => Upper::None,
     };
-    let seed = o.seed.map(|s| count("seed", s)).transpose()?.unwrap_or(0) as u64;
+    let seed = count_or("seed", o.seed, 0)? as u64;
     let defenses = match &o.defenses {
         Some(names) => Some(
             names
@@ -549,11 +546,7 @@ pub fn kkt_attack(
     kkt.rounding_trials = positive_count("roundingTrials", o.rounding_trials, kkt.rounding_trials)?;
     kkt.refine = positive_count("refine", o.refine, kkt.refine)?;
     kkt.score_all = o.score_all.unwrap_or(false);
-    kkt.refit_rounds = o
-        .refit_rounds
-        .map(|v| count("refitRounds", v))
-        .transpose()?
-        .unwrap_or(0);
+    kkt.refit_rounds = count_or("refitRounds", o.refit_rounds, 0)?;
     if let Some(p) = o.loss_percentile {
         kkt.loss_percentile = p;
     }
@@ -642,11 +635,7 @@ pub fn influence_attack(
     influence.rounding_trials = positive_count("roundingTrials", o.rounding_trials, influence.rounding_trials)?;
     influence.refine = positive_count("refine", o.refine, influence.refine)?;
     influence.score_all = o.score_all.unwrap_or(false);
-    influence.max_iter = o
-        .max_iter
-        .map(|v| count("maxIter", v))
-        .transpose()?
-        .unwrap_or(influence.max_iter);
+    influence.max_iter = count_or("maxIter", o.max_iter, influence.max_iter)?;
     influence.check_every = positive_count("checkEvery", o.check_every, influence.check_every)?;
     influence.patience = positive_count("patience", o.patience, influence.patience)?;
     influence.score_every = positive_count("scoreEvery", o.score_every, influence.score_every)?;

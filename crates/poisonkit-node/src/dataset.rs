@@ -6,7 +6,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use poisonkit_core::data::{self, Classes, Format, ReadOptions};
 
-use crate::guard::{count, guard, js_error};
+use crate::guard::{count, count_or, guard, js_error};
 
 /// A labelled sparse data set held in native memory.
 #[napi]
@@ -210,16 +210,12 @@ pub fn make_blobs(options: Option<BlobsOptions>) -> Result<Dataset> {
     let def = data::BlobsOptions::default();
     let o = options.unwrap_or_default();
     let opts = data::BlobsOptions {
-        n: o.n.map(|v| count("n", v)).transpose()?.unwrap_or(def.n),
-        d: o.d.map(|v| count("d", v)).transpose()?.unwrap_or(def.d),
-        classes: o
-            .classes
-            .map(|v| count("classes", v))
-            .transpose()?
-            .unwrap_or(def.classes),
+        n: count_or("n", o.n, def.n)?,
+        d: count_or("d", o.d, def.d)?,
+        classes: count_or("classes", o.classes, def.classes)?,
         separation: o.separation.unwrap_or(def.separation),
         std: o.std.unwrap_or(def.std),
-        seed: o.seed.map(|v| count("seed", v)).transpose()?.unwrap_or(0) as u64,
+        seed: count_or("seed", o.seed, 0)? as u64,
     };
     guard(|| data::make_blobs(&opts)).map(Dataset::wrap)
 }
@@ -240,12 +236,12 @@ pub fn make_bag_of_words(options: Option<BagOfWordsOptions>) -> Result<Dataset> 
     let def = data::BagOfWordsOptions::default();
     let o = options.unwrap_or_default();
     let opts = data::BagOfWordsOptions {
-        n: o.n.map(|v| count("n", v)).transpose()?.unwrap_or(def.n),
-        d: o.d.map(|v| count("d", v)).transpose()?.unwrap_or(def.d),
+        n: count_or("n", o.n, def.n)?,
+        d: count_or("d", o.d, def.d)?,
         doc_length: o.doc_length.unwrap_or(def.doc_length),
         positive_fraction: o.positive_fraction.unwrap_or(def.positive_fraction),
         signal: o.signal.unwrap_or(def.signal),
-        seed: o.seed.map(|v| count("seed", v)).transpose()?.unwrap_or(0) as u64,
+        seed: count_or("seed", o.seed, 0)? as u64,
     };
     guard(|| data::make_bag_of_words(&opts)).map(Dataset::wrap)
 }

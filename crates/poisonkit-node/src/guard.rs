@@ -69,3 +69,8 @@ pub fn count(name: &str, value: f64) -> napi::Result<usize> {
         ))
     }
 }
+
+/// An optional count option: checked by [`count`] if given, else `default`.
+pub fn count_or(name: &str, value: Option<f64>, default: usize) -> napi::Result<usize> {
+    value.map_or(Ok(default), |v| count(name, v))
+}

@@ -9,7 +9,7 @@ use poisonkit_core::data;
 use poisonkit_core::model::{self, LinearModel, Loss, Problem};
 
 use crate::dataset::{Dataset, check_len};
-use crate::guard::{Cancel, count, guard};
+use crate::guard::{Cancel, count_or, guard};
 
 /// The objective's parameters, shared by training and by objective/gradient/HVP evaluation.
 #[napi(object)]
@@ -133,12 +133,8 @@ pub fn train(
     let def = model::SolverOptions::default();
     let solver = model::SolverOptions {
         tol: s.tol.unwrap_or(def.tol),
-        max_iter: s
-            .max_iter
-            .map(|v| count("maxIter", v))
-            .transpose()?
-            .unwrap_or(def.max_iter),
-        seed: s.seed.map(|v| count("seed", v)).transpose()?.unwrap_or(0) as u64,
+        max_iter: count_or("maxIter", s.max_iter, def.max_iter)?,
+        seed: count_or("seed", s.seed, 0)? as u64,
     };
     let warm = s.warm_start.map(|ws| {
         (

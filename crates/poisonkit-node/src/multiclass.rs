@@ -11,7 +11,7 @@ use poisonkit_core::model::{self, AdagradOptions, MulticlassFit, MulticlassModel
 
 use crate::dataset::{Dataset, check_len};
 use crate::defense::choice;
-use crate::guard::{Cancel, count, guard, js_error};
+use crate::guard::{Cancel, count_or, guard, js_error};
 
 #[napi(object)]
 pub struct MulticlassTrainOptions {
@@ -106,18 +106,14 @@ pub fn train_multiclass(
         false,
         &[("adagrad", false), ("exact", true)],
     )?;
-    let seed = options.seed.map(|v| count("seed", v)).transpose()?.unwrap_or(0) as u64;
+    let seed = count_or("seed", options.seed, 0)? as u64;
     let trainer = if exact {
         let def = model::SolverOptions::default();
         Trainer::Exact(
             options.lambda,
             model::SolverOptions {
                 tol: options.tol.unwrap_or(def.tol),
-                max_iter: options
-                    .max_iter
-                    .map(|v| count("maxIter", v))
-                    .transpose()?
-                    .unwrap_or(def.max_iter),
+                max_iter: count_or("maxIter", options.max_iter, def.max_iter)?,
                 seed,
             },
         )
@@ -126,16 +122,8 @@ pub fn train_multiclass(
         Trainer::Adagrad(AdagradOptions {
             lambda: options.lambda,
             eta: options.eta.unwrap_or(def.eta),
-            batch: options
-                .batch
-                .map(|v| count("batch", v))
-                .transpose()?
-                .unwrap_or(def.batch),
-            passes: options
-                .passes
-                .map(|v| count("passes", v))
-                .transpose()?
-                .unwrap_or(def.passes),
+            batch: count_or("batch", options.batch, def.batch)?,
+            passes: count_or("passes", options.passes, def.passes)?,
             seed,
         })
     };
