@@ -290,3 +290,52 @@ fn check_compatible(train_set: &Dataset, other: &Dataset, what: &str) -> Result<
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{BlobsOptions, make_blobs};
+
+    #[test]
+    fn evaluate_until_stops_after_the_defense_that_gives_up() {
+        let data = |n, seed| {
+            make_blobs(&BlobsOptions {
+                n,
+                d: 5,
+                separation: 2.0,
+                seed,
+                ..Default::default()
+            })
+            .unwrap()
+        };
+        let (train_set, test, poison) = (data(300, 1), data(200, 2), data(15, 3));
+        let options = EvaluationOptions::new(0.05);
+        let full = evaluate(&train_set, &test, Some(&poison), &options, &|| false).unwrap();
+        assert_eq!(full.defenses.len(), 5);
+        // Giving up once the minimum falls to the second defense's error or below.
+        let second = full.defenses[0].test_error.min(full.defenses[1].test_error);
+        let asked = std::sync::Mutex::new(Vec::new());
+        let cut = evaluate_until(&train_set, &test, Some(&poison), &options, &|| false, &|min| {
+            asked.lock().unwrap().push(min);
+            min <= second
+        })
+        .unwrap();
+        let ran = cut.defenses.len();
+        assert!((1..=2).contains(&ran), "{ran} defenses run");
+        assert_eq!(*asked.lock().unwrap().last().unwrap(), cut.min);
+        assert!(cut.min <= second);
+        for (a, b) in cut.defenses.iter().zip(&full.defenses) {
+            assert_eq!((a.defense, a.test_error), (b.defense, b.test_error));
+        }
+        assert_eq!(cut.none, full.none);
+        // Never giving up is the full evaluation; the last defense is never followed by a question.
+        let asked = std::sync::Mutex::new(0);
+        let all = evaluate_until(&train_set, &test, Some(&poison), &options, &|| false, &|_| {
+            *asked.lock().unwrap() += 1;
+            false
+        })
+        .unwrap();
+        assert_eq!(all.min, full.min);
+        assert_eq!(*asked.lock().unwrap(), 4);
+    }
+}
