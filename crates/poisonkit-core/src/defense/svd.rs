@@ -312,8 +312,9 @@ impl Gram<'_> {
         let max_dim = solver.max_dim.clamp(1, side);
         let mut rng = seeded(solver.seed);
         let start = Mat::from_fn(side, BLOCK.min(max_dim), |_, _| StandardNormal.sample(&mut rng));
-        let scale = max_sq_column(start.as_ref());
-        let first = orthonormal_columns(start, MatRef::from_column_major_slice(&[], side, 0), scale)?;
+        let start_scale = max_sq_column(start.as_ref());
+        let first = orthonormal_columns(start, MatRef::from_column_major_slice(&[], side, 0), start_scale)?;
+        let mut scale: f64 = 0.0;
         // The basis S, column-major (side × dim), and per block its offset and SᵀKB.
         let mut newest = first.ncols();
         let mut vectors: Vec<f64> = Vec::new();
@@ -328,7 +329,8 @@ impl Gram<'_> {
             let dim = vectors.len() / side;
             let s = MatRef::from_column_major_slice(&vectors, side, dim);
             let mut y = self.apply(s.subcols(dim - newest, newest));
-            let scale = max_sq_column(y.as_ref());
+            // ‖K‖², from below: the longest column K has produced so far.
+            scale = scale.max(max_sq_column(y.as_ref()));
             // Against the two newest blocks (all KB has in exact arithmetic), then against the
             // whole basis to restore the orthogonality rounding erodes.
             let near = rayleigh_blocks.last().map_or(0, |&(offset, _)| offset);
@@ -354,11 +356,16 @@ impl Gram<'_> {
                                         sq += c[a] * g[(a, b)] * c[b];
                                     }
                                 }
-                                sq.max(0.0).sqrt() / (TOL * theta[i].max(f64::MIN_POSITIVE))
+                                // Relative to θ, or for θ near zero to the spectrum's scale
+                                // (ARPACK's floor ε^(2/3)·θ₁).
+                                let scale = theta[i].max(f64::EPSILON.powf(2.0 / 3.0) * theta[0]);
+                                sq.max(0.0).sqrt() / (TOL * scale.max(f64::MIN_POSITIVE))
                             })
                             .fold(0.0, f64::max);
-                        if worst <= 1.0 || at_end {
-                            return Ok((theta, ritz_rows(s, w.subcols(0, m)), worst <= 1.0));
+                        // An invariant basis is exact whatever the residuals' rounding.
+                        let converged = worst <= 1.0 || fresh.ncols() == 0;
+                        if converged || at_end {
+                            return Ok((theta, ritz_rows(s, w.subcols(0, m)), converged));
                         }
                         // Residuals fall about geometrically with the dimension: aim a little
                         // beyond where the last two checkpoints' rate meets the tolerance.
@@ -549,7 +556,7 @@ fn max_sq_column(b: MatRef<'_, f64>) -> f64 {
 
 /// An orthonormal basis of span(B), B already orthogonal to span(S): normalized through the
 /// eigen-decomposition of BᵀB, dropping directions shorter than `DEPENDENT` times √`scale`
-/// (the squared length of the longest column B came from: numerically inside span(S)), then
+/// (the squared length of the longest column of K·S or of the start: numerically zero), then
 /// projected out of S once more (normalizing magnifies what rounding left in it) and
 /// normalized again.
 fn orthonormal_columns(b: Mat<f64>, s: MatRef<'_, f64>, scale: f64) -> Result<Mat<f64>> {
@@ -655,6 +662,49 @@ mod tests {
                 let gap = (residual.norm() - scores[i]).abs();
                 assert!(gap < 10.0 * tol * (1.0 + scores[i]), "n {n} d {d} row {i}: {gap}");
             }
+        }
+    }
+
+    #[test]
+    fn low_rank_data_exhaust_the_krylov_basis_exactly() {
+        // 400 rows repeating 25 documents: rank 25 at most, smaller than the first block.
+        let words = corpus(25, 600)
+            .slice(&(0..400).map(|i| i % 25).collect::<Vec<_>>())
+            .unwrap();
+        // 400 rows repeating 10 one-word documents: 10 similar singular values, so the paper's
+        // rule keeps all 10 and wants an 11th, zero up to rounding, converged too.
+        let (n, d) = (400, 600);
+        let one_hot: Vec<f64> = (0..n * d)
+            .map(|a| {
+                let word = (a / d) % 10;
+                if a % d == word { 1.0 + word as f64 / 30.0 } else { 0.0 }
+            })
+            .collect();
+        let labels = (0..n).map(|i| if i % 2 == 0 { 1 } else { -1 }).collect();
+        let flat = Dataset::from_dense(&one_hot, d, labels, "one-word documents").unwrap();
+        for (x, first_rank) in [(&words, 8), (&words, 300), (&flat, 8)] {
+            let solver = Solver {
+                first_rank,
+                dense_side: 0,
+                max_dim: MAX_DIM,
+                seed: 1,
+                should_stop: &|| false,
+            };
+            let krylov = Subspace::fit(x, SvdRule::Paper, &solver).unwrap();
+            let dense = Subspace::fit(
+                x,
+                SvdRule::Paper,
+                &Solver {
+                    dense_side: DENSE_SIDE,
+                    ..solver
+                },
+            )
+            .unwrap();
+            assert!(krylov.converged);
+            assert_eq!(krylov.vk.nrows(), dense.vk.nrows());
+            let (a, b) = (krylov.scores(x).unwrap(), dense.scores(x).unwrap());
+            let gap = a.iter().zip(&b).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+            assert!(gap < 1e-6, "first rank {first_rank}: scores differ by {gap}");
         }
     }
 
