@@ -426,6 +426,10 @@ fn ritz_rows(s: MatRef<'_, f64>, w: MatRef<'_, f64>) -> DMatrix<f64> {
 /// as columns (faer, sequential: the same bits on any number of threads).
 fn descending_eigen(a: MatRef<'_, f64>) -> Result<(Vec<f64>, Mat<f64>)> {
     let n = a.nrows();
+    if n == 0 {
+        // faer's workspace size needs n ≥ 1.
+        return Ok((Vec::new(), Mat::zeros(0, 0)));
+    }
     let params = Default::default();
     let mut values = Diag::<f64>::zeros(n);
     let mut u = Mat::<f64>::zeros(n, n);
