@@ -2,7 +2,7 @@ import test from 'ava'
 import { spawn } from 'node:child_process'
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { PoisonkitError, loadDataset, makeBagOfWords } from '../ts/index.js'
+import { PoisonkitError, loadDataset, makeBagOfWords, makeBlobs } from '../ts/index.js'
 import { checkSpec, expandCells, readSpec, resolveShard, shardCells } from '../ts/experiment/spec.js'
 import { writeDataset } from '../ts/export.js'
 import { cli, data, hasData, root, tmp } from './helpers.js'
@@ -64,7 +64,11 @@ test('cells: the grid in a fixed order, stable ids, defenders sharing their atta
   t.is(new Set(cells.map((c) => c.id)).size, cells.length)
   t.is(new Set(cells.map((c) => c.attackId)).size, 4)
   t.deepEqual(expandCells(checkSpec(JSON.parse(JSON.stringify(small)), tmp())).map((c) => c.id), cells.map((c) => c.id))
-  t.regex(cells[0]!.id, /^syn-labelflip-eps0\.03-test-s0-[0-9a-f]{10}\.lambda0\.05-hinge-exact-[0-9a-f]{10}$/)
+  t.regex(cells[0]!.id, /^syn-labelflip-eps0\.03-test-s0-[0-9a-f]{10}\.lambda0\.05-hinge-[0-9a-f]{10}$/)
+  // Optimizers asked for are in the ids; left to the data, they are not.
+  const optimizers = expandCells(checkSpec({ ...small, defender: { optimizer: ['exact', 'sgd'] } }, dir))
+  t.deepEqual(optimizers.slice(0, 2).map((c) => /-hinge-(\w+)-[0-9a-f]{10}$/.exec(c.id)?.[1]), ['exact', 'sgd'])
+  t.is(optimizers[0]!.attackId, cells[0]!.attackId)
   // YAML gives the same cells.
   writeFileSync(join(dir, 'small.yaml'), `name: small
 datasets:
@@ -155,6 +159,40 @@ test.serial('a killed run started again redoes no finished cell', async (t) => {
   const after = readdirSync(cellsDir).filter((f) => f.endsWith('.json'))
   t.is(after.length, 8)
   for (const f of before) t.is(statSync(join(cellsDir, f)).mtimeMs, stamps[f], `${f} was not redone`)
+})
+
+test('multi-class data: the defender trains with AdaGrad unless the spec asks otherwise, and the cell says which', async (t) => {
+  const dir = tmp()
+  const all = makeBlobs({ n: 450, d: 6, classes: 3, separation: 4, seed: 3 })
+  const rows = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i)
+  await all.slice(rows(0, 300)).writeSvmlight(join(dir, 'train.svm'))
+  await all.slice(rows(300, 450)).writeSvmlight(join(dir, 'test.svm'))
+  const spec = {
+    name: 'blobs',
+    datasets: [{ name: 'blobs', train: 'train.svm', test: 'test.svm', d: 6, lambda: 0.01 }],
+    attacks: [{ attack: 'minmax-basic', options: { defenses: ['l2', 'loss'] } }],
+    defenses: ['l2', 'loss'],
+  }
+  const run = (defender: object, out: string) => cli('experiment', writeSpec(dir, { ...spec, defender }), '--out', join(dir, out))
+  const cellsOf = (out: string) => readdirSync(join(dir, out, 'cells')).map((f) => JSON.parse(readFileSync(join(dir, out, 'cells', f), 'utf8')))
+  const r = run({ optimizer: ['adagrad', 'exact'] }, 'both')
+  t.is(r.code, 0, r.stderr)
+  const both = cellsOf('both')
+  t.deepEqual(both.map((c) => c.defender.optimizer).sort(), ['adagrad', 'exact'])
+  const scores = (e: object) => ({ ...e, seconds: undefined })
+  const byOptimizer = Object.fromEntries(both.map((c) => [c.defender.optimizer, scores(c.evaluation)]))
+  // The AdaGrad cell is the attack's own evaluation; the exact one retrains.
+  const attack = JSON.parse(readFileSync(join(dir, 'both', 'attacks', readdirSync(join(dir, 'both', 'attacks'))[0]!), 'utf8'))
+  t.deepEqual(byOptimizer.adagrad, scores(attack.evaluation))
+  t.notDeepEqual(byOptimizer.exact, byOptimizer.adagrad)
+  t.is(run({}, 'default').code, 0)
+  t.deepEqual(cellsOf('default').map((c) => [c.defender.optimizer, scores(c.evaluation)]), [['adagrad', byOptimizer.adagrad]])
+  const csv = readFileSync(join(dir, 'default', 'results.csv'), 'utf8').split('\n')
+  t.is(csv[1]!.split(',')[9], 'adagrad')
+  // One pass of SGD trains the binary defender only.
+  const sgd = run({ optimizer: ['sgd'] }, 'sgd')
+  t.is(sgd.code, 2, sgd.stderr)
+  t.regex(sgd.stderr, /error\[ERR_INVALID_SPEC\]: .*defender\.optimizer: sgd does not train the defender of dataset blobs \(3 classes: one of adagrad, exact\)/)
 })
 
 test('poisonkit demo attacks the synthetic corpus and writes a PNG figure', (t) => {

@@ -30,7 +30,8 @@ const pct = (x: number | undefined) => (x === undefined ? '' : (100 * x).toFixed
 
 /** The defender's loss and optimizer in a few words. */
 export function defenderLabel(c: CellResult): string {
-  return `${c.defender.loss}${c.defender.optimizer === 'sgd' ? ', one pass of SGD' : ''}`
+  const trained = { exact: '', sgd: ', one pass of SGD', adagrad: ', AdaGrad' }[c.defender.optimizer]
+  return `${c.defender.loss}${trained}`
 }
 
 const CSV_COLUMNS = [

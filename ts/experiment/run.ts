@@ -27,7 +27,8 @@ import {
 import { loadDataset, makeBagOfWords, type Dataset } from '../dataset.js'
 import { evaluate, type Evaluation } from '../defense.js'
 import { loadAll } from '../cli/load.js'
-import { expandCells, resolveDataPath, type Cell, type DatasetSpec, type Defender, type ExperimentSpec } from './spec.js'
+import { PoisonkitError } from '../errors.js'
+import { defaultOptimizer, expandCells, resolveDataPath, type Cell, type DatasetSpec, type Defender, type ExperimentSpec, type Optimizer } from './spec.js'
 
 /** Where a running experiment is. */
 export interface ExperimentProgress {
@@ -71,8 +72,8 @@ export interface CellResult {
   knowledge: 'test' | 'train'
   /** The seed of the attack run. */
   seed: number
-  /** The defender the poison is scored against. */
-  defender: Defender
+  /** The defender the poison is scored against, with the optimizer it trained with. */
+  defender: Required<Defender>
   /** The defenses that scored it. */
   defenses: string[]
   /** Fraction of every class each defense removed. */
@@ -197,10 +198,22 @@ async function runAttack(cell: Cell, train: Dataset, test: Dataset, onProgress: 
   return result
 }
 
-/** Whether the attack's own final evaluation is the cell's (same defender and removal). */
-function attackEvaluationServes(cell: Cell): boolean {
+/** The optimizer of the cell's defender on data of `numClasses` classes (0: ±1 labels), checked against the data. */
+function cellOptimizer(cell: Cell, numClasses: number): Optimizer {
+  const asked = cell.defender.optimizer
+  if (asked === undefined) return defaultOptimizer(numClasses)
+  const fits: Optimizer[] = numClasses > 0 ? ['adagrad', 'exact'] : ['exact', 'sgd']
+  if (!fits.includes(asked)) {
+    const data = numClasses > 0 ? `${numClasses} classes` : '±1 labels'
+    throw new PoisonkitError('ERR_INVALID_SPEC', `defender.optimizer: ${asked} does not train the defender of dataset ${cell.dataset.name} (${data}: one of ${fits.join(', ')})`)
+  }
+  return asked
+}
+
+/** Whether the attack's own final evaluation is the cell's (the attacker's λ, hinge, the data's own optimizer, 5% removal). */
+function attackEvaluationServes(cell: Cell, optimizer: Optimizer, numClasses: number): boolean {
   const d = cell.defender
-  return d.lambda === cell.dataset.lambda && d.loss === 'hinge' && d.optimizer === 'exact' && cell.removeFraction === 0.05
+  return d.lambda === cell.dataset.lambda && d.loss === 'hinge' && optimizer === defaultOptimizer(numClasses) && cell.removeFraction === 0.05
 }
 
 /**
@@ -231,6 +244,7 @@ export async function runExperiment(spec: ExperimentSpec, options: RunOptions): 
     const first = group[0]!
     if (!data.has(first.dataset.name)) data.set(first.dataset.name, loadSpecData(first.dataset, specDir))
     const [train, test] = await data.get(first.dataset.name)!
+    const optimizers = group.map((cell) => cellOptimizer(cell, train.numClasses))
     // Seconds left: the mean time of the attacks run so far, for the rest, less this one's elapsed.
     const groupStart = performance.now()
     const perGroup = groupsDone === 0 ? undefined : (groupStart - started) / 1000 / groupsDone
@@ -265,9 +279,10 @@ export async function runExperiment(spec: ExperimentSpec, options: RunOptions): 
       }
       writeAtomic(recordPath, JSON.stringify(record, null, 2) + '\n')
     }
-    for (const cell of group) {
+    for (const [i, cell] of group.entries()) {
       const t = performance.now()
-      const evaluation = attackEvaluationServes(cell)
+      const optimizer = optimizers[i]!
+      const evaluation = attackEvaluationServes(cell, optimizer, train.numClasses)
         ? record.evaluation
         : stripTiming(
             await evaluate({
@@ -276,8 +291,7 @@ export async function runExperiment(spec: ExperimentSpec, options: RunOptions): 
               poison,
               lambda: cell.defender.lambda,
               loss: cell.defender.loss,
-              // The spec's optimizers are the binary defender's; multi-class data keep AdaGrad.
-              optimizer: train.numClasses > 0 ? undefined : cell.defender.optimizer,
+              optimizer,
               defenses: cell.defenses,
               removeFraction: cell.removeFraction,
               seed: cell.seed,
@@ -297,7 +311,7 @@ export async function runExperiment(spec: ExperimentSpec, options: RunOptions): 
         eps: cell.eps,
         knowledge: cell.knowledge,
         seed: cell.seed,
-        defender: cell.defender,
+        defender: { ...cell.defender, optimizer },
         defenses: cell.defenses,
         removeFraction: cell.removeFraction,
         poison: record.poison,

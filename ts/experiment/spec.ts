@@ -112,8 +112,21 @@ export interface DefenderSpec {
   lambda?: number[]
   /** Losses (`['hinge']`): the SVM, or logistic regression (paper §6.3). */
   loss: ('hinge' | 'logistic')[]
-  /** Optimizers (`['exact']`): to the optimum, or `'sgd'`, one seeded pass of SGD (paper §6.3). */
-  optimizer: ('exact' | 'sgd')[]
+  /**
+   * Optimizers (default: each dataset's own, `'exact'` for ±1 labels and `'adagrad'` for class
+   * indices, as the paper). Binary: `'exact'` to the optimum or `'sgd'`, one seeded pass of SGD
+   * (paper §6.3); multi-class: `'adagrad'` (paper §5.7) or `'exact'` (λ > 0).
+   */
+  optimizer?: Optimizer[]
+}
+
+/** How a defender trains (see `EvaluateOptions.optimizer`). */
+export type Optimizer = 'exact' | 'sgd' | 'adagrad'
+const OPTIMIZERS = ['exact', 'sgd', 'adagrad'] as const
+
+/** The optimizer a defender of `numClasses` classes (0: ±1 labels) trains with when none is asked. */
+export function defaultOptimizer(numClasses: number): Optimizer {
+  return numClasses > 0 ? 'adagrad' : 'exact'
 }
 
 /** One defender of a cell. */
@@ -122,8 +135,8 @@ export interface Defender {
   lambda: number
   /** Its loss. */
   loss: 'hinge' | 'logistic'
-  /** How it trains. */
-  optimizer: 'exact' | 'sgd'
+  /** How it trains (absent: the data's own, `defaultOptimizer`). */
+  optimizer?: Optimizer
 }
 
 /** A checked spec with every default filled in. */
@@ -142,7 +155,7 @@ export interface ExperimentSpec {
   knowledge: ('test' | 'train')[]
   /** Seeds (`[0]`): each gives its own attack run. */
   seeds: number[]
-  /** The defenders the poison is scored against (default: the dataset's λ, hinge, exact). */
+  /** The defenders the poison is scored against (default: the dataset's λ, hinge, the data's own optimizer). */
   defender: DefenderSpec
   /** Defenses of the scoring (all five). */
   defenses: DefenseName[]
@@ -310,8 +323,8 @@ export function checkSpec(raw: Json, specDir: string): ExperimentSpec {
   onlyKeys('defender', d, ['lambda', 'loss', 'optimizer'])
   const defender: DefenderSpec = {
     loss: listField<'hinge' | 'logistic'>('defender.loss', d.loss, (w, x) => choiceField(w, x, ['hinge', 'logistic'] as const), ['hinge']),
-    optimizer: listField<'exact' | 'sgd'>('defender.optimizer', d.optimizer, (w, x) => choiceField(w, x, ['exact', 'sgd'] as const), ['exact']),
   }
+  if (d.optimizer !== undefined) defender.optimizer = listField('defender.optimizer', d.optimizer, (w, x) => choiceField(w, x, OPTIMIZERS), [])
   if (d.lambda !== undefined) defender.lambda = listField('defender.lambda', d.lambda, (w, x) => numberField(w, x, (l) => l >= 0, 'a number ≥ 0'), [])
   const defenses = listField('defenses', raw.defenses, (w, x) => choiceField(w, x, DEFENSES), [...DEFENSES])
   const removeFraction =
@@ -368,11 +381,11 @@ export function expandCells(spec: ExperimentSpec): Cell[] {
             const attackId = `${dataset.name}-${attack.label}-eps${eps}-${knowledge}-s${seed}-${shortHash(run)}`
             for (const lambda of spec.defender.lambda ?? [dataset.lambda]) {
               for (const loss of spec.defender.loss) {
-                for (const optimizer of spec.defender.optimizer) {
+                for (const optimizer of spec.defender.optimizer ?? [undefined]) {
                   const defender = { lambda, loss, optimizer }
                   const scoring = { attackId, defender, defenses: spec.defenses, removeFraction: spec.removeFraction }
                   cells.push({
-                    id: `${attackId}.lambda${lambda}-${loss}-${optimizer}-${shortHash(scoring)}`,
+                    id: `${attackId}.lambda${lambda}-${loss}${optimizer === undefined ? '' : `-${optimizer}`}-${shortHash(scoring)}`,
                     attackId,
                     ...run,
                     defender,
