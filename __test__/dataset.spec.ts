@@ -74,6 +74,21 @@ async function badFile(t: import('ava').ExecutionContext, text: string, d?: numb
   return { err: err!, path }
 }
 
+test('loadDataset stops on an AbortSignal, before or during the read', async (t) => {
+  const path = join(tmp(), 'big.svm')
+  const n = 400_000
+  writeFileSync(path, Array.from({ length: n }, (_, i) => `${i % 2 ? 1 : -1} 1:${i % 7} 3:1`).join('\n'))
+  const before = new AbortController()
+  before.abort()
+  await t.throwsAsync(loadDataset(path, { signal: before.signal }), { instanceOf: PoisonkitError, code: 'ERR_ABORTED', message: /big\.svm/ })
+  // Aborted as soon as it is queued: the read stops at its next poll (or never starts).
+  const during = new AbortController()
+  const running = loadDataset(path, { signal: during.signal })
+  during.abort()
+  await t.throwsAsync(running, { instanceOf: PoisonkitError, code: 'ERR_ABORTED' })
+  t.is((await loadDataset(path, { signal: new AbortController().signal })).n, n)
+})
+
 test('bad svmlight input names the file and line and has a stable code', async (t) => {
   const cases: [string, string, number | undefined][] = [
     ['1 1:1\n-1 2:abc\n', 'ERR_PARSE', undefined],

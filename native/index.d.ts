@@ -292,7 +292,7 @@ export interface KktSolution {
 
 export declare function labelFlipAttack(train: Dataset, test: Dataset, options: AttackOptions, set?: FeasibleSet | undefined | null, progress?: AttackProgress | undefined | null, signal?: AbortSignal | undefined | null): Promise<AttackOutcome>
 
-export declare function loadDataset(path: string, options?: LoadOptions | undefined | null): Promise<Dataset>
+export declare function loadDataset(path: string, options?: LoadOptions | undefined | null, signal?: AbortSignal | undefined | null): Promise<Dataset>
 
 export interface LoadOptions {
   d?: number

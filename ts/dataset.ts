@@ -16,6 +16,8 @@ export interface LoadOptions {
   format?: Format
   /** CSV only: the label column, by 0-based position or header name (default: `label`, `y`, else the first). */
   labelColumn?: number | string
+  /** Stops the read (svmlight and CSV between blocks of lines, gzip between blocks of bytes); it rejects with `ERR_ABORTED`. */
+  signal?: AbortSignal
 }
 
 /** CSR arrays of a data set; `indptr` has n + 1 entries, indices are 0-based. */
@@ -144,14 +146,19 @@ function toLabels(labels: ArrayLike<number>): Int32Array {
 /** Reads a data set from a file (off the main thread). */
 export async function loadDataset(path: string, options: LoadOptions = {}): Promise<Dataset> {
   if (typeof path !== 'string' || path === '') invalidOption('path', path, 'must be a file path')
-  const { d, format, labelColumn } = options
+  const { d, format, labelColumn, signal } = options
   if (d !== undefined) count('d', d)
+  if (signal?.aborted) throw new PoisonkitError('ERR_ABORTED', `aborted before reading ${path}`)
   const handle = await nativeAsync(() =>
-    addon.loadDataset(path, {
-      d,
-      format,
-      labelColumn: labelColumn === undefined ? undefined : String(labelColumn),
-    }),
+    addon.loadDataset(
+      path,
+      {
+        d,
+        format,
+        labelColumn: labelColumn === undefined ? undefined : String(labelColumn),
+      },
+      signal,
+    ),
   )
   return new Dataset(handle)
 }

@@ -155,8 +155,8 @@ function readJson<T>(path: string): T | undefined {
   }
 }
 
-/** The train and test sets of a dataset spec. */
-export async function loadSpecData(dataset: DatasetSpec, specDir: string): Promise<[Dataset, Dataset]> {
+/** The train and test sets of a dataset spec; `signal` stops the reading of files. */
+export async function loadSpecData(dataset: DatasetSpec, specDir: string, signal?: AbortSignal): Promise<[Dataset, Dataset]> {
   if (dataset.synthetic !== undefined) {
     const { nTest = 1000, n = 2000, ...rest } = dataset.synthetic
     const all = makeBagOfWords({ ...rest, n: n + nTest })
@@ -164,7 +164,7 @@ export async function loadSpecData(dataset: DatasetSpec, specDir: string): Promi
     return [all.slice(rows(0, n)), all.slice(rows(n, n + nTest))]
   }
   const paths = (['train', 'test'] as const).map((which) => resolveDataPath(dataset, which, specDir))
-  const [train, test] = await loadAll(paths, dataset.d)
+  const [train, test] = await loadAll(paths, dataset.d, signal)
   return [train!, test!]
 }
 
@@ -242,7 +242,7 @@ export async function runExperiment(spec: ExperimentSpec, options: RunOptions): 
   let groupsDone = 0
   for (const [attackId, group] of groups) {
     const first = group[0]!
-    if (!data.has(first.dataset.name)) data.set(first.dataset.name, loadSpecData(first.dataset, specDir))
+    if (!data.has(first.dataset.name)) data.set(first.dataset.name, loadSpecData(first.dataset, specDir, signal))
     const [train, test] = await data.get(first.dataset.name)!
     const optimizers = group.map((cell) => cellOptimizer(cell, train.numClasses))
     // Seconds left: the mean time of the attacks run so far, for the rest, less this one's elapsed.
@@ -254,7 +254,7 @@ export async function runExperiment(spec: ExperimentSpec, options: RunOptions): 
     let record = readJson<AttackRecord>(recordPath)
     let poison: Dataset
     if (record?.attackId === attackId && existsSync(join(out, record.poison))) {
-      poison = await loadDataset(join(out, record.poison), { d: train.d })
+      poison = await loadDataset(join(out, record.poison), { d: train.d, signal })
     } else {
       report({ attackId, eta: eta() })
       const result = await runAttack(first, train, test, (attack) => report({ attackId, attack, eta: eta() }), signal)

@@ -88,7 +88,7 @@ fn minmax_fixture_within_reference_tolerance() {
             d: Some(D),
             ..Default::default()
         };
-        let poison = read_dataset(path.to_str().unwrap(), &options).unwrap();
+        let poison = read_dataset(path.to_str().unwrap(), &options, &|| false).unwrap();
         let e = evaluate_enron(&train, &test, Some(&poison));
         // No defense: the same deterministic problem, so exactly the same error.
         assert_eq!((e.none * 1035.0).round(), (none * 1035.0).round(), "{name}: none");

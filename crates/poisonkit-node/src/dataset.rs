@@ -6,7 +6,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use poisonkit_core::data::{self, Classes, Format, ReadOptions};
 
-use crate::guard::{count, count_or, guard, js_error};
+use crate::guard::{Cancel, count, count_or, guard, js_error};
 
 /// A labelled sparse data set held in native memory.
 #[napi]
@@ -160,6 +160,7 @@ pub struct LoadOptions {
 pub struct LoadTask {
     path: String,
     options: ReadOptions,
+    cancel: Cancel,
 }
 
 #[napi]
@@ -168,7 +169,8 @@ impl Task for LoadTask {
     type JsValue = Dataset;
 
     fn compute(&mut self) -> Result<Self::Output> {
-        guard(|| data::read_dataset(&self.path, &self.options))
+        let cancel = self.cancel.clone();
+        guard(|| data::read_dataset(&self.path, &self.options, &move || cancel.is_set()))
     }
 
     fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Self::JsValue> {
@@ -177,21 +179,28 @@ impl Task for LoadTask {
 }
 
 #[napi(ts_return_type = "Promise<Dataset>")]
-pub fn load_dataset(path: String, options: Option<LoadOptions>) -> Result<AsyncTask<LoadTask>> {
+pub fn load_dataset(
+    path: String,
+    options: Option<LoadOptions>,
+    signal: Option<AbortSignal>,
+) -> Result<AsyncTask<LoadTask>> {
     let o = options.unwrap_or_default();
     let d = o.d.map(|d| count("d", d)).transpose()?;
     let format = match o.format {
         Some(f) => Some(guard(|| Format::parse(&f))?),
         None => None,
     };
-    Ok(AsyncTask::new(LoadTask {
+    let cancel = Cancel::from_signal(signal.as_ref());
+    let task = LoadTask {
         path,
         options: ReadOptions {
             d,
             format,
             label_column: o.label_column,
         },
-    }))
+        cancel,
+    };
+    Ok(AsyncTask::with_optional_signal(task, signal))
 }
 
 #[napi(object)]

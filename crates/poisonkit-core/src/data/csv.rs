@@ -4,7 +4,7 @@
 use super::{Dataset, ReadOptions, classify_labels, label_from_f64};
 use crate::error::{Error, Location, Result};
 
-pub(super) fn parse(path: &str, text: &[u8], options: &ReadOptions) -> Result<Dataset> {
+pub(super) fn parse(path: &str, text: &[u8], options: &ReadOptions, should_stop: &dyn Fn() -> bool) -> Result<Dataset> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .trim(csv::Trim::All)
@@ -28,7 +28,10 @@ pub(super) fn parse(path: &str, text: &[u8], options: &ReadOptions) -> Result<Da
     let mut indptr = vec![0usize];
     let (mut indices, mut values, mut labels, mut lines) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut width = header.as_ref().map(|h| h.len());
-    for record in records {
+    for (i, record) in records.enumerate() {
+        if i % super::read::POLL_LINES == 0 && should_stop() {
+            return Err(Error::Aborted);
+        }
         let record = record.map_err(csv_error)?;
         let line = line_of(&record);
         let at = || Location::line(path, line);
@@ -119,7 +122,7 @@ mod tests {
             label_column: label_column.map(String::from),
             ..Default::default()
         };
-        parse("t.csv", text.as_bytes(), &options)
+        parse("t.csv", text.as_bytes(), &options, &|| false)
     }
 
     #[test]

@@ -57,8 +57,9 @@ pub struct ReadOptions {
     pub label_column: Option<String>,
 }
 
-/// Reads a data set from `path`.
-pub fn read_dataset(path: &str, options: &ReadOptions) -> Result<Dataset> {
+/// Reads a data set from `path`; `should_stop` is polled while it decompresses and every
+/// [`POLL_LINES`] lines of text.
+pub fn read_dataset(path: &str, options: &ReadOptions, should_stop: &dyn Fn() -> bool) -> Result<Dataset> {
     if options.d == Some(0) {
         return Err(Error::option("d", 0, "must be a positive number of features"));
     }
@@ -69,19 +70,84 @@ pub fn read_dataset(path: &str, options: &ReadOptions) -> Result<Dataset> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, &e))?;
     match format {
         Format::Npz => npz::parse(path, &bytes, options.d),
-        Format::Svmlight => svmlight::parse(path, &gunzip_if_needed(path, bytes)?, options.d),
-        Format::Csv => csv::parse(path, &gunzip_if_needed(path, bytes)?, options),
+        Format::Svmlight => svmlight::parse(
+            path,
+            &gunzip_if_needed(path, bytes, should_stop)?,
+            options.d,
+            should_stop,
+        ),
+        Format::Csv => csv::parse(path, &gunzip_if_needed(path, bytes, should_stop)?, options, should_stop),
     }
 }
 
+/// Lines of text parsed between two polls of `should_stop`.
+pub const POLL_LINES: usize = 1 << 16;
+
+/// Decompressed bytes between two polls of `should_stop`.
+const POLL_BYTES: u64 = 1 << 24;
+
 /// Decompresses `bytes` if they start with the gzip magic number (multi-member streams included).
-fn gunzip_if_needed(path: &str, bytes: Vec<u8>) -> Result<Vec<u8>> {
+fn gunzip_if_needed(path: &str, bytes: Vec<u8>, should_stop: &dyn Fn() -> bool) -> Result<Vec<u8>> {
     if !bytes.starts_with(&[0x1f, 0x8b]) {
         return Ok(bytes);
     }
     let mut out = Vec::with_capacity(bytes.len() * 5);
-    flate2::read::MultiGzDecoder::new(&bytes[..])
-        .read_to_end(&mut out)
-        .map_err(|e| Error::io(path, &e))?;
-    Ok(out)
+    let mut decoder = flate2::read::MultiGzDecoder::new(&bytes[..]);
+    loop {
+        if should_stop() {
+            return Err(Error::Aborted);
+        }
+        let read = (&mut decoder)
+            .take(POLL_BYTES)
+            .read_to_end(&mut out)
+            .map_err(|e| Error::io(path, &e))?;
+        if read == 0 {
+            return Ok(out);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::io::Write;
+
+    use super::*;
+
+    /// A file of `lines` svmlight lines, plain or gzip'd, in the temp folder.
+    fn svmlight_file(name: &str, lines: usize, gzip: bool) -> String {
+        let text: String = (0..lines)
+            .map(|i| format!("{} 1:{} 3:1\n", 1 - 2 * (i % 2) as i32, i % 7))
+            .collect();
+        let path = std::env::temp_dir().join(format!("poisonkit-read-{}-{name}", std::process::id()));
+        let bytes = if gzip {
+            let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            encoder.write_all(text.as_bytes()).unwrap();
+            encoder.finish().unwrap()
+        } else {
+            text.into_bytes()
+        };
+        std::fs::write(&path, bytes).unwrap();
+        path.to_str().unwrap().to_string()
+    }
+
+    #[test]
+    fn a_read_stops_when_asked_and_polls_as_it_goes() {
+        let lines = 3 * POLL_LINES + 5;
+        for (name, gzip) in [("stop.svm", false), ("stop.svm.gz", true)] {
+            let path = svmlight_file(name, lines, gzip);
+            let options = ReadOptions::default();
+            assert_eq!(read_dataset(&path, &options, &|| false).unwrap().n(), lines);
+            // Stopped at once, and stopped after a few polls: the parser polls every POLL_LINES lines.
+            let err = read_dataset(&path, &options, &|| true).unwrap_err();
+            assert_eq!(err.code(), "ERR_ABORTED", "{name}: {err}");
+            let polls = Cell::new(0);
+            let later = || {
+                polls.set(polls.get() + 1);
+                polls.get() > 3
+            };
+            assert_eq!(read_dataset(&path, &options, &later).unwrap_err().code(), "ERR_ABORTED");
+            std::fs::remove_file(&path).unwrap();
+        }
+    }
 }

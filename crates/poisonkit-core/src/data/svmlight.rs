@@ -7,12 +7,15 @@ use super::{Dataset, classify_labels, label_from_f64};
 use crate::error::{Error, Location, Result};
 
 /// Parses svmlight text. `path` is only used to name errors; `d` bounds the indices when given.
-pub(super) fn parse(path: &str, text: &[u8], d: Option<usize>) -> Result<Dataset> {
+pub(super) fn parse(path: &str, text: &[u8], d: Option<usize>, should_stop: &dyn Fn() -> bool) -> Result<Dataset> {
     let mut indptr = vec![0usize];
     let (mut indices, mut values, mut labels) = (Vec::new(), Vec::new(), Vec::new());
     let mut line_of_row = Vec::new();
     let mut max_index = 0u64;
     for (line_no, raw) in text.split(|&b| b == b'\n').enumerate() {
+        if line_no % super::read::POLL_LINES == 0 && should_stop() {
+            return Err(Error::Aborted);
+        }
         let line_no = line_no + 1;
         let at = || Location::line(path, line_no);
         let content = match raw.iter().position(|&b| b == b'#') {
@@ -145,7 +148,7 @@ mod tests {
     use super::*;
 
     fn parse_str(text: &str, d: Option<usize>) -> Result<Dataset> {
-        parse("t.svm", text.as_bytes(), d)
+        parse("t.svm", text.as_bytes(), d, &|| false)
     }
 
     #[test]
@@ -190,6 +193,7 @@ mod tests {
                     d: Some(3),
                     ..Default::default()
                 },
+                &|| false,
             );
             std::fs::remove_file(path).unwrap();
             assert_eq!(back.unwrap(), ds);

@@ -29,7 +29,7 @@ pub fn load(name: &str, d: usize) -> Option<(Dataset, Dataset)> {
     };
     let read = |split: &str| {
         let path = dir.join(format!("{name}.{split}.svm.gz"));
-        read_dataset(path.to_str().unwrap(), &options).unwrap()
+        read_dataset(path.to_str().unwrap(), &options, &|| false).unwrap()
     };
     Some((read("train"), read("test")))
 }
