@@ -116,3 +116,65 @@ pub fn sq_norm(values: &[f64]) -> f64 {
 pub fn dense_dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
+
+/// [`dense_dot`]`(v, x)` for every v of `vectors`, appended to `out`: up to four sums per pass over
+/// x, each accumulated in index order from −0.0 as `sum` does, so the results are bit for bit
+/// those of separate calls. The independent sums overlap in the pipeline, where one sum waits on
+/// each addition.
+pub fn dense_dots(vectors: &[&[f64]], x: &[f64], out: &mut Vec<f64>) {
+    for group in vectors.chunks(4) {
+        match group {
+            [a] => out.push(dense_dot(a, x)),
+            [a, b] => out.extend(dots([a, b], x)),
+            [a, b, c] => out.extend(dots([a, b, c], x)),
+            [a, b, c, d] => out.extend(dots([a, b, c, d], x)),
+            _ => unreachable!("chunks of one to four"),
+        }
+    }
+}
+
+/// N sums of products with x in one pass (the vectors as long as x at least).
+#[inline]
+fn dots<const N: usize>(vectors: [&[f64]; N], x: &[f64]) -> [f64; N] {
+    let vectors = vectors.map(|v| &v[..x.len()]);
+    let mut sums = [-0.0; N];
+    for (j, &xj) in x.iter().enumerate() {
+        for (sum, v) in sums.iter_mut().zip(&vectors) {
+            *sum += v[j] * xj;
+        }
+    }
+    sums
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::RngExt;
+
+    use super::*;
+    use crate::rng::seeded;
+
+    #[test]
+    fn dense_dots_are_bit_for_bit_separate_dots() {
+        let mut rng = seeded(3);
+        let d = 1001;
+        let mut random = || -> Vec<f64> {
+            (0..d)
+                .map(|_| rng.random_range(-1e3..1e3) * rng.random::<f64>())
+                .collect()
+        };
+        let x = random();
+        let vectors: Vec<Vec<f64>> = (0..9).map(|_| random()).collect();
+        for m in 0..=vectors.len() {
+            let refs: Vec<&[f64]> = vectors[..m].iter().map(|v| &v[..]).collect();
+            let mut out = vec![7.0];
+            dense_dots(&refs, &x, &mut out);
+            let separate: Vec<u64> = refs.iter().map(|v| dense_dot(v, &x).to_bits()).collect();
+            assert_eq!(out[0], 7.0);
+            assert_eq!(
+                out[1..].iter().map(|s| s.to_bits()).collect::<Vec<_>>(),
+                separate,
+                "{m} vectors"
+            );
+        }
+    }
+}
