@@ -193,6 +193,11 @@ test('multi-class data: the defender trains with AdaGrad unless the spec asks ot
   const sgd = run({ optimizer: ['sgd'] }, 'sgd')
   t.is(sgd.code, 2, sgd.stderr)
   t.regex(sgd.stderr, /error\[ERR_INVALID_SPEC\]: .*defender\.optimizer: sgd does not train the defender of dataset blobs \(3 classes: one of adagrad, exact\)/)
+  const exactAtZero = run({ lambda: [0], optimizer: ['exact'] }, 'zero')
+  t.is(exactAtZero.code, 2, exactAtZero.stderr)
+  t.regex(exactAtZero.stderr, /defender\.optimizer: exact needs λ > 0 for the multi-class defender of dataset blobs \(λ 0; adagrad trains at λ 0\)/)
+  // Both are caught before the attack runs.
+  for (const out of ['sgd', 'zero']) t.deepEqual(readdirSync(join(dir, out, 'attacks')), [])
 })
 
 test('poisonkit demo attacks the synthetic corpus and writes a PNG figure', (t) => {

@@ -207,6 +207,9 @@ function cellOptimizer(cell: Cell, numClasses: number): Optimizer {
     const data = numClasses > 0 ? `${numClasses} classes` : '±1 labels'
     throw new PoisonkitError('ERR_INVALID_SPEC', `defender.optimizer: ${asked} does not train the defender of dataset ${cell.dataset.name} (${data}: one of ${fits.join(', ')})`)
   }
+  if (numClasses > 0 && asked === 'exact' && !(cell.defender.lambda > 0)) {
+    throw new PoisonkitError('ERR_INVALID_SPEC', `defender.optimizer: exact needs λ > 0 for the multi-class defender of dataset ${cell.dataset.name} (λ ${cell.defender.lambda}; adagrad trains at λ 0)`)
+  }
   return asked
 }
 
