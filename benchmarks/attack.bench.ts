@@ -19,6 +19,9 @@
  *   npm run bench:kkt -- --no-baseline     skip the Python evaluator
  *   npm run bench:kkt -- --skip-enron      only the cases asked for by the flags above
  *   npm run bench:kkt -- --only TEXT       only the cases whose name contains TEXT
+ *   npm run bench:kkt -- --seeds N         also seeds 1..N−1 of each case (attack and rounding seeds): the
+ *                                          spread of the minimum over the defenses that one paper figure
+ *                                          (a single run) should be read against
  *
  * Needs $POISONKIT_DATA (default ../shared/data).
  */
@@ -140,8 +143,16 @@ function sklearn(c: Case, poisonPath: string): string {
 }
 
 const pct = (x: number | undefined) => (x === undefined ? 'n/a' : `${(100 * x).toFixed(2)}%`)
-const onlyAt = process.argv.indexOf('--only')
-const only = onlyAt >= 0 ? (process.argv[onlyAt + 1] ?? '') : undefined
+const valueOf = (name: string) => {
+  const at = process.argv.indexOf(`--${name}`)
+  return at >= 0 ? (process.argv[at + 1] ?? '') : undefined
+}
+const only = valueOf('only')
+const seeds = Number(valueOf('seeds') ?? 1)
+if (!(Number.isSafeInteger(seeds) && seeds >= 1)) {
+  console.error(`--seeds ${valueOf('seeds')}: must be a whole number ≥ 1`)
+  process.exit(2)
+}
 const selected = only === undefined ? cases : cases.filter((c) => c.name.includes(only))
 if (selected.length === 0) {
   console.error(`no case matches --only ${only}; the cases: ${cases.map((c) => c.name).join('; ')}`)
@@ -155,14 +166,14 @@ for (const c of selected) {
   console.error(`poisonkit: ${attack} attack on ${c.name} ...`)
   const onProgress = (p: AttackProgress) => console.error(`  ${p.phase} ${p.done}/${p.total}, best ${pct(p.best)}, ${p.seconds.toFixed(0)} s`)
   const options = { train, test, lambda: c.lambda, eps: c.eps ?? 0.03, set, onProgress, progressInterval: 30_000, ...c.options }
-  const runs: Record<string, () => Promise<AttackResult>> = {
-    kkt: () => kktAttack(options),
-    minmax: () => minmaxAttack(options),
-    influence: () => influenceAttack(options),
-    labelflip: () => labelFlipAttack(options),
-    alfa: () => alfaAttack(options),
+  const runs: Record<string, (o: typeof options & { seed?: number }) => Promise<AttackResult>> = {
+    kkt: kktAttack,
+    minmax: minmaxAttack,
+    influence: influenceAttack,
+    labelflip: labelFlipAttack,
+    alfa: alfaAttack,
   }
-  const r = await runs[c.run ?? attack]!()
+  const r = await runs[c.run ?? attack]!(options)
   const reached17 = r.curve.find((p) => p.minError >= 0.17)
   const sweep = r.curve.at(-1)!.seconds
   const poisonPath = join(out, `${c.data}-${r.selection.min.toFixed(4)}.svm`)
@@ -187,6 +198,15 @@ for (const c of selected) {
   const dev = c.options.knowledge === 'train' ? 'training data' : 'test set'
   const among = full.length < r.candidates.length ? `, among the ${full.length} scored in full` : ''
   console.log(`  per defense   the best candidate against each defense alone, on the ${dev}${among}: ${targeted.join(', ')}`)
+  if (seeds > 1) {
+    const mins = [r.evaluation.min]
+    for (let seed = 1; seed < seeds; seed++) {
+      console.error(`poisonkit: ${attack} attack on ${c.name}, seed ${seed} ...`)
+      mins.push((await runs[c.run ?? attack]!({ ...options, seed })).evaluation.min)
+    }
+    const mean = mins.reduce((a, b) => a + b, 0) / mins.length
+    console.log(`  ${`seeds 0–${seeds - 1}`.padEnd(14)}min ${mins.map(pct).join(', ')}; mean ${pct(mean)}, from ${pct(Math.min(...mins))} to ${pct(Math.max(...mins))}`)
+  }
   console.log(`  paper         ${c.paper}`)
   if (c.run === 'alfa' || c.data === 'mnist17') {
     const clean = await evaluate({ train, test, lambda: c.lambda })
