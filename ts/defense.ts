@@ -19,6 +19,9 @@ export const DEFENSES = ['l2', 'slab', 'loss', 'svd', 'knn'] as const
 /** One of the five defenses. */
 export type DefenseName = (typeof DEFENSES)[number]
 
+/** How a defender trains: `'exact'` to its optimum, `'sgd'` one pass of SGD (binary), `'adagrad'` the paper's multi-class AdaGrad. */
+export type Optimizer = 'exact' | 'sgd' | 'adagrad'
+
 /** Options of `evaluate`. */
 export interface EvaluateOptions {
   /** Clean training data. */
@@ -36,7 +39,7 @@ export interface EvaluateOptions {
    * stochastic gradient descent in a seeded order (paper §6.3). Multi-class: `'adagrad'`, the
    * paper's (default), or `'exact'`, the Crammer–Singer optimum at λ > 0 (see `trainMulticlass`).
    */
-  optimizer?: 'exact' | 'sgd' | 'adagrad'
+  optimizer?: Optimizer
   /** Defenses to run (all five). */
   defenses?: DefenseName[]
   /** Fraction p of every class each defense removes, in (0, 1) (0.05, as the reference). */

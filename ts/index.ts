@@ -44,7 +44,7 @@ export {
   type SetSolution,
   type UpperBound,
 } from './feasible.js'
-export { DEFENSES, evaluate, type DefenseName, type DefenseTiming, type EvaluateOptions, type Evaluation } from './defense.js'
+export { DEFENSES, evaluate, type DefenseName, type DefenseTiming, type EvaluateOptions, type Evaluation, type Optimizer } from './defense.js'
 export {
   LinearModel,
   hessianVectorProduct,

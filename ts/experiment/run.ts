@@ -25,10 +25,10 @@ import {
   type CurvePoint,
 } from '../attack.js'
 import { loadDataset, makeBagOfWords, type Dataset } from '../dataset.js'
-import { evaluate, type Evaluation } from '../defense.js'
+import { evaluate, type Evaluation, type Optimizer } from '../defense.js'
 import { loadAll } from '../cli/load.js'
 import { PoisonkitError } from '../errors.js'
-import { defaultOptimizer, expandCells, resolveDataPath, type Cell, type DatasetSpec, type Defender, type ExperimentSpec, type Optimizer } from './spec.js'
+import { defaultOptimizer, expandCells, resolveDataPath, type Cell, type DatasetSpec, type Defender, type ExperimentSpec } from './spec.js'
 
 /** Where a running experiment is. */
 export interface ExperimentProgress {

@@ -13,7 +13,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { dirname, isAbsolute, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import type { BagOfWordsOptions } from '../dataset.js'
-import { DEFENSES, type DefenseName } from '../defense.js'
+import { DEFENSES, type DefenseName, type Optimizer } from '../defense.js'
 import { PoisonkitError } from '../errors.js'
 import { UPPER_BOUND_RULE, isUpperBound } from '../feasible.js'
 
@@ -120,8 +120,6 @@ export interface DefenderSpec {
   optimizer?: Optimizer[]
 }
 
-/** How a defender trains (see `EvaluateOptions.optimizer`). */
-export type Optimizer = 'exact' | 'sgd' | 'adagrad'
 const OPTIMIZERS = ['exact', 'sgd', 'adagrad'] as const
 
 /** The optimizer a defender of `numClasses` classes (0: ±1 labels) trains with when none is asked. */
