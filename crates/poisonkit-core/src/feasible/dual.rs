@@ -19,7 +19,7 @@ use nalgebra::{DMatrix, DVector};
 
 use super::{ClassSet, FeasibleSet};
 use crate::error::{Error, Result};
-use crate::linalg::{dense_dot, dense_dots};
+use crate::linalg::dense_dot;
 
 /// Steps of one ascent: enough for any projection seen; the proximal steps of the KKT program,
 /// which start close to their solution, use fewer (a failure there is f64 running out).
@@ -89,13 +89,7 @@ impl<'a> Constraints<'a> {
     pub fn sphere_q(&self, x: &[f64]) -> f64 {
         let mu = &self.class.centroid;
         if self.relaxed {
-            // Σ f(x_j) and μ·x in one pass, each summed in index order as `sum` would.
-            let (mut envelope, mut mu_x) = (-0.0, -0.0);
-            for (&v, &m) in x.iter().zip(mu) {
-                envelope += super::envelope(v);
-                mu_x += m * v;
-            }
-            envelope - 2.0 * mu_x + self.mu_sq
+            x.iter().map(|&v| super::envelope(v)).sum::<f64>() - 2.0 * dense_dot(mu, x) + self.mu_sq
         } else {
             x.iter().zip(mu).map(|(a, b)| (a - b) * (a - b)).sum()
         }
@@ -106,13 +100,7 @@ impl<'a> Constraints<'a> {
         if let Some(r) = self.sphere {
             out.push(0.5 * (sphere_q - r * r));
         }
-        let normals: Vec<&[f64]> = self.linear.iter().map(|(n, _)| &n[..]).collect();
-        let first = out.len();
-        dense_dots(&normals, x, out);
-        out[first..]
-            .iter_mut()
-            .zip(&self.linear)
-            .for_each(|(g, (_, h))| *g -= h);
+        out.extend(self.linear.iter().map(|(n, h)| dense_dot(n, x) - h));
     }
 
     /// The constraints' gradients in feature j at x_j, in multiplier order.
