@@ -27,11 +27,21 @@ test('kktAttack on count data: integer points, the split honoured, progress to t
   // 4 decoys × 7 or 8 splits, then 7 more roundings of each of the 5 leaders.
   t.is(a.decoys, 4)
   t.true(a.candidates.length >= 4 * 7 + 35 && a.candidates.length <= 4 * 8 + 35, `${a.candidates.length} candidates`)
-  // The curve is the running best, ending at the winner's score; the final evaluation has all five.
+  // The curve is the running best by the scoring defenses; the shortlist, the best of those, is
+  // scored again by all five and the winner is its best; the final evaluation has all five.
   t.true(a.curve.every((p, i) => i === 0 || (p.minError >= a.curve[i - 1]!.minError && p.seconds >= a.curve[i - 1]!.seconds)))
-  t.is(a.curve.at(-1)!.minError, a.selection.min)
+  t.is(a.curve.at(-1)!.minError, Math.max(...a.candidates.map((c) => c.minError)))
+  const listed = a.candidates.filter((c) => c.shortlistMin !== undefined)
+  t.true(listed.length >= 1 && listed.length <= 10, `${listed.length} on the shortlist`)
+  for (const c of listed) t.deepEqual(Object.keys(c.errors).sort(), ['knn', 'l2', 'loss', 'slab', 'svd'])
+  t.is(a.selection.min, Math.max(...listed.map((c) => c.shortlistMin!)))
+  t.deepEqual(Object.keys(a.selection.timing).sort(), ['knn', 'l2', 'loss', 'slab', 'svd'])
   for (const d of ['l2', 'slab', 'loss', 'svd', 'knn'] as const) t.true(a.evaluation[d]! >= 0 && a.evaluation[d]! <= 1, d)
-  t.deepEqual(Object.keys(a.selection.timing).sort(), ['l2', 'loss', 'slab'])
+  // Without it the scoring defenses select, as the reference.
+  const reference = await kktAttack({ ...options, shortlist: 0 })
+  t.true(reference.candidates.every((c) => c.shortlistMin === undefined))
+  t.is(reference.selection.min, a.curve.at(-1)!.minError)
+  t.deepEqual(Object.keys(reference.selection.timing).sort(), ['l2', 'loss', 'slab'])
   // Progress: decoys first, then candidates counting up to the total, then the evaluation.
   t.is(seen[0]!.phase === 'decoys' || seen[0]!.phase === 'candidates', true)
   const sweep = seen.filter((p) => p.phase === 'candidates')
@@ -57,6 +67,7 @@ test('kktAttack rejects bad options with a code and stops on an abort', async (t
     [{ quantiles: [0.1, 1.5] }, /quantiles/],
     [{ copies: [0] }, /option copies = 0/],
     [{ roundingTrials: 0 }, /option roundingTrials = 0/],
+    [{ shortlist: -1 }, /option shortlist = -1/],
     [{ defenses: ['l2', 'pca'] }, /option defenses = pca/],
     [{ lossPercentile: 120 }, /option lossPercentile = 120/],
     [{ scoreAll: 'yes' }, /option scoreAll = yes/],

@@ -103,6 +103,8 @@ export interface AttackOptions {
   refitEvery?: number
   /** KKT: each program solved again this many times against refitted sets. */
   refitRounds?: number
+  /** KKT: the best candidates scored again by all five defenses. */
+  shortlist?: number
   scoreEvery?: number
   temperature?: number
   /** alfa: at most this many copies of one pool point. */
@@ -156,6 +158,8 @@ export interface CandidateScore {
   /** The test error under each scoring defense, in the order scored. */
   errors: Array<DefenseError>
   minError: number
+  /** The minimum over all five defenses, for a candidate of the shortlist. */
+  shortlistMin?: number
   /** Scoring stopped early: the candidate could no longer lead. */
   partial: boolean
   seconds: number

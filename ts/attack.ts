@@ -3,7 +3,8 @@
  * Algorithm 3), then
  * - the KKT attack (§4.2, Algorithm 4): per decoy and class split (ε₊, ε₋), two poison points whose
  *   hinge gradients make the decoy optimal for the defender, inside the feasible set the defenses
- *   cannot see past; candidates scored by the attack-time defenses (L2, slab, loss, as the reference);
+ *   cannot see past; candidates scored by the attack-time defenses (L2, slab, loss, as the reference),
+ *   the best few (`shortlist`) again by all five;
  * - the min-max attack (§4.3, Algorithm 5): per decoy, online steps on the defender against the
  *   feasible point of highest loss, kept within a loss cap under the decoy; candidates scored by all
  *   five defenses; `basic: true` runs it once without a decoy (min-max-basic).
@@ -88,6 +89,8 @@ export interface KktAttackOptions extends AttackOptions {
   lossPercentile?: number
   /** Solve each candidate's program this many more times, against its sets refitted on clean + its poison (iterative optimization, Algorithm 1; 0). */
   refitRounds?: number
+  /** How many of the best candidates by `defenses` are scored again by all five, the best of them by that score winning (10; 0: `defenses` alone select, as the reference). No effect when `defenses` are all five. */
+  shortlist?: number
 }
 
 /** Options of `minmaxAttack`. */
@@ -164,8 +167,10 @@ export interface CandidateScore {
   /** Test error on the attacker's dev data under each scoring defense (the attack-time defenses),
    * run cheapest first. */
   errors: Partial<Record<DefenseName, number>>
-  /** The minimum of `errors`: the candidate's score (an upper bound of it if `partial`). */
+  /** The minimum over the scoring defenses: the candidate's score in the sweep and the anytime curve (an upper bound of it if `partial`). */
   minError: number
+  /** For a candidate of the KKT shortlist, the minimum over all five defenses (then in `errors`): the shortlist competes on it. */
+  shortlistMin?: number
   /** Scoring stopped before the last defense because the minimum so far was already below the
    * winner's score (or, when leaders are refined, the last leader's): the candidate could
    * neither win nor lead, so the selection is that of a full scoring. */
@@ -200,7 +205,7 @@ export interface AttackResult {
   epsPos: number
   /** Poison with label −1, as a fraction of n. */
   epsNeg: number
-  /** How the winner scored when it was selected (the attack-time defenses, on the attacker's dev data). */
+  /** How the winner scored when it was selected (the attack-time defenses, all five for the KKT shortlist, on the attacker's dev data). */
   selection: Evaluation
   /** The poison against `evaluationDefenses` on the test set. */
   evaluation: Evaluation
@@ -237,8 +242,8 @@ export async function kktAttack(options: KktAttackOptions): Promise<KktAttackRes
   if (options.lossPercentile !== undefined && !(finiteNumber('lossPercentile', options.lossPercentile) >= 0 && options.lossPercentile <= 100)) {
     invalidOption('lossPercentile', options.lossPercentile, 'must lie in [0, 100]')
   }
-  if (options.refitRounds !== undefined) count('refitRounds', options.refitRounds)
-  const own = { lossPercentile: options.lossPercentile, refitRounds: options.refitRounds }
+  for (const name of ['refitRounds', 'shortlist'] as const) if (options[name] !== undefined) count(name, options[name])
+  const own = { lossPercentile: options.lossPercentile, refitRounds: options.refitRounds, shortlist: options.shortlist }
   const { stepSize: _step, iteration: _iteration, ...result } = await run(addon.kktAttack, options, own)
   return { ...result, decoy: result.decoy!, residual: result.residual! }
 }
@@ -403,6 +408,7 @@ async function run(
       iteration: c.iteration ?? undefined,
       errors: Object.fromEntries(c.errors.map((e) => [e.defense, e.testError])),
       minError: c.minError,
+      shortlistMin: c.shortlistMin ?? undefined,
       partial: c.partial,
       seconds: c.seconds,
     })),

@@ -28,8 +28,9 @@ const shared = `  --train F              clean training data (svmlight/libsvm, C
 /** Each kind's description and options. */
 const sections: Record<keyof typeof kindOptions, string> = {
   kkt: `kkt: the KKT attack (paper §4.2): decoy parameters, then per decoy and class split two poison points
-whose gradients make the decoy optimal, inside the feasible set; the candidate with the highest
-minimum test error over the attack-time defenses wins and is evaluated against all five.
+whose gradients make the decoy optimal, inside the feasible set; the candidates with the highest
+minimum test error over the attack-time defenses are scored again by all five, the best of them
+wins and is evaluated against all five on the test set.
 
 ${shared}
   --repeats R            rounding group size: copies sharing one rounding (2, as the reference's README;
@@ -37,7 +38,9 @@ ${shared}
   --rounding-trials K    roundings tried for each of the leading candidates (8; 1 as the reference)
   --defenses LIST        defenses that score the candidates (l2,slab,loss)
   --iterative K          solve each program K more times against its sets refitted on clean +
-                         its poison (paper Algorithm 1)`,
+                         its poison (paper Algorithm 1)
+  --shortlist K          the best K candidates by --defenses are scored again by all five, the best
+                         of them wins (10; 0: --defenses alone select, as the reference)`,
   minmax: `minmax: the min-max attack (paper §4.3): per decoy, online steps on the defender against the
 feasible point of highest loss, kept within a loss cap under the decoy; the decoy whose poison has
 the highest minimum test error over the five defenses wins.
@@ -128,7 +131,7 @@ const sharedOptions = {
 } as const
 
 const kindOptions = {
-  kkt: { iterative: { type: 'string' } },
+  kkt: { iterative: { type: 'string' }, shortlist: { type: 'string' } },
   minmax: { basic: { type: 'boolean', default: false }, 'all-decoys': { type: 'boolean', default: false }, iterative: { type: 'string' } },
   influence: {
     basic: { type: 'boolean', default: false },
@@ -192,7 +195,7 @@ async function attackCommand(kind: keyof typeof kindOptions, argv: string[]): Pr
   let result: AttackResult & { residual?: number; stepSize?: number; iteration?: number }
   try {
     result = await {
-      kkt: () => kktAttack({ ...options, refitRounds: countOption('iterative') }),
+      kkt: () => kktAttack({ ...options, refitRounds: countOption('iterative'), shortlist: countOption('shortlist') }),
       minmax: () =>
         minmaxAttack({ ...options, basic: o.basic === true, prune: o['all-decoys'] ? false : undefined, refitEvery: countOption('iterative') }),
       influence: () =>

@@ -60,7 +60,7 @@ const INFLUENCE_OPTIONS: Record<string, OptionRule> = {
 }
 /** Each attack's own options (see the attack functions' option types). */
 const ATTACK_OPTIONS: Record<AttackName, Record<string, OptionRule>> = {
-  kkt: { lossPercentile: (v) => (isNumber(v) && v >= 0 && v <= 100 ? undefined : 'must lie in [0, 100]'), refitRounds: integer(0) },
+  kkt: { lossPercentile: (v) => (isNumber(v) && v >= 0 && v <= 100 ? undefined : 'must lie in [0, 100]'), refitRounds: integer(0), shortlist: integer(0) },
   minmax: { eta: positive, burn: nonnegative, lossCap: positive, refitEvery: integer(1) },
   'minmax-basic': { eta: positive, burn: nonnegative, refitEvery: integer(1) },
   influence: INFLUENCE_OPTIONS,

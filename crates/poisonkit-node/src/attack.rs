@@ -55,6 +55,8 @@ pub struct AttackOptions {
     pub refit_every: Option<f64>,
     /// KKT: each program solved again this many times against refitted sets.
     pub refit_rounds: Option<f64>,
+    /// KKT: the best candidates scored again by all five defenses.
+    pub shortlist: Option<f64>,
     pub score_every: Option<f64>,
     pub temperature: Option<f64>,
     /// alfa: at most this many copies of one pool point.
@@ -154,6 +156,8 @@ pub struct CandidateScore {
     /// The test error under each scoring defense, in the order scored.
     pub errors: Vec<DefenseError>,
     pub min_error: f64,
+    /// The minimum over all five defenses, for a candidate of the shortlist.
+    pub shortlist_min: Option<f64>,
     /// Scoring stopped early: the candidate could no longer lead.
     pub partial: bool,
     pub seconds: f64,
@@ -176,6 +180,7 @@ impl From<&attack::Candidate> for CandidateScore {
                 })
                 .collect(),
             min_error: c.min_error,
+            shortlist_min: c.shortlist_min,
             partial: c.partial,
             seconds: c.finished,
         }
@@ -547,6 +552,7 @@ pub fn kkt_attack(
     kkt.refine = positive_count("refine", o.refine, kkt.refine)?;
     kkt.score_all = o.score_all.unwrap_or(false);
     kkt.refit_rounds = count_or("refitRounds", o.refit_rounds, 0)?;
+    kkt.shortlist = count_or("shortlist", o.shortlist, kkt.shortlist)?;
     if let Some(p) = o.loss_percentile {
         kkt.loss_percentile = p;
     }

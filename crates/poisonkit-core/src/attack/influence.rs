@@ -304,7 +304,7 @@ pub fn influence_attack(
         (train_set, dev),
         &options.evaluation,
         (start, options.snapshots() * options.step_sizes.len() + extra),
-        (if extra > 0 { options.refine } else { 0 }, options.score_all),
+        (if extra > 0 { options.refine } else { 0 }, 0, options.score_all),
         should_stop,
         progress,
     );
@@ -444,6 +444,7 @@ fn trajectory(
                 min_error: 0.0,
                 errors: Vec::new(),
                 partial: false,
+                shortlist_min: None,
                 finished: 0.0,
             };
             scored.push((sweep.score(item, candidate, snapshot)?, poison.clone()));

@@ -92,13 +92,14 @@ pub(super) fn score_single(
         min_error: 0.0,
         errors: Vec::new(),
         partial: false,
+        shortlist_min: None,
         finished: 0.0,
     };
     let sweep = Sweep::new(
         (train_set, dev),
         evaluation,
         (start, 1),
-        (0, false),
+        (0, 0, false),
         should_stop,
         progress,
     );

@@ -266,6 +266,7 @@ pub fn minmax_attack<M: Player>(
         (start, order.len() + extra),
         (
             if extra > 0 { options.refine.min(order.len()) } else { 0 },
+            0,
             options.score_all,
         ),
         should_stop,
@@ -291,6 +292,7 @@ pub fn minmax_attack<M: Player>(
             min_error: 0.0,
             errors: Vec::new(),
             partial: false,
+            shortlist_min: None,
             finished: 0.0,
         };
         sweep.score(item, candidate, poison)

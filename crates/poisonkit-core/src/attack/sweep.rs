@@ -7,9 +7,15 @@
 //! already below the score of the last leader among those finished (the winner, or the last of
 //! the leaders refined afterwards) is not scored further: its score could only fall, so it can
 //! neither win nor lead. The winner and the leaders are those of a full scoring.
+//!
+//! Shortlist (an extension of the reference's selection, for attacks scored by fewer than the five
+//! defenses, KKT by default): the best few candidates by the scoring defenses are scored again by
+//! all five, and only they compete, on that score. The anytime curve stays that of the sweep.
 
 use std::sync::Mutex;
 use std::time::Instant;
+
+use rayon::prelude::*;
 
 use crate::data::Dataset;
 use crate::defense::{Defense, Evaluation, EvaluationOptions, evaluate_until};
@@ -38,10 +44,13 @@ pub struct Candidate {
     pub step_size: Option<f64>,
     /// The gradient steps taken before it (influence attack only).
     pub iteration: Option<usize>,
-    /// The minimum test error over the defenses.
+    /// The minimum test error over the scoring defenses.
     pub min_error: f64,
-    /// The test error under each defense, in the order scored.
+    /// The test error under each defense, in the order scored (all five for the shortlist).
     pub errors: Vec<(Defense, f64)>,
+    /// The minimum test error over all five defenses, for a candidate of the shortlist: the
+    /// shortlist competes on it.
+    pub shortlist_min: Option<f64>,
     /// Scoring stopped before the last defense: `min_error` is only an upper bound, below the
     /// leaders' scores.
     pub partial: bool,
@@ -120,6 +129,8 @@ pub(super) struct Sweep<'a> {
     /// How many leading candidates must be ranked exactly (at least the winner; all of them
     /// when every candidate is scored in full).
     leaders: usize,
+    /// How many leading candidates are scored again by all five defenses (0: none).
+    shortlist: usize,
     state: Mutex<State>,
     progress: &'a (dyn Fn(Progress) + Sync),
 }
@@ -133,12 +144,14 @@ struct State {
 
 impl<'a> Sweep<'a> {
     /// A sweep of `total` candidates, timed from `start`, whose `leaders` best candidates are
-    /// refined afterwards (0: only the winner matters); `score_all` turns the pruning off.
+    /// refined afterwards (0: only the winner matters) and whose `shortlist` best are scored again
+    /// by all five defenses (0: none; no effect when they score already); `score_all` turns the
+    /// pruning off.
     pub fn new(
         (train, dev): (&'a Dataset, &'a Dataset),
         evaluation: &EvaluationOptions,
         (start, total): (Instant, usize),
-        (leaders, score_all): (usize, bool),
+        (leaders, shortlist, score_all): (usize, usize, bool),
         should_stop: &'a (dyn Fn() -> bool + Sync),
         progress: &'a (dyn Fn(Progress) + Sync),
     ) -> Self {
@@ -146,16 +159,26 @@ impl<'a> Sweep<'a> {
         evaluation
             .defenses
             .sort_by_key(|d| CHEAPEST_FIRST.iter().position(|c| c == d));
+        let shortlist = if evaluation.defenses.len() < CHEAPEST_FIRST.len() {
+            shortlist
+        } else {
+            0
+        };
         Sweep {
             train,
             dev,
             evaluation,
             should_stop,
             start,
-            leaders: if score_all { usize::MAX } else { leaders.max(1) },
+            leaders: if score_all {
+                usize::MAX
+            } else {
+                leaders.max(shortlist).max(1)
+            },
+            shortlist,
             state: Mutex::new(State {
                 done: 0,
-                total,
+                total: total + shortlist,
                 leading: Vec::new(),
             }),
             progress,
@@ -187,18 +210,24 @@ impl<'a> Sweep<'a> {
             state.leading.insert(at, score);
             state.leading.truncate(self.leaders);
         }
+        self.report(&state);
+    }
+
+    /// Takes `k` candidates that will not run (a trajectory that stopped early, the rest of a
+    /// shortlist) off the total and reports.
+    pub fn forfeit(&self, k: usize) {
+        let mut state = self.state();
+        state.total = state.total.saturating_sub(k);
+        self.report(&state);
+    }
+
+    fn report(&self, state: &State) {
         (self.progress)(Progress {
             done: state.done,
             total: state.total,
             best: state.leading.first().copied().unwrap_or(0.0),
             seconds: self.seconds(),
         });
-    }
-
-    /// Takes `k` candidates that will not run (a trajectory that stopped early) off the total.
-    pub fn forfeit(&self, k: usize) {
-        let mut state = self.state();
-        state.total = state.total.saturating_sub(k);
     }
 
     /// Scores `poison` on the dev data (until it cannot lead) and counts it; `candidate` gets its
@@ -225,15 +254,76 @@ impl<'a> Sweep<'a> {
         })
     }
 
-    /// The winner, the curve and the candidates of a non-empty sweep.
+    /// Scores the shortlist, the best outcomes (ties: the earlier item, then the earlier outcome),
+    /// again by all five defenses, a thread's worth at a time in rank order. It stops at the first
+    /// outcome whose score is below the best five-defense score so far: that score is an upper
+    /// bound of its own five-defense score, and of all those after it.
+    pub fn shortlist(&self, outcomes: &mut [Scored]) -> Result<()> {
+        let mut ranked: Vec<usize> = (0..outcomes.len())
+            .filter(|&o| !outcomes[o].candidate.partial)
+            .collect();
+        ranked.sort_by(|&a, &b| {
+            let (x, y) = (&outcomes[a], &outcomes[b]);
+            y.candidate
+                .min_error
+                .total_cmp(&x.candidate.min_error)
+                .then(x.item.cmp(&y.item))
+        });
+        ranked.truncate(self.shortlist);
+        let mut all = self.evaluation.clone();
+        all.defenses = CHEAPEST_FIRST.to_vec();
+        let mut best = f64::NEG_INFINITY;
+        let mut scored = 0;
+        for chunk in ranked.chunks(rayon::current_num_threads()) {
+            let chunk: Vec<usize> = chunk
+                .iter()
+                .copied()
+                .filter(|&o| outcomes[o].candidate.min_error >= best)
+                .collect();
+            if chunk.is_empty() {
+                break;
+            }
+            let evaluations = chunk
+                .par_iter()
+                .map(|&o| {
+                    let evaluation = evaluate_until(
+                        self.train,
+                        self.dev,
+                        Some(&outcomes[o].poison),
+                        &all,
+                        self.should_stop,
+                        &|_| false,
+                    )?;
+                    self.tick(None);
+                    Ok(evaluation)
+                })
+                .collect::<Result<Vec<_>>>()?;
+            for (&o, evaluation) in chunk.iter().zip(evaluations) {
+                best = best.max(evaluation.min);
+                let candidate = &mut outcomes[o].candidate;
+                candidate.errors = evaluation.defenses.iter().map(|d| (d.defense, d.test_error)).collect();
+                candidate.shortlist_min = Some(evaluation.min);
+                outcomes[o].evaluation = evaluation;
+            }
+            scored += chunk.len();
+        }
+        self.forfeit(self.shortlist - scored);
+        Ok(())
+    }
+
+    /// The winner, the curve and the candidates of a non-empty sweep: the best of the shortlist
+    /// by its score over all five defenses if there is one, else the best by the scoring defenses.
     pub fn conclude(&self, mut outcomes: Vec<Scored>) -> AttackResult {
+        let rank = |o: &Scored| match o.candidate.shortlist_min {
+            Some(min) => (1, min),
+            None => (0, o.candidate.min_error),
+        };
         let best = (0..outcomes.len())
             .max_by(|&a, &b| {
-                let (x, y) = (&outcomes[a], &outcomes[b]);
-                x.candidate
-                    .min_error
-                    .total_cmp(&y.candidate.min_error)
-                    .then(y.item.cmp(&x.item))
+                let (x, y) = (rank(&outcomes[a]), rank(&outcomes[b]));
+                x.0.cmp(&y.0)
+                    .then(x.1.total_cmp(&y.1))
+                    .then(outcomes[b].item.cmp(&outcomes[a].item))
                     .then(b.cmp(&a))
             })
             .expect("at least one outcome");
