@@ -89,7 +89,7 @@ export interface KktAttackOptions extends AttackOptions {
   lossPercentile?: number
   /** Solve each candidate's program this many more times, against its sets refitted on clean + its poison (iterative optimization, Algorithm 1; 0). */
   refitRounds?: number
-  /** How many of the best candidates by `defenses` are scored again by all five, the best of them by that score winning (10; 0: `defenses` alone select, as the reference). No effect when `defenses` are all five. */
+  /** How many of the best programs (decoy and split, each by its best rounding) by `defenses` are scored again by all five, the best of them by that score winning (4; 0: `defenses` alone select, as the reference). No effect when `defenses` are all five. */
   shortlist?: number
 }
 

@@ -39,8 +39,9 @@ ${shared}
   --defenses LIST        defenses that score the candidates (l2,slab,loss)
   --iterative K          solve each program K more times against its sets refitted on clean +
                          its poison (paper Algorithm 1)
-  --shortlist K          the best K candidates by --defenses are scored again by all five, the best
-                         of them wins (10; 0: --defenses alone select, as the reference)`,
+  --shortlist K          the best K programs (decoy and split, by their best rounding) by --defenses
+                         are scored again by all five, the best of them wins (4; 0: --defenses alone
+                         select, as the reference)`,
   minmax: `minmax: the min-max attack (paper §4.3): per decoy, online steps on the defender against the
 feasible point of highest loss, kept within a loss cap under the decoy; the decoy whose poison has
 the highest minimum test error over the five defenses wins.

@@ -59,8 +59,9 @@ pub struct KktOptions {
     /// Score every candidate under every scoring defense, for a read per defense; by default a
     /// candidate that can no longer lead is scored no further (the selection is the same).
     pub score_all: bool,
-    /// How many of the best candidates by the scoring defenses are scored again by all five, the
-    /// best of them by that score winning (0: the scoring defenses select, as the reference).
+    /// How many of the best programs (decoy and split, each by its best rounding) by the scoring
+    /// defenses are scored again by all five, the best of them by that score winning (0: the
+    /// scoring defenses select, as the reference).
     pub shortlist: usize,
     /// Times each candidate's program is solved again against its sets refitted on clean +
     /// poison (Algorithm 1); 0 by default.
@@ -75,8 +76,8 @@ impl KktOptions {
     /// The reference's settings at `lambda` and `eps`: loss caps at the 90th percentile, no
     /// rounding, candidates scored by the attack-time defenses (L2, slab, loss) with the defender
     /// trained to a relative gap of 1e-4, seed 0; plus 8 roundings for each of the 5 leading
-    /// candidates when rounding, and the final choice among the 10 best by all five defenses
-    /// (the reference's three cannot see what k-NN and the SVD defense remove).
+    /// candidates when rounding, and the final choice among the 4 best programs by all five
+    /// defenses (the reference's three cannot see what k-NN and the SVD defense remove).
     pub fn new(lambda: f64, eps: f64) -> Self {
         let mut evaluation = scoring(lambda);
         evaluation.defenses = vec![Defense::L2, Defense::Slab, Defense::Loss];
@@ -89,7 +90,7 @@ impl KktOptions {
             rounding_trials: 8,
             refine: 5,
             score_all: false,
-            shortlist: 10,
+            shortlist: 4,
             refit_rounds: 0,
             evaluation,
             seed: 0,

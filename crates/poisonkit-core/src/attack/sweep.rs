@@ -5,12 +5,15 @@
 //!
 //! Branch and bound: the defenses run cheapest first, and a candidate whose minimum so far is
 //! already below the score of the last leader among those finished (the winner, or the last of
-//! the leaders refined afterwards) is not scored further: its score could only fall, so it can
-//! neither win nor lead. The winner and the leaders are those of a full scoring.
+//! the leaders refined afterwards; with a shortlist, also below the last of its work items, each
+//! by its best candidate) is not scored further: its score could only fall, so it can neither
+//! win nor lead. The winner and the leaders are those of a full scoring.
 //!
 //! Shortlist (an extension of the reference's selection, for attacks scored by fewer than the five
-//! defenses, KKT by default): the best few candidates by the scoring defenses are scored again by
-//! all five, and only they compete, on that score. The anytime curve stays that of the sweep.
+//! defenses, KKT by default): the best few candidates by the scoring defenses, one per work item,
+//! are scored again by all five with the defender trained to the final evaluation's tolerance,
+//! and only they compete, on that score. The anytime curve stays
+//! that of the sweep.
 
 use std::sync::Mutex;
 use std::time::Instant;
@@ -20,6 +23,7 @@ use rayon::prelude::*;
 use crate::data::Dataset;
 use crate::defense::{Defense, Evaluation, EvaluationOptions, evaluate_until};
 use crate::error::Result;
+use crate::model::SolverOptions;
 
 /// How a sweep scores its candidates by default: all five defenses, the defender trained to a
 /// relative gap of 1e-4 (the scores only rank candidates; the winner's final evaluation uses 1e-6).
@@ -129,21 +133,24 @@ pub(super) struct Sweep<'a> {
     /// How many leading candidates must be ranked exactly (at least the winner; all of them
     /// when every candidate is scored in full).
     leaders: usize,
-    /// How many leading candidates are scored again by all five defenses (0: none).
+    /// How many leading work items (a decoy and split, a snapshot; each by its best candidate, as
+    /// its other roundings are near copies) are scored again by all five defenses (0: none).
     shortlist: usize,
     state: Mutex<State>,
     progress: &'a (dyn Fn(Progress) + Sync),
 }
 
-/// Candidates done and in all, and the scores of the leaders so far (descending).
+/// Candidates done and in all, the scores of the leaders so far and the leading work items with
+/// their best scores (both descending).
 struct State {
     done: usize,
     total: usize,
     leading: Vec<f64>,
+    items: Vec<(usize, f64)>,
 }
 
 impl<'a> Sweep<'a> {
-    /// A sweep of `total` candidates, timed from `start`, whose `leaders` best candidates are
+    /// A sweep of `total` candidates, timed from `start`, whose `leaders` best work items are
     /// refined afterwards (0: only the winner matters) and whose `shortlist` best are scored again
     /// by all five defenses (0: none; no effect when they score already); `score_all` turns the
     /// pruning off.
@@ -170,16 +177,13 @@ impl<'a> Sweep<'a> {
             evaluation,
             should_stop,
             start,
-            leaders: if score_all {
-                usize::MAX
-            } else {
-                leaders.max(shortlist).max(1)
-            },
+            leaders: if score_all { usize::MAX } else { leaders.max(1) },
             shortlist,
             state: Mutex::new(State {
                 done: 0,
                 total: total + shortlist,
                 leading: Vec::new(),
+                items: Vec::new(),
             }),
             progress,
         }
@@ -190,10 +194,13 @@ impl<'a> Sweep<'a> {
     }
 
     /// Whether a candidate whose minimum so far is `min` can no longer lead: it is below the
-    /// last leader's score, once there are enough leaders.
+    /// last leader's score, once there are enough leaders, and below the last shortlisted work
+    /// item's, once there are enough of them.
     fn cannot_lead(&self, min: f64) -> bool {
         let state = self.state();
-        state.leading.len() == self.leaders && min < state.leading[self.leaders - 1]
+        state.leading.len() == self.leaders
+            && min < state.leading[self.leaders - 1]
+            && (self.shortlist == 0 || state.items.len() == self.shortlist && min < state.items[self.shortlist - 1].1)
     }
 
     /// Seconds since the start.
@@ -201,14 +208,28 @@ impl<'a> Sweep<'a> {
         self.start.elapsed().as_secs_f64()
     }
 
-    /// Counts a finished candidate with its score (None: no poison, or scored partially) and reports.
-    pub fn tick(&self, score: Option<f64>) {
+    /// Counts a finished candidate with its work item and score (None: no poison, or scored
+    /// partially) and reports.
+    pub fn tick(&self, scored: Option<(usize, f64)>) {
         let mut state = self.state();
         state.done += 1;
-        if let Some(score) = score {
+        if let Some((item, score)) = scored {
             let at = state.leading.partition_point(|&s| s >= score);
             state.leading.insert(at, score);
             state.leading.truncate(self.leaders);
+            if self.shortlist > 0 {
+                match state.items.iter().position(|&(i, _)| i == item) {
+                    Some(at) if state.items[at].1 >= score => {}
+                    known => {
+                        if let Some(at) = known {
+                            state.items.remove(at);
+                        }
+                        let at = state.items.partition_point(|&(_, s)| s >= score);
+                        state.items.insert(at, (item, score));
+                        state.items.truncate(self.shortlist);
+                    }
+                }
+            }
         }
         self.report(&state);
     }
@@ -245,7 +266,7 @@ impl<'a> Sweep<'a> {
         candidate.errors = evaluation.defenses.iter().map(|o| (o.defense, o.test_error)).collect();
         candidate.partial = evaluation.defenses.len() < self.evaluation.defenses.len();
         candidate.finished = self.seconds();
-        self.tick((!candidate.partial).then_some(candidate.min_error));
+        self.tick((!candidate.partial).then_some((item, candidate.min_error)));
         Ok(Scored {
             item,
             candidate,
@@ -254,10 +275,11 @@ impl<'a> Sweep<'a> {
         })
     }
 
-    /// Scores the shortlist, the best outcomes (ties: the earlier item, then the earlier outcome),
-    /// again by all five defenses, a thread's worth at a time in rank order. It stops at the first
-    /// outcome whose score is below the best five-defense score so far: that score is an upper
-    /// bound of its own five-defense score, and of all those after it.
+    /// Scores the shortlist, the best outcome of each of the best work items (ties: the earlier
+    /// item, then the earlier outcome; the other roundings of an item are near copies), again by
+    /// all five defenses, a thread's worth at a time in rank order. It stops at the first outcome
+    /// whose score is below the best five-defense score so far: that score is an upper bound of
+    /// its own five-defense score, and of all those after it.
     pub fn shortlist(&self, outcomes: &mut [Scored]) -> Result<()> {
         let mut ranked: Vec<usize> = (0..outcomes.len())
             .filter(|&o| !outcomes[o].candidate.partial)
@@ -269,9 +291,14 @@ impl<'a> Sweep<'a> {
                 .total_cmp(&x.candidate.min_error)
                 .then(x.item.cmp(&y.item))
         });
+        let mut seen = std::collections::HashSet::new();
+        ranked.retain(|&o| seen.insert(outcomes[o].item));
         ranked.truncate(self.shortlist);
+        // At the final evaluation's tolerance: the shortlist decides among close candidates, and
+        // 1e-4 moves a score by a test point or two.
         let mut all = self.evaluation.clone();
         all.defenses = CHEAPEST_FIRST.to_vec();
+        all.solver.tol = SolverOptions::default().tol;
         let mut best = f64::NEG_INFINITY;
         let mut scored = 0;
         for chunk in ranked.chunks(rayon::current_num_threads()) {
