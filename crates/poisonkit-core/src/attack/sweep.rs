@@ -12,8 +12,7 @@
 //! Shortlist (an extension of the reference's selection, for attacks scored by fewer than the five
 //! defenses, KKT by default): the best few candidates by the scoring defenses, one per work item,
 //! are scored again by all five with the defender trained to the final evaluation's tolerance,
-//! and only they compete, on that score. The anytime curve stays
-//! that of the sweep.
+//! and only they compete, on that score. The anytime curve stays that of the sweep.
 
 use std::sync::Mutex;
 use std::time::Instant;
@@ -150,7 +149,7 @@ struct State {
 }
 
 impl<'a> Sweep<'a> {
-    /// A sweep of `total` candidates, timed from `start`, whose `leaders` best work items are
+    /// A sweep of `total` candidates, timed from `start`, whose `leaders` best candidates are
     /// refined afterwards (0: only the winner matters) and whose `shortlist` best are scored again
     /// by all five defenses (0: none; no effect when they score already); `score_all` turns the
     /// pruning off.
