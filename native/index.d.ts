@@ -103,7 +103,10 @@ export interface AttackOptions {
   refitEvery?: number
   /** KKT: each program solved again this many times against refitted sets. */
   refitRounds?: number
-  /** KKT: the best candidates scored again by all five defenses. */
+  /**
+   * KKT: how many of the best programs (decoy and split, each by its best rounding) are scored
+   * again by all five defenses.
+   */
   shortlist?: number
   scoreEvery?: number
   temperature?: number

@@ -55,7 +55,8 @@ pub struct AttackOptions {
     pub refit_every: Option<f64>,
     /// KKT: each program solved again this many times against refitted sets.
     pub refit_rounds: Option<f64>,
-    /// KKT: the best candidates scored again by all five defenses.
+    /// KKT: how many of the best programs (decoy and split, each by its best rounding) are scored
+    /// again by all five defenses.
     pub shortlist: Option<f64>,
     pub score_every: Option<f64>,
     pub temperature: Option<f64>,

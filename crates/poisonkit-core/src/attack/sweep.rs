@@ -99,15 +99,29 @@ pub(super) struct Scored {
     pub evaluation: Evaluation,
 }
 
-/// The work items of the `k` best outcomes (ties: the earlier item).
-pub(super) fn leaders(outcomes: &[Scored], k: usize) -> Vec<usize> {
-    let mut ranked: Vec<&Scored> = outcomes.iter().collect();
-    ranked.sort_by(|a, b| {
-        (b.candidate.min_error)
-            .total_cmp(&a.candidate.min_error)
-            .then(a.item.cmp(&b.item))
+/// The outcomes scored in full, best first (ties: the earlier item, then the earlier outcome).
+fn ranking(outcomes: &[Scored]) -> Vec<usize> {
+    let mut ranked: Vec<usize> = (0..outcomes.len())
+        .filter(|&o| !outcomes[o].candidate.partial)
+        .collect();
+    ranked.sort_by(|&a, &b| {
+        let (x, y) = (&outcomes[a], &outcomes[b]);
+        y.candidate
+            .min_error
+            .total_cmp(&x.candidate.min_error)
+            .then(x.item.cmp(&y.item))
     });
-    ranked.iter().take(k).map(|o| o.item).collect()
+    ranked
+}
+
+/// The work items of the `k` best outcomes (ties: the earlier item). An outcome scored partially
+/// ranks below `k` full ones, so it is never among them.
+pub(super) fn leaders(outcomes: &[Scored], k: usize) -> Vec<usize> {
+    ranking(outcomes)
+        .into_iter()
+        .take(k)
+        .map(|o| outcomes[o].item)
+        .collect()
 }
 
 /// The extra roundings of `leaders` leading candidates: every (leader's index, trial) pair with
@@ -280,16 +294,7 @@ impl<'a> Sweep<'a> {
     /// whose score is below the best five-defense score so far: that score is an upper bound of
     /// its own five-defense score, and of all those after it.
     pub fn shortlist(&self, outcomes: &mut [Scored]) -> Result<()> {
-        let mut ranked: Vec<usize> = (0..outcomes.len())
-            .filter(|&o| !outcomes[o].candidate.partial)
-            .collect();
-        ranked.sort_by(|&a, &b| {
-            let (x, y) = (&outcomes[a], &outcomes[b]);
-            y.candidate
-                .min_error
-                .total_cmp(&x.candidate.min_error)
-                .then(x.item.cmp(&y.item))
-        });
+        let mut ranked = ranking(outcomes);
         let mut seen = std::collections::HashSet::new();
         ranked.retain(|&o| seen.insert(outcomes[o].item));
         ranked.truncate(self.shortlist);
