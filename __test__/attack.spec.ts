@@ -27,6 +27,7 @@ test('kktAttack on count data: integer points, the split honoured, progress to t
   // 4 decoys × 7 or 8 splits, then 7 more roundings of each of the 5 leaders.
   t.is(a.decoys, 4)
   t.true(a.candidates.length >= 4 * 7 + 35 && a.candidates.length <= 4 * 8 + 35, `${a.candidates.length} candidates`)
+  t.deepEqual(a.failures, [], 'no program failed')
   // The curve is the running best by the scoring defenses; the shortlist, the best of those, is
   // scored again by all five and the winner is its best; the final evaluation has all five.
   t.true(a.curve.every((p, i) => i === 0 || (p.minError >= a.curve[i - 1]!.minError && p.seconds >= a.curve[i - 1]!.seconds)))
@@ -205,8 +206,9 @@ realData('Enron, λ 0.09, ε 0.03: 124 integer points reaching ≥ 22.5% over th
   const r = cli('attack', 'kkt', '--train', data('enron.train.svm.gz'), '--test', data('enron.test.svm.gz'), '--lambda', '0.09', '--eps', '0.03', '--repeats', '2', '--d', '5116', '--out', out, '--json')
   t.is(r.code, 0, r.stderr)
   const o = JSON.parse(r.stdout)
-  for (const key of ['attack', 'eps', 'nPoison', 'seconds', 'evaluation', 'out', 'decoy', 'curve']) t.true(key in o, key)
+  for (const key of ['attack', 'eps', 'nPoison', 'seconds', 'evaluation', 'out', 'decoy', 'curve', 'failures']) t.true(key in o, key)
   t.is(o.nPoison, 124)
+  t.deepEqual(o.failures, [])
   for (const d of ['none', 'l2', 'slab', 'loss', 'svd', 'knn', 'min']) t.is(typeof o.evaluation[d], 'number', d)
   t.true(o.evaluation.min >= 0.225, `min over the five defenses ${o.evaluation.min}`)
   // The poison file holds exactly those points: non-negative integer counts.

@@ -70,6 +70,13 @@ export declare class FeasibleSet {
 
 export declare function alfaAttack(train: Dataset, test: Dataset, options: AttackOptions, set?: FeasibleSet | undefined | null, progress?: AttackProgress | undefined | null, signal?: AbortSignal | undefined | null): Promise<AttackOutcome>
 
+/** A work item that a solver failure ended: the item, the solver's status and the whole message. */
+export interface AttackFailure {
+  what: string
+  status: string
+  message: string
+}
+
 /** The options of both attacks; each reads its own. */
 export interface AttackOptions {
   lambda: number
@@ -128,6 +135,8 @@ export interface AttackSummary {
   curve: Array<CurvePoint>
   /** Every candidate scored, in sweep order. */
   candidates: Array<CandidateScore>
+  /** The work items that solver failures ended, in the order they failed. */
+  failures: Array<AttackFailure>
   decoys: number
   round: boolean
   seconds: number

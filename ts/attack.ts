@@ -179,6 +179,17 @@ export interface CandidateScore {
   seconds: number
 }
 
+/** A work item (a decoy and split, a game, a trajectory) that a solver failure ended: it yielded
+ * no candidate (a trajectory: none after the failure), and the sweep went on without it. */
+export interface AttackFailure {
+  /** The work item, e.g. `decoy 12, ε₊ 0.0050, ε₋ 0.0250` or `step size 0.1, step 40`. */
+  what: string
+  /** The solver's status, e.g. `NumericalError`. */
+  status: string
+  /** The whole message: the solver, its status and its iterations. */
+  message: string
+}
+
 /** The winning decoy parameters. */
 export interface DecoyInfo {
   /** Index in the decoy list (sorted by test error, highest first). */
@@ -213,6 +224,9 @@ export interface AttackResult {
   curve: CurvePoint[]
   /** Every candidate scored, in sweep order: a defense-targeted attacker picks the best under its defense (paper §5.7 reports MNIST per defense). */
   candidates: CandidateScore[]
+  /** The work items that solver failures ended, in the order they failed (the attack fails, with
+   * the first one's status, only when no candidate is left). */
+  failures: AttackFailure[]
   /** Decoys tried. */
   decoys: number
   /** Whether the poison was rounded to integers. */
@@ -412,6 +426,7 @@ async function run(
       partial: c.partial,
       seconds: c.seconds,
     })),
+    failures: summary.failures,
     decoys: summary.decoys,
     round: summary.round,
     seconds: (performance.now() - started) / 1000,

@@ -10,6 +10,7 @@ export {
   labelFlipAttack,
   minmaxAttack,
   type AlfaAttackOptions,
+  type AttackFailure,
   type AttackOptions,
   type AttackProgress,
   type AttackResult,

@@ -215,6 +215,7 @@ async function attackCommand(kind: keyof typeof kindOptions, argv: string[]): Pr
     process.off('SIGINT', onSigint)
     if (process.stderr.isTTY) process.stderr.write('\r\x1b[2K')
   }
+  for (const f of result.failures) process.stderr.write(`warning: ${f.what} yielded no candidate: ${f.message}\n`)
   await result.poison.writeSvmlight(out)
   const name = (kind === 'minmax' || kind === 'influence') && o.basic ? `${kind}-basic` : kind
   const { timing: _timing, ...evaluation } = result.evaluation
@@ -227,6 +228,7 @@ async function attackCommand(kind: keyof typeof kindOptions, argv: string[]): Pr
     epsPos: result.epsPos,
     epsNeg: result.epsNeg,
     candidates: result.candidates,
+    failures: result.failures,
     ...(result.stepSize === undefined ? {} : { stepSize: result.stepSize, iteration: result.iteration }),
     selectionMin: result.selection.min,
     seconds: result.seconds,

@@ -115,6 +115,8 @@ interface AttackRecord {
   epsNeg: number
   decoy: AttackResult['decoy']
   candidates: AttackResult['candidates']
+  /** Absent in records written before failures were kept. */
+  failures?: AttackResult['failures']
   stepSize?: number
   iteration?: number
   selection: Omit<Evaluation, 'timing'>
@@ -273,6 +275,7 @@ export async function runExperiment(spec: ExperimentSpec, options: RunOptions): 
         epsNeg: result.epsNeg,
         decoy: result.decoy,
         candidates: result.candidates,
+        failures: result.failures,
         stepSize: result.stepSize,
         iteration: result.iteration,
         selection: stripTiming(result.selection),

@@ -165,6 +165,7 @@ fn the_sweep_keeps_the_decoy_whose_poison_scores_highest() {
     let basic = minmax_attack::<LinearModel>(&clean, &test, &set, None, &options, &|| false, &|_| {}).unwrap();
     assert_eq!(basic.candidates.len(), 1 + 2);
     assert_eq!(basic.best.decoy, None);
+    assert!(result.failures.is_empty());
     let err = minmax_attack::<LinearModel>(&clean, &test, &set, Some(&[]), &options, &|| false, &|_| {}).unwrap_err();
     assert_eq!(err.code(), "ERR_INVALID_OPTION");
     let err = minmax_attack::<LinearModel>(&clean, &test, &set, None, &options, &|| true, &|_| {}).unwrap_err();

@@ -146,6 +146,24 @@ pub struct DefenseError {
     pub test_error: f64,
 }
 
+/// A work item that a solver failure ended: the item, the solver's status and the whole message.
+#[napi(object)]
+pub struct AttackFailure {
+    pub what: String,
+    pub status: String,
+    pub message: String,
+}
+
+impl From<&attack::Failure> for AttackFailure {
+    fn from(f: &attack::Failure) -> Self {
+        AttackFailure {
+            what: f.what.clone(),
+            status: f.status.clone(),
+            message: f.error().to_string(),
+        }
+    }
+}
+
 /// One scored candidate: where it came from and its test error under each scoring defense.
 #[napi(object)]
 pub struct CandidateScore {
@@ -203,6 +221,8 @@ pub struct AttackSummary {
     pub curve: Vec<CurvePoint>,
     /// Every candidate scored, in sweep order.
     pub candidates: Vec<CandidateScore>,
+    /// The work items that solver failures ended, in the order they failed.
+    pub failures: Vec<AttackFailure>,
     pub decoys: u32,
     pub round: bool,
     pub seconds: f64,
@@ -406,6 +426,7 @@ impl Task for AttackTask {
                 .map(|&(seconds, min_error)| CurvePoint { seconds, min_error })
                 .collect(),
             candidates: result.candidates.iter().map(CandidateScore::from).collect(),
+            failures: result.failures.iter().map(AttackFailure::from).collect(),
             decoys: decoys.len() as u32,
             round: self.kind.round(),
             seconds: result.seconds,

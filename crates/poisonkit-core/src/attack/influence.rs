@@ -31,7 +31,7 @@ use rand::RngExt;
 use rayon::prelude::*;
 
 use super::labelflip::{flip_pool, poison_count};
-use super::sweep::{AttackResult, Candidate, Progress, Scored, Sweep, extra_trials, leaders, scoring};
+use super::sweep::{AttackResult, Candidate, Progress, Scored, Sweep, extra_trials, scoring};
 use crate::data::Dataset;
 use crate::defense::EvaluationOptions;
 use crate::error::{Error, Result};
@@ -314,7 +314,16 @@ pub fn influence_attack(
         let handles: Vec<_> = (options.step_sizes.iter().enumerate())
             .map(|(k, &step)| {
                 let (initial, sweep) = (&initial, &sweep);
-                scope.spawn(move || trajectory(train_set, dev, set, initial, step, k, options, sweep))
+                scope.spawn(move || {
+                    let mut trail = Trail::default();
+                    let outcome = trajectory(train_set, dev, set, initial, (step, k), options, sweep, &mut trail);
+                    // A solver failure ends the trajectory: its snapshots so far stand.
+                    if let Err(error) = outcome {
+                        sweep.fail(|| format!("step size {step}, step {}", trail.iteration), error)?;
+                        sweep.forfeit(options.snapshots() - trail.snapshots);
+                    }
+                    Ok(trail.scored)
+                })
             })
             .collect();
         handles
@@ -331,7 +340,8 @@ pub fn influence_attack(
     let (mut outcomes, points): (Vec<Scored>, Vec<Poison>) = snapshots.into_iter().unzip();
     // Fresh roundings of the leading snapshots' points.
     if extra > 0 {
-        let leaders: Vec<usize> = leaders(&outcomes, options.refine)
+        let leaders: Vec<usize> = sweep
+            .leaders(&outcomes, options.refine, options.rounding_trials)
             .into_iter()
             .map(|item| {
                 outcomes
@@ -349,9 +359,9 @@ pub fn influence_attack(
                 sweep.score(outcomes[l].item, outcomes[l].candidate.clone(), poison)
             })
             .collect::<Result<Vec<_>>>()?;
-        outcomes.extend(refined);
+        outcomes.extend(refined.into_iter().flatten());
     }
-    Ok(sweep.conclude(outcomes))
+    sweep.conclude(outcomes)
 }
 
 /// The seed of snapshot `item`'s rounding number `trial`.
@@ -359,24 +369,31 @@ fn rounding_seed(options: &InfluenceOptions, item: usize, trial: u64) -> u64 {
     options.seed.wrapping_add(item as u64).wrapping_add(trial << 32)
 }
 
-/// One trajectory at step size `step` (the `k`-th): its scored snapshots.
+/// A trajectory so far: its scored snapshots, how many it took, and its step.
+#[derive(Default)]
+struct Trail {
+    scored: Vec<(Scored, Poison)>,
+    snapshots: usize,
+    iteration: usize,
+}
+
+/// One trajectory at step size `step` (the `k`-th), into `trail`.
 #[allow(clippy::too_many_arguments)]
 fn trajectory(
     train_set: &Dataset,
     dev: &Dataset,
     base: &FeasibleSet,
     initial: &Poison,
-    step: f64,
-    k: usize,
+    (step, k): (f64, usize),
     options: &InfluenceOptions,
     sweep: &Sweep,
-) -> Result<Vec<(Scored, Poison)>> {
+    trail: &mut Trail,
+) -> Result<()> {
     let (n, d) = (train_set.n(), train_set.d());
     let loss = Loss::SmoothHinge { t: options.temperature };
     let mut poison = initial.clone();
     let mut set = base.clone();
     let mut hinge_fit: Option<Fit> = None;
-    let mut scored = Vec::new();
     let mut best_loss = f64::NEG_INFINITY;
     let mut stale = 0;
     let per_trajectory = options.snapshots();
@@ -390,6 +407,7 @@ fn trajectory(
     let (eps_pos, eps_neg) = (count_of(1), count_of(-1));
     let mut iteration: usize = 0;
     loop {
+        trail.iteration = iteration;
         if (sweep.should_stop)() {
             return Err(Error::Aborted);
         }
@@ -431,27 +449,22 @@ fn trajectory(
             }
         }
         if iteration.is_multiple_of(options.score_every) || stop {
-            let item = k * per_trajectory + scored.len();
+            let item = k * per_trajectory + trail.snapshots;
+            trail.snapshots += 1;
             let seed = rounding_seed(options, item, 0);
             let snapshot = poison.expanded(d, options.round.then_some((options.repeats, seed)))?;
             let candidate = Candidate {
-                decoy: None,
-                eps_pos,
-                eps_neg,
-                residual: None,
                 step_size: Some(step),
                 iteration: Some(iteration),
-                min_error: 0.0,
-                errors: Vec::new(),
-                partial: false,
-                shortlist_min: None,
-                finished: 0.0,
+                ..Candidate::new(None, eps_pos, eps_neg)
             };
-            scored.push((sweep.score(item, candidate, snapshot)?, poison.clone()));
+            if let Some(outcome) = sweep.score(item, candidate, snapshot)? {
+                trail.scored.push((outcome, poison.clone()));
+            }
         }
         if stop {
-            sweep.forfeit(per_trajectory - scored.len());
-            return Ok(scored);
+            sweep.forfeit(per_trajectory - trail.snapshots);
+            return Ok(());
         }
 
         // The step: u = H⁻¹g_test, then each distinct point against ∂/∂x[∇_θℓᵀu], projected.

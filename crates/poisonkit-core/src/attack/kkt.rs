@@ -26,7 +26,7 @@ use rand::seq::SliceRandom;
 use rayon::prelude::*;
 
 use super::Decoy;
-use super::sweep::{AttackResult, Candidate, Progress, Scored, Sweep, extra_trials, leaders, scoring};
+use super::sweep::{AttackResult, Candidate, Progress, Scored, Sweep, extra_trials, scoring};
 use crate::data::Dataset;
 use crate::defense::{Defense, EvaluationOptions};
 use crate::error::{Error, Result};
@@ -221,8 +221,13 @@ pub fn kkt_attack(
         should_stop,
         progress,
     );
+    // One work item's candidate, before its program is solved and its poison scored.
+    let candidate = |item: usize| {
+        let (slot, (eps_pos, eps_neg)) = work[item];
+        Candidate::new(Some(targets[slot].0), eps_pos, eps_neg)
+    };
     // One work item's KKT program; None when its sets are empty.
-    let solve = |item: usize| -> Result<Option<KktSolution>> {
+    let program = |item: usize| -> Result<Option<KktSolution>> {
         if should_stop() {
             return Err(Error::Aborted);
         }
@@ -248,51 +253,53 @@ pub fn kkt_attack(
         }
         Ok(solution)
     };
+    // The same, with a solver failure kept (and counted) as the item's.
+    let solve = |item: usize| -> Result<Option<KktSolution>> {
+        program(item).or_else(|error| {
+            sweep.fail(|| candidate(item).what(), error)?;
+            sweep.tick(None);
+            Ok(None)
+        })
+    };
     // Its poison, rounded with `seed`, and its score.
-    let score = |item: usize, solution: &KktSolution, seed: u64| -> Result<Scored> {
-        let (slot, (eps_pos, eps_neg)) = work[item];
-        let num_pos = ((eps_pos * n as f64).round() as usize).min(total);
+    let score = |item: usize, solution: &KktSolution, seed: u64| -> Result<Option<Scored>> {
+        let num_pos = ((work[item].1.0 * n as f64).round() as usize).min(total);
         let poison = kkt_poison(solution, num_pos, total, options, Some(seed))?;
         let candidate = Candidate {
-            decoy: Some(targets[slot].0),
-            eps_pos,
-            eps_neg,
             residual: Some(solution.value),
-            step_size: None,
-            iteration: None,
-            min_error: 0.0,
-            errors: Vec::new(),
-            partial: false,
-            shortlist_min: None,
-            finished: 0.0,
+            ..candidate(item)
         };
         sweep.score(item, candidate, poison)
     };
     let seed_of = |item: usize, trial: u64| options.seed.wrapping_add(item as u64).wrapping_add(trial << 32);
     let outcomes = (0..work.len())
         .into_par_iter()
-        .map(|item| solve(item)?.map(|s| score(item, &s, seed_of(item, 0))).transpose())
+        .map(|item| match solve(item)? {
+            Some(solution) => score(item, &solution, seed_of(item, 0)),
+            None => Ok(None),
+        })
         .collect::<Result<Vec<_>>>()?;
     let mut outcomes: Vec<Scored> = outcomes.into_iter().flatten().collect();
-    // Fresh roundings of the leading candidates' points (their programs solved again, once).
+    // Fresh roundings of the leading candidates' points (their programs solved again, once: the
+    // same solution, as the solver is deterministic).
     if options.round && options.rounding_trials > 1 {
-        let leaders = leaders(&outcomes, options.refine);
+        let leaders = sweep.leaders(&outcomes, options.refine, options.rounding_trials);
         let solutions = leaders
             .par_iter()
-            .map(|&item| solve(item).map(|s| s.expect("a leader's sets are not empty")))
+            .map(|&item| program(item).map(|s| s.expect("a leader's sets are not empty")))
             .collect::<Result<Vec<_>>>()?;
         let refined = extra_trials(leaders.len(), options.rounding_trials)
             .par_iter()
             .map(|&(l, trial)| score(leaders[l], &solutions[l], seed_of(leaders[l], trial)))
             .collect::<Result<Vec<_>>>()?;
-        outcomes.extend(refined);
+        outcomes.extend(refined.into_iter().flatten());
     }
-    if outcomes.is_empty() {
+    if outcomes.is_empty() && !sweep.failed() {
         return Err(Error::Infeasible {
             what: "every decoy's feasible sets".into(),
             reason: "no decoy admits points meeting its support-vector and loss constraints".into(),
         });
     }
     sweep.shortlist(&mut outcomes)?;
-    Ok(sweep.conclude(outcomes))
+    sweep.conclude(outcomes)
 }

@@ -82,19 +82,7 @@ pub(super) fn score_single(
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<AttackResult> {
     let share = |label: i32| poison.labels().iter().filter(|&&y| y == label).count() as f64 / train_set.n() as f64;
-    let candidate = Candidate {
-        decoy: None,
-        eps_pos: share(1),
-        eps_neg: share(-1),
-        residual: None,
-        step_size: None,
-        iteration: None,
-        min_error: 0.0,
-        errors: Vec::new(),
-        partial: false,
-        shortlist_min: None,
-        finished: 0.0,
-    };
+    let candidate = Candidate::new(None, share(1), share(-1));
     let sweep = Sweep::new(
         (train_set, dev),
         evaluation,
@@ -104,7 +92,7 @@ pub(super) fn score_single(
         progress,
     );
     let scored = sweep.score(0, candidate, poison)?;
-    Ok(sweep.conclude(vec![scored]))
+    sweep.conclude(scored.into_iter().collect())
 }
 
 /// Random feasible label flips: round(εn) points of the pool drawn with replacement, scored on

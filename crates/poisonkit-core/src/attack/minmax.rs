@@ -23,7 +23,7 @@ use rand::seq::SliceRandom;
 use rayon::prelude::*;
 
 use super::Decoy;
-use super::sweep::{AttackResult, Candidate, Progress, Scored, Sweep, extra_trials, leaders, scoring};
+use super::sweep::{AttackResult, Candidate, Progress, Scored, Sweep, extra_trials, scoring};
 use crate::data::Dataset;
 use crate::defense::EvaluationOptions;
 use crate::error::{Error, Result};
@@ -273,43 +273,47 @@ pub fn minmax_attack<M: Player>(
         progress,
     );
     let n = train_set.n() as f64;
-    // Work item `item`'s game number `trial`, scored.
-    let play = |item: usize, trial: u64| -> Result<Scored> {
+    // Work item `item`'s game number `trial`, scored; None when a solver failed (kept).
+    let play = |item: usize, trial: u64| -> Result<Option<Scored>> {
         let decoy = order[item].map(|k| &decoys.expect("indices come from the decoys")[k].model);
         let seed = options
             .seed
             .wrapping_add(order[item].unwrap_or(0) as u64)
             .wrapping_add(trial << 32);
-        let poison = M::play(&clean, train_set, set, decoy, options, seed, should_stop)?;
-        let positives = poison.labels().iter().filter(|&&y| y == 1).count() as f64;
-        let candidate = Candidate {
-            decoy: order[item],
-            eps_pos: positives / n,
-            eps_neg: (poison.n() as f64 - positives) / n,
-            residual: None,
-            step_size: None,
-            iteration: None,
-            min_error: 0.0,
-            errors: Vec::new(),
-            partial: false,
-            shortlist_min: None,
-            finished: 0.0,
+        let poison = match M::play(&clean, train_set, set, decoy, options, seed, should_stop) {
+            Ok(poison) => poison,
+            Err(error) => {
+                let what = || {
+                    let game = order[item].map_or("min-max-basic".into(), |k| format!("decoy {k}"));
+                    if trial > 0 {
+                        format!("{game}, rounding trial {trial}")
+                    } else {
+                        game
+                    }
+                };
+                sweep.fail(what, error)?;
+                sweep.tick(None);
+                return Ok(None);
+            }
         };
+        let positives = poison.labels().iter().filter(|&&y| y == 1).count() as f64;
+        let candidate = Candidate::new(order[item], positives / n, (poison.n() as f64 - positives) / n);
         sweep.score(item, candidate, poison)
     };
-    let mut outcomes = (0..order.len())
+    let outcomes = (0..order.len())
         .into_par_iter()
         .map(|item| play(item, 0))
         .collect::<Result<Vec<_>>>()?;
+    let mut outcomes: Vec<Scored> = outcomes.into_iter().flatten().collect();
     if extra > 0 {
-        let leaders = leaders(&outcomes, options.refine);
+        let leaders = sweep.leaders(&outcomes, options.refine.min(order.len()), options.rounding_trials);
         let replayed = extra_trials(leaders.len(), options.rounding_trials)
             .par_iter()
             .map(|&(l, trial)| play(leaders[l], trial))
             .collect::<Result<Vec<_>>>()?;
-        outcomes.extend(replayed);
+        outcomes.extend(replayed.into_iter().flatten());
     }
-    Ok(sweep.conclude(outcomes))
+    sweep.conclude(outcomes)
 }
 
 /// round(εn) points kept, and round(εn)·(1 + burn) generated in all.

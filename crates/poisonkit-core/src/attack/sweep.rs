@@ -13,6 +13,11 @@
 //! defenses, KKT by default): the best few candidates by the scoring defenses, one per work item,
 //! are scored again by all five with the defender trained to the final evaluation's tolerance,
 //! and only they compete, on that score. The anytime curve stays that of the sweep.
+//!
+//! Solver failures: a work item whose solver stops without a solution (its program, game or
+//! trajectory, or a defender retrained to score it) yields no candidate; the failure is kept with
+//! the solver's status, reported in the result, and the sweep goes on. The attack fails, with the
+//! first failure's status, only when no candidate is left.
 
 use std::sync::Mutex;
 use std::time::Instant;
@@ -21,7 +26,7 @@ use rayon::prelude::*;
 
 use crate::data::Dataset;
 use crate::defense::{Defense, Evaluation, EvaluationOptions, evaluate_until};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::SolverOptions;
 
 /// How a sweep scores its candidates by default: all five defenses, the defender trained to a
@@ -61,6 +66,66 @@ pub struct Candidate {
     pub finished: f64,
 }
 
+impl Candidate {
+    /// A candidate from `decoy` with the split (ε₊, ε₋), not yet scored.
+    pub fn new(decoy: Option<usize>, eps_pos: f64, eps_neg: f64) -> Self {
+        Candidate {
+            decoy,
+            eps_pos,
+            eps_neg,
+            residual: None,
+            step_size: None,
+            iteration: None,
+            min_error: 0.0,
+            errors: Vec::new(),
+            shortlist_min: None,
+            partial: false,
+            finished: 0.0,
+        }
+    }
+
+    /// Its work item, as a researcher names it: its decoy and split, or its step size and step.
+    pub fn what(&self) -> String {
+        let split = format!("ε₊ {:.4}, ε₋ {:.4}", self.eps_pos, self.eps_neg);
+        match (self.decoy, self.step_size) {
+            (Some(decoy), _) => format!("decoy {decoy}, {split}"),
+            (None, Some(step)) => format!("step size {step}, step {}", self.iteration.unwrap_or(0)),
+            (None, None) => split,
+        }
+    }
+}
+
+/// A work item that a solver failure ended (for an influence trajectory: its remaining
+/// snapshots). The fields of [`Error::Solver`], with the item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    /// The work item, as a researcher names it: "decoy 12, ε₊ 0.0050, ε₋ 0.0250".
+    pub what: String,
+    /// The solver that stopped.
+    pub solver: &'static str,
+    /// Its status.
+    pub status: String,
+    /// Iterations run.
+    pub iterations: u32,
+}
+
+impl Failure {
+    /// The error it was.
+    pub fn error(&self) -> Error {
+        Error::Solver {
+            solver: self.solver,
+            status: self.status.clone(),
+            iterations: self.iterations,
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.what, self.error())
+    }
+}
+
 /// An attack's result.
 #[derive(Debug, Clone)]
 pub struct AttackResult {
@@ -74,6 +139,8 @@ pub struct AttackResult {
     pub candidates: Vec<Candidate>,
     /// The anytime curve: (seconds, best minimum error so far), at each candidate's end.
     pub curve: Vec<(f64, f64)>,
+    /// The work items that solver failures ended, in the order they failed.
+    pub failures: Vec<Failure>,
     /// Seconds in all.
     pub seconds: f64,
 }
@@ -114,16 +181,6 @@ fn ranking(outcomes: &[Scored]) -> Vec<usize> {
     ranked
 }
 
-/// The work items of the `k` best outcomes (ties: the earlier item). An outcome scored partially
-/// ranks below `k` full ones, so it is never among them.
-pub(super) fn leaders(outcomes: &[Scored], k: usize) -> Vec<usize> {
-    ranking(outcomes)
-        .into_iter()
-        .take(k)
-        .map(|o| outcomes[o].item)
-        .collect()
-}
-
 /// The extra roundings of `leaders` leading candidates: every (leader's index, trial) pair with
 /// trial in 1..`rounding_trials` (trial 0 is the sweep's own rounding).
 pub(super) fn extra_trials(leaders: usize, rounding_trials: usize) -> Vec<(usize, u64)> {
@@ -154,12 +211,13 @@ pub(super) struct Sweep<'a> {
 }
 
 /// Candidates done and in all, the scores of the leaders so far and the leading work items with
-/// their best scores (both descending).
+/// their best scores (both descending), and the failures.
 struct State {
     done: usize,
     total: usize,
     leading: Vec<f64>,
     items: Vec<(usize, f64)>,
+    failures: Vec<Failure>,
 }
 
 impl<'a> Sweep<'a> {
@@ -197,6 +255,7 @@ impl<'a> Sweep<'a> {
                 total: total + shortlist,
                 leading: Vec::new(),
                 items: Vec::new(),
+                failures: Vec::new(),
             }),
             progress,
         }
@@ -255,6 +314,48 @@ impl<'a> Sweep<'a> {
         self.report(&state);
     }
 
+    /// Keeps `error` as the failure of the work item `what` when it is a solver's (the sweep goes
+    /// on without the item), and returns any other error.
+    pub fn fail(&self, what: impl FnOnce() -> String, error: Error) -> Result<()> {
+        match error {
+            Error::Solver {
+                solver,
+                status,
+                iterations,
+            } => {
+                self.state().failures.push(Failure {
+                    what: what(),
+                    solver,
+                    status,
+                    iterations,
+                });
+                Ok(())
+            }
+            other => Err(other),
+        }
+    }
+
+    /// The work items of the `k` best outcomes (ties: the earlier item), each to be rounded afresh
+    /// `trials` − 1 more times; the roundings of leaders missing (fewer outcomes than `k`, as
+    /// items without sets or failed) are taken off the total. An outcome scored partially ranks
+    /// below `k` full ones, so it is never among them.
+    pub fn leaders(&self, outcomes: &[Scored], k: usize, trials: usize) -> Vec<usize> {
+        let leaders: Vec<usize> = ranking(outcomes)
+            .into_iter()
+            .take(k)
+            .map(|o| outcomes[o].item)
+            .collect();
+        if leaders.len() < k {
+            self.forfeit((k - leaders.len()) * (trials - 1));
+        }
+        leaders
+    }
+
+    /// Whether a work item has failed so far.
+    pub fn failed(&self) -> bool {
+        !self.state().failures.is_empty()
+    }
+
     fn report(&self, state: &State) {
         (self.progress)(Progress {
             done: state.done,
@@ -265,27 +366,34 @@ impl<'a> Sweep<'a> {
     }
 
     /// Scores `poison` on the dev data (until it cannot lead) and counts it; `candidate` gets its
-    /// score and finishing time.
-    pub fn score(&self, item: usize, mut candidate: Candidate, poison: Dataset) -> Result<Scored> {
-        let evaluation = evaluate_until(
+    /// score and finishing time. None when a defender's solver failed (kept as a failure).
+    pub fn score(&self, item: usize, mut candidate: Candidate, poison: Dataset) -> Result<Option<Scored>> {
+        let evaluation = match evaluate_until(
             self.train,
             self.dev,
             Some(&poison),
             &self.evaluation,
             self.should_stop,
             &|min| self.cannot_lead(min),
-        )?;
+        ) {
+            Ok(evaluation) => evaluation,
+            Err(error) => {
+                self.fail(|| format!("{}, scoring", candidate.what()), error)?;
+                self.tick(None);
+                return Ok(None);
+            }
+        };
         candidate.min_error = evaluation.min;
         candidate.errors = evaluation.defenses.iter().map(|o| (o.defense, o.test_error)).collect();
         candidate.partial = evaluation.defenses.len() < self.evaluation.defenses.len();
         candidate.finished = self.seconds();
         self.tick((!candidate.partial).then_some((item, candidate.min_error)));
-        Ok(Scored {
+        Ok(Some(Scored {
             item,
             candidate,
             poison,
             evaluation,
-        })
+        }))
     }
 
     /// Scores the shortlist, the best outcome of each of the best work items (ties: the earlier
@@ -324,12 +432,19 @@ impl<'a> Sweep<'a> {
                         &all,
                         self.should_stop,
                         &|_| false,
-                    )?;
+                    );
                     self.tick(None);
-                    Ok(evaluation)
+                    match evaluation {
+                        Ok(evaluation) => Ok(Some(evaluation)),
+                        Err(error) => {
+                            let what = || format!("{}, shortlist scoring", outcomes[o].candidate.what());
+                            self.fail(what, error).map(|()| None)
+                        }
+                    }
                 })
                 .collect::<Result<Vec<_>>>()?;
-            for (&o, evaluation) in chunk.iter().zip(evaluations) {
+            let scored_ok = chunk.iter().zip(evaluations).filter_map(|(&o, e)| e.map(|e| (o, e)));
+            for (o, evaluation) in scored_ok {
                 best = best.max(evaluation.min);
                 let candidate = &mut outcomes[o].candidate;
                 candidate.errors = evaluation.defenses.iter().map(|d| (d.defense, d.test_error)).collect();
@@ -342,9 +457,20 @@ impl<'a> Sweep<'a> {
         Ok(())
     }
 
-    /// The winner, the curve and the candidates of a non-empty sweep: the best of the shortlist
-    /// by its score over all five defenses if there is one, else the best by the scoring defenses.
-    pub fn conclude(&self, mut outcomes: Vec<Scored>) -> AttackResult {
+    /// The winner, the curve, the candidates and the failures: the best of the shortlist by its
+    /// score over all five defenses if there is one, else the best by the scoring defenses. With
+    /// no outcome, the first failure's error (or [`Error::Infeasible`] if none failed).
+    pub fn conclude(&self, mut outcomes: Vec<Scored>) -> Result<AttackResult> {
+        let failures = std::mem::take(&mut self.state().failures);
+        if outcomes.is_empty() {
+            return Err(match failures.first() {
+                Some(failure) => failure.error(),
+                None => Error::Infeasible {
+                    what: "every work item".into(),
+                    reason: "none yielded a candidate".into(),
+                },
+            });
+        }
         let rank = |o: &Scored| match o.candidate.shortlist_min {
             Some(min) => (1, min),
             None => (0, o.candidate.min_error),
@@ -357,7 +483,7 @@ impl<'a> Sweep<'a> {
                     .then(outcomes[b].item.cmp(&outcomes[a].item))
                     .then(b.cmp(&a))
             })
-            .expect("at least one outcome");
+            .expect("outcomes is not empty");
         let mut by_time: Vec<&Candidate> = outcomes.iter().map(|o| &o.candidate).collect();
         by_time.sort_by(|a, b| a.finished.total_cmp(&b.finished));
         let mut running = 0.0f64;
@@ -370,13 +496,86 @@ impl<'a> Sweep<'a> {
             .collect();
         let candidates = outcomes.iter().map(|o| o.candidate.clone()).collect();
         let best = outcomes.swap_remove(best);
-        AttackResult {
+        Ok(AttackResult {
             poison: best.poison,
             best: best.candidate,
             evaluation: best.evaluation,
             candidates,
             curve,
+            failures,
             seconds: self.seconds(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn solver_error(status: &str) -> Error {
+        Error::Solver {
+            solver: "test",
+            status: status.into(),
+            iterations: 7,
+        }
+    }
+
+    #[test]
+    fn a_solver_failure_is_kept_and_the_sweep_goes_on() {
+        let x = [0.0, 1.0, 0.2, 1.1, 0.1, 0.9, 1.0, 0.0, 1.2, 0.1, 0.9, 0.2];
+        let train = Dataset::from_dense(&x, 2, vec![1, 1, 1, -1, -1, -1], "train").unwrap();
+        let poison = Dataset::from_dense(&[1.0, 0.1], 2, vec![1], "poison").unwrap();
+        let calls = Mutex::new(Vec::new());
+        let progress = |p: Progress| calls.lock().unwrap().push((p.done, p.total));
+        let sweep = Sweep::new(
+            (&train, &train),
+            &scoring(0.1),
+            (Instant::now(), 3),
+            (0, 0, false),
+            &|| false,
+            &progress,
+        );
+        assert!(!sweep.failed());
+        sweep.fail(|| "decoy 3".into(), solver_error("NumericalError")).unwrap();
+        sweep.tick(None);
+        assert!(sweep.failed());
+        // Other errors are not kept.
+        assert!(matches!(
+            sweep.fail(|| "decoy 4".into(), Error::Aborted),
+            Err(Error::Aborted)
+        ));
+        let scored = sweep
+            .score(1, Candidate::new(Some(5), 0.5, 0.0), poison)
+            .unwrap()
+            .expect("scored");
+        assert_eq!(scored.candidate.what(), "decoy 5, ε₊ 0.5000, ε₋ 0.0000");
+        let result = sweep.conclude(vec![scored]).unwrap();
+        assert_eq!(result.failures.len(), 1);
+        assert_eq!(
+            result.failures[0].to_string(),
+            "decoy 3: test stopped with status NumericalError after 7 iterations"
+        );
+        assert_eq!(result.best.decoy, Some(5));
+        assert_eq!(result.candidates.len(), 1);
+        assert_eq!(*calls.lock().unwrap(), vec![(1, 3), (2, 3)]);
+    }
+
+    #[test]
+    fn with_no_candidate_left_the_first_failure_is_the_error() {
+        let train = Dataset::from_dense(&[0.0, 1.0, 1.0, 0.0], 2, vec![1, -1], "train").unwrap();
+        let sweep = Sweep::new(
+            (&train, &train),
+            &scoring(0.1),
+            (Instant::now(), 2),
+            (0, 0, false),
+            &|| false,
+            &|_| {},
+        );
+        sweep.fail(|| "decoy 0".into(), solver_error("MaxIterations")).unwrap();
+        sweep.fail(|| "decoy 1".into(), solver_error("NumericalError")).unwrap();
+        match sweep.conclude(Vec::new()) {
+            Err(Error::Solver { status, .. }) => assert_eq!(status, "MaxIterations"),
+            other => panic!("expected the first failure, got {other:?}"),
         }
     }
 }
