@@ -43,12 +43,16 @@ test('kktAttack on count data: integer points, the split honoured, progress to t
   t.true(reference.candidates.every((c) => c.shortlistMin === undefined))
   t.is(reference.selection.min, a.curve.at(-1)!.minError)
   t.deepEqual(Object.keys(reference.selection.timing).sort(), ['l2', 'loss', 'slab'])
-  // Progress: decoys first, then candidates counting up to the total, then the evaluation.
-  t.is(seen[0]!.phase === 'decoys' || seen[0]!.phase === 'candidates', true)
-  const sweep = seen.filter((p) => p.phase === 'candidates')
+  // Progress: decoys first, then candidates and the shortlist counting up to the total (the
+  // shortlist's best by all five defenses: the winner's selection score), then the evaluation.
+  const order = ['decoys', 'candidates', 'shortlist', 'evaluation']
+  t.true(seen.every((p, i) => i === 0 || order.indexOf(p.phase) >= order.indexOf(seen[i - 1]!.phase)), seen.map((p) => p.phase).join(' '))
+  const sweep = seen.filter((p) => p.phase === 'candidates' || p.phase === 'shortlist')
   t.true(sweep.length > 0)
   t.true(sweep.every((p, i) => i === 0 || p.done >= sweep[i - 1]!.done))
+  t.is(sweep.at(-1)!.phase, 'shortlist')
   t.is(sweep.at(-1)!.done, sweep.at(-1)!.total)
+  t.is(sweep.at(-1)!.best, a.selection.min)
   t.is(seen.at(-1)!.phase, 'evaluation')
   const b = await kktAttack(options)
   t.deepEqual(b.poison.toCsr(), csr)

@@ -375,7 +375,7 @@ export declare function objectiveValue(data: Dataset, w: Float64Array, bias: num
 export declare function predict(data: Dataset, w: Float64Array, bias: number): Int32Array
 
 export interface ProgressSnapshot {
-  /** `decoys` while the decoy parameters are fitted, then `candidates`. */
+  /** `decoys` while the decoy parameters are fitted, then `candidates`, then (KKT) `shortlist`. */
   phase: string
   done: number
   total: number

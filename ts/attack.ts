@@ -22,13 +22,15 @@ import { PoisonkitError, count, finiteNumber, invalidOption, nativeAsync } from 
 
 /** Where a running attack is. */
 export interface AttackProgress {
-  /** `'decoys'` while fitting the decoy parameters, `'candidates'` during the sweep, `'evaluation'` at the end. */
-  phase: 'decoys' | 'candidates' | 'evaluation'
-  /** Candidates scored so far. */
+  /** `'decoys'` while fitting the decoy parameters, `'candidates'` during the sweep, `'shortlist'` while
+   * the KKT shortlist is scored again by all five defenses, `'evaluation'` at the end. */
+  phase: 'decoys' | 'candidates' | 'shortlist' | 'evaluation'
+  /** Candidates scored so far (with the shortlist's programs). */
   done: number
-  /** Candidates in all. */
+  /** Candidates in all (with the shortlist's programs). */
   total: number
-  /** The best minimum test error so far (as scored by the attacker). */
+  /** The best minimum test error so far, as scored by the attacker: over the scoring defenses in the
+   * sweep; in the shortlist over all five, once its first program is scored. */
   best: number
   /** Seconds since the sweep started. */
   seconds: number

@@ -108,7 +108,7 @@ function bar(p: AttackProgress): void {
       ? 'fitting decoy parameters'
       : p.phase === 'evaluation'
         ? 'evaluating the winner against the defenses'
-        : `candidates ${'█'.repeat(filled)}${'░'.repeat(width - filled)} ${p.done}/${p.total}  best ${(100 * p.best).toFixed(2)}%  ${p.seconds.toFixed(1)} s`
+        : `${p.phase.padEnd(10)} ${'█'.repeat(filled)}${'░'.repeat(width - filled)} ${p.done}/${p.total}  best ${(100 * p.best).toFixed(2)}%${p.phase === 'shortlist' ? ' (all five defenses)' : ''}  ${p.seconds.toFixed(1)} s`
   process.stderr.write(`\r\x1b[2K${line}`)
 }
 

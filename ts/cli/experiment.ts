@@ -31,8 +31,8 @@ function progressPrinter(): (p: ExperimentProgress) => void {
   let lastPrinted = 0
   return (p) => {
     const attack = p.attack
-      ? p.attack.phase === 'candidates'
-        ? ` · ${p.attackId}: ${p.attack.done}/${p.attack.total} candidates, best ${(100 * p.attack.best).toFixed(2)}%`
+      ? p.attack.phase === 'candidates' || p.attack.phase === 'shortlist'
+        ? ` · ${p.attackId}: ${p.attack.done}/${p.attack.total} candidates${p.attack.phase === 'shortlist' ? ' (shortlist)' : ''}, best ${(100 * p.attack.best).toFixed(2)}%`
         : ` · ${p.attackId}: ${p.attack.phase}`
       : p.attackId
         ? ` · ${p.attackId}`

@@ -67,7 +67,7 @@ pub struct AttackOptions {
 #[napi(object)]
 #[derive(Clone, Default)]
 pub struct ProgressSnapshot {
-    /// `decoys` while the decoy parameters are fitted, then `candidates`.
+    /// `decoys` while the decoy parameters are fitted, then `candidates`, then (KKT) `shortlist`.
     pub phase: String,
     pub done: u32,
     pub total: u32,
@@ -354,7 +354,7 @@ impl Task for AttackTask {
             };
             let report = |p: Progress| {
                 set_state(ProgressSnapshot {
-                    phase: "candidates".into(),
+                    phase: if p.shortlist { "shortlist" } else { "candidates" }.into(),
                     done: p.done as u32,
                     total: p.total as u32,
                     best: p.best,

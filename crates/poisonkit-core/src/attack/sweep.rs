@@ -152,8 +152,11 @@ pub struct Progress {
     pub done: usize,
     /// Candidates in all.
     pub total: usize,
-    /// The best minimum error so far.
+    /// The best minimum error so far: by the scoring defenses during the sweep; in the shortlist,
+    /// by all five, once its first program is scored.
     pub best: f64,
+    /// The shortlist is being scored.
+    pub shortlist: bool,
     /// Seconds since the start.
     pub seconds: f64,
 }
@@ -211,13 +214,16 @@ pub(super) struct Sweep<'a> {
 }
 
 /// Candidates done and in all, the scores of the leaders so far and the leading work items with
-/// their best scores (both descending), and the failures.
+/// their best scores (both descending), the failures, whether the shortlist is being scored and
+/// its best score so far.
 struct State {
     done: usize,
     total: usize,
     leading: Vec<f64>,
     items: Vec<(usize, f64)>,
     failures: Vec<Failure>,
+    shortlisting: bool,
+    shortlist_best: Option<f64>,
 }
 
 impl<'a> Sweep<'a> {
@@ -256,6 +262,8 @@ impl<'a> Sweep<'a> {
                 leading: Vec::new(),
                 items: Vec::new(),
                 failures: Vec::new(),
+                shortlisting: false,
+                shortlist_best: None,
             }),
             progress,
         }
@@ -357,12 +365,24 @@ impl<'a> Sweep<'a> {
     }
 
     fn report(&self, state: &State) {
+        let sweep_best = state.leading.first().copied().unwrap_or(0.0);
         (self.progress)(Progress {
             done: state.done,
             total: state.total,
-            best: state.leading.first().copied().unwrap_or(0.0),
+            best: state.shortlist_best.unwrap_or(sweep_best),
+            shortlist: state.shortlisting,
             seconds: self.seconds(),
         });
+    }
+
+    /// Counts a program of the shortlist, scored by all five defenses to `min` (None: failed).
+    fn tick_shortlisted(&self, min: Option<f64>) {
+        let mut state = self.state();
+        state.done += 1;
+        if let Some(min) = min {
+            state.shortlist_best = Some(state.shortlist_best.map_or(min, |b| b.max(min)));
+        }
+        self.report(&state);
     }
 
     /// Scores `poison` on the dev data (until it cannot lead) and counts it; `candidate` gets its
@@ -402,6 +422,9 @@ impl<'a> Sweep<'a> {
     /// whose score is below the best five-defense score so far: that score is an upper bound of
     /// its own five-defense score, and of all those after it.
     pub fn shortlist(&self, outcomes: &mut [Scored]) -> Result<()> {
+        if self.shortlist == 0 {
+            return Ok(());
+        }
         let mut ranked = ranking(outcomes);
         let mut seen = std::collections::HashSet::new();
         ranked.retain(|&o| seen.insert(outcomes[o].item));
@@ -411,6 +434,11 @@ impl<'a> Sweep<'a> {
         let mut all = self.evaluation.clone();
         all.defenses = CHEAPEST_FIRST.to_vec();
         all.solver.tol = SolverOptions::default().tol;
+        {
+            let mut state = self.state();
+            state.shortlisting = true;
+            self.report(&state);
+        }
         let mut best = f64::NEG_INFINITY;
         let mut scored = 0;
         for chunk in ranked.chunks(rayon::current_num_threads()) {
@@ -433,7 +461,7 @@ impl<'a> Sweep<'a> {
                         self.should_stop,
                         &|_| false,
                     );
-                    self.tick(None);
+                    self.tick_shortlisted(evaluation.as_ref().ok().map(|e| e.min));
                     match evaluation {
                         Ok(evaluation) => Ok(Some(evaluation)),
                         Err(error) => {
