@@ -135,7 +135,7 @@ export interface AttackSummary {
   curve: Array<CurvePoint>
   /** Every candidate scored, in sweep order. */
   candidates: Array<CandidateScore>
-  /** The work items that solver failures ended, in the order they failed. */
+  /** The work items that solver failures ended, in sweep order. */
   failures: Array<AttackFailure>
   decoys: number
   round: boolean

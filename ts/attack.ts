@@ -226,7 +226,7 @@ export interface AttackResult {
   curve: CurvePoint[]
   /** Every candidate scored, in sweep order: a defense-targeted attacker picks the best under its defense (paper §5.7 reports MNIST per defense). */
   candidates: CandidateScore[]
-  /** The work items that solver failures ended, in the order they failed (the attack fails, with
+  /** The work items that solver failures ended, in sweep order (the attack fails, with
    * the first one's status, only when no candidate is left). */
   failures: AttackFailure[]
   /** Decoys tried. */

@@ -221,7 +221,7 @@ pub struct AttackSummary {
     pub curve: Vec<CurvePoint>,
     /// Every candidate scored, in sweep order.
     pub candidates: Vec<CandidateScore>,
-    /// The work items that solver failures ended, in the order they failed.
+    /// The work items that solver failures ended, in sweep order.
     pub failures: Vec<AttackFailure>,
     pub decoys: u32,
     pub round: bool,

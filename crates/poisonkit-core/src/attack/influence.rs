@@ -319,7 +319,8 @@ pub fn influence_attack(
                     let outcome = trajectory(train_set, dev, set, initial, (step, k), options, sweep, &mut trail);
                     // A solver failure ends the trajectory: its snapshots so far stand.
                     if let Err(error) = outcome {
-                        sweep.fail(|| format!("step size {step}, step {}", trail.iteration), error)?;
+                        let item = k * options.snapshots() + trail.snapshots;
+                        sweep.fail(item, || format!("step size {step}, step {}", trail.iteration), error)?;
                         sweep.forfeit(options.snapshots() - trail.snapshots);
                     }
                     Ok(trail.scored)

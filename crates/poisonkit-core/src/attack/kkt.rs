@@ -256,7 +256,7 @@ pub fn kkt_attack(
     // The same, with a solver failure kept (and counted) as the item's.
     let solve = |item: usize| -> Result<Option<KktSolution>> {
         program(item).or_else(|error| {
-            sweep.fail(|| candidate(item).what(), error)?;
+            sweep.fail(item, || candidate(item).what(), error)?;
             sweep.tick(None);
             Ok(None)
         })

@@ -291,7 +291,7 @@ pub fn minmax_attack<M: Player>(
                         game
                     }
                 };
-                sweep.fail(what, error)?;
+                sweep.fail(item, what, error)?;
                 sweep.tick(None);
                 return Ok(None);
             }

@@ -99,6 +99,8 @@ impl Candidate {
 /// snapshots). The fields of [`Error::Solver`], with the item.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Failure {
+    /// The work item's place in sweep order.
+    pub item: usize,
     /// The work item, as a researcher names it: "decoy 12, ε₊ 0.0050, ε₋ 0.0250".
     pub what: String,
     /// The solver that stopped.
@@ -139,7 +141,7 @@ pub struct AttackResult {
     pub candidates: Vec<Candidate>,
     /// The anytime curve: (seconds, best minimum error so far), at each candidate's end.
     pub curve: Vec<(f64, f64)>,
-    /// The work items that solver failures ended, in the order they failed.
+    /// The work items that solver failures ended, in sweep order.
     pub failures: Vec<Failure>,
     /// Seconds in all.
     pub seconds: f64,
@@ -322,9 +324,9 @@ impl<'a> Sweep<'a> {
         self.report(&state);
     }
 
-    /// Keeps `error` as the failure of the work item `what` when it is a solver's (the sweep goes
-    /// on without the item), and returns any other error.
-    pub fn fail(&self, what: impl FnOnce() -> String, error: Error) -> Result<()> {
+    /// Keeps `error` as the failure of work item `item`, named `what`, when it is a solver's (the
+    /// sweep goes on without the item), and returns any other error.
+    pub fn fail(&self, item: usize, what: impl FnOnce() -> String, error: Error) -> Result<()> {
         match error {
             Error::Solver {
                 solver,
@@ -332,6 +334,7 @@ impl<'a> Sweep<'a> {
                 iterations,
             } => {
                 self.state().failures.push(Failure {
+                    item,
                     what: what(),
                     solver,
                     status,
@@ -398,7 +401,7 @@ impl<'a> Sweep<'a> {
         ) {
             Ok(evaluation) => evaluation,
             Err(error) => {
-                self.fail(|| format!("{}, scoring", candidate.what()), error)?;
+                self.fail(item, || format!("{}, scoring", candidate.what()), error)?;
                 self.tick(None);
                 return Ok(None);
             }
@@ -466,7 +469,7 @@ impl<'a> Sweep<'a> {
                         Ok(evaluation) => Ok(Some(evaluation)),
                         Err(error) => {
                             let what = || format!("{}, shortlist scoring", outcomes[o].candidate.what());
-                            self.fail(what, error).map(|()| None)
+                            self.fail(outcomes[o].item, what, error).map(|()| None)
                         }
                     }
                 })
@@ -489,7 +492,9 @@ impl<'a> Sweep<'a> {
     /// score over all five defenses if there is one, else the best by the scoring defenses. With
     /// no outcome, the first failure's error (or [`Error::Infeasible`] if none failed).
     pub fn conclude(&self, mut outcomes: Vec<Scored>) -> Result<AttackResult> {
-        let failures = std::mem::take(&mut self.state().failures);
+        let mut failures = std::mem::take(&mut self.state().failures);
+        // In sweep order, whatever the schedule (a game's replays by their names).
+        failures.sort_by(|a, b| a.item.cmp(&b.item).then_with(|| a.what.cmp(&b.what)));
         if outcomes.is_empty() {
             return Err(match failures.first() {
                 Some(failure) => failure.error(),
@@ -564,12 +569,14 @@ mod tests {
             &progress,
         );
         assert!(!sweep.failed());
-        sweep.fail(|| "decoy 3".into(), solver_error("NumericalError")).unwrap();
+        sweep
+            .fail(0, || "decoy 3".into(), solver_error("NumericalError"))
+            .unwrap();
         sweep.tick(None);
         assert!(sweep.failed());
         // Other errors are not kept.
         assert!(matches!(
-            sweep.fail(|| "decoy 4".into(), Error::Aborted),
+            sweep.fail(2, || "decoy 4".into(), Error::Aborted),
             Err(Error::Aborted)
         ));
         let scored = sweep
@@ -599,11 +606,16 @@ mod tests {
             &|| false,
             &|_| {},
         );
-        sweep.fail(|| "decoy 0".into(), solver_error("MaxIterations")).unwrap();
-        sweep.fail(|| "decoy 1".into(), solver_error("NumericalError")).unwrap();
+        // Failed in the other order: the first in sweep order is the error.
+        sweep
+            .fail(1, || "decoy 1".into(), solver_error("NumericalError"))
+            .unwrap();
+        sweep
+            .fail(0, || "decoy 0".into(), solver_error("MaxIterations"))
+            .unwrap();
         match sweep.conclude(Vec::new()) {
             Err(Error::Solver { status, .. }) => assert_eq!(status, "MaxIterations"),
-            other => panic!("expected the first failure, got {other:?}"),
+            other => panic!("expected the first failure in sweep order, got {other:?}"),
         }
     }
 }
