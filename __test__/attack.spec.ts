@@ -132,6 +132,14 @@ test('minmaxAttack on count data: one candidate per decoy, scored by all five de
   const sweep = seen.filter((p) => p.phase === 'candidates')
   t.is(sweep.at(-1)!.done, 34)
   t.deepEqual((await minmaxAttack(options)).poison.toCsr(), csr)
+  t.true(a.candidates.every((c) => c.shortlistMin === undefined), 'no shortlist when all five score')
+  // Scored by fewer defenses, with a shortlist the best decoys are scored again by all five and the
+  // best of them wins.
+  const narrowed = await minmaxAttack({ ...options, defenses: ['l2', 'loss'], shortlist: 4 })
+  const listed = narrowed.candidates.filter((c) => c.shortlistMin !== undefined)
+  t.true(listed.length >= 1 && listed.length <= 4, `${listed.length} on the shortlist`)
+  for (const c of listed) t.deepEqual(Object.keys(c.errors).sort(), ['knn', 'l2', 'loss', 'slab', 'svd'])
+  t.is(narrowed.selection.min, Math.max(...listed.map((c) => c.shortlistMin!)))
   const basic = await minmaxAttack({ ...options, basic: true })
   t.is(basic.decoy, null)
   t.is(basic.candidates.length, 1 + 7)
@@ -186,6 +194,7 @@ test('minmaxAttack rejects bad options with a code and stops on an abort', async
     [{ repeats: 0 }, /option repeats = 0/],
     [{ basic: 'yes' }, /option basic = yes/],
     [{ defenses: ['l2', 'pca'] }, /option defenses = pca/],
+    [{ shortlist: 1.5 }, /option shortlist = 1.5/],
   ]
   for (const [extra, message] of bad) {
     const err = await t.throwsAsync(minmaxAttack({ ...base, ...extra } as Parameters<typeof minmaxAttack>[0]), { instanceOf: PoisonkitError })

@@ -111,8 +111,8 @@ export interface AttackOptions {
   /** KKT: each program solved again this many times against refitted sets. */
   refitRounds?: number
   /**
-   * KKT: how many of the best programs (decoy and split, each by its best rounding) are scored
-   * again by all five defenses.
+   * How many of the best work items (a KKT program, a min-max decoy, an influence snapshot;
+   * each by its best rounding) are scored again by all five defenses.
    */
   shortlist?: number
   scoreEvery?: number
@@ -375,7 +375,7 @@ export declare function objectiveValue(data: Dataset, w: Float64Array, bias: num
 export declare function predict(data: Dataset, w: Float64Array, bias: number): Int32Array
 
 export interface ProgressSnapshot {
-  /** `decoys` while the decoy parameters are fitted, then `candidates`, then (KKT) `shortlist`. */
+  /** `decoys` while the decoy parameters are fitted, then `candidates`, then `shortlist`. */
   phase: string
   done: number
   total: number

@@ -23,7 +23,7 @@ import { PoisonkitError, count, finiteNumber, invalidOption, nativeAsync } from 
 /** Where a running attack is. */
 export interface AttackProgress {
   /** `'decoys'` while fitting the decoy parameters, `'candidates'` during the sweep, `'shortlist'` while
-   * the KKT shortlist is scored again by all five defenses, `'evaluation'` at the end. */
+   * the shortlist is scored again by all five defenses, `'evaluation'` at the end. */
   phase: 'decoys' | 'candidates' | 'shortlist' | 'evaluation'
   /** Candidates scored so far (with the shortlist's programs). */
   done: number
@@ -73,6 +73,8 @@ export interface AttackOptions {
   scoreAll?: boolean
   /** Defenses that score the candidates (KKT: `['l2', 'slab', 'loss']`, as the reference; min-max: all five). */
   defenses?: DefenseName[]
+  /** How many of the best work items by `defenses` (KKT programs, min-max decoys, influence snapshots; each by its best rounding) are scored again by all five, the best of them by that score winning (KKT 4; min-max and influence 0, as their `defenses` are all five unless narrowed for speed; 0: `defenses` alone select, as the reference). No effect when `defenses` are all five or the data are multi-class. */
+  shortlist?: number
   /** Defenses of the final evaluation on the test set (all five). */
   evaluationDefenses?: DefenseName[]
   /** Seed of the decoy order, the rounding and the SVD defense (0). */
@@ -91,8 +93,6 @@ export interface KktAttackOptions extends AttackOptions {
   lossPercentile?: number
   /** Solve each candidate's program this many more times, against its sets refitted on clean + its poison (iterative optimization, Algorithm 1; 0). */
   refitRounds?: number
-  /** How many of the best programs (decoy and split, each by its best rounding) by `defenses` are scored again by all five, the best of them by that score winning (4; 0: `defenses` alone select, as the reference). No effect when `defenses` are all five. */
-  shortlist?: number
 }
 
 /** Options of `minmaxAttack`. */
@@ -171,7 +171,7 @@ export interface CandidateScore {
   errors: Partial<Record<DefenseName, number>>
   /** The minimum over the scoring defenses: the candidate's score in the sweep and the anytime curve (an upper bound of it if `partial`). */
   minError: number
-  /** For a candidate of the KKT shortlist, the minimum over all five defenses (then in `errors`): the shortlist competes on it. */
+  /** For a candidate of the shortlist, the minimum over all five defenses (then in `errors`): the shortlist competes on it. */
   shortlistMin?: number
   /** Scoring stopped before the last defense because the minimum so far was already below the
    * winner's score (or, when leaders are refined, the last leader's): the candidate could
@@ -218,7 +218,7 @@ export interface AttackResult {
   epsPos: number
   /** Poison with label −1, as a fraction of n. */
   epsNeg: number
-  /** How the winner scored when it was selected (the attack-time defenses, all five for the KKT shortlist, on the attacker's dev data). */
+  /** How the winner scored when it was selected (the attack-time defenses, all five for the shortlist, on the attacker's dev data). */
   selection: Evaluation
   /** The poison against `evaluationDefenses` on the test set. */
   evaluation: Evaluation
@@ -258,8 +258,8 @@ export async function kktAttack(options: KktAttackOptions): Promise<KktAttackRes
   if (options.lossPercentile !== undefined && !(finiteNumber('lossPercentile', options.lossPercentile) >= 0 && options.lossPercentile <= 100)) {
     invalidOption('lossPercentile', options.lossPercentile, 'must lie in [0, 100]')
   }
-  for (const name of ['refitRounds', 'shortlist'] as const) if (options[name] !== undefined) count(name, options[name])
-  const own = { lossPercentile: options.lossPercentile, refitRounds: options.refitRounds, shortlist: options.shortlist }
+  if (options.refitRounds !== undefined) count('refitRounds', options.refitRounds)
+  const own = { lossPercentile: options.lossPercentile, refitRounds: options.refitRounds }
   const { stepSize: _step, iteration: _iteration, ...result } = await run(addon.kktAttack, options, own)
   return { ...result, decoy: result.decoy!, residual: result.residual! }
 }
@@ -340,7 +340,7 @@ async function run(
     if (!Array.isArray(list) || list.length === 0) invalidOption(name, list, 'must be a non-empty list of numbers')
     list.forEach((v, i) => finiteNumber(`${name}[${i}]`, v))
   }
-  for (const name of ['repeats', 'roundingTrials', 'refine', 'seed'] as const) {
+  for (const name of ['repeats', 'roundingTrials', 'refine', 'shortlist', 'seed'] as const) {
     if (options[name] !== undefined) count(name, options[name])
   }
   if (options.scoreAll !== undefined && typeof options.scoreAll !== 'boolean') invalidOption('scoreAll', options.scoreAll, 'must be true or false')
@@ -387,6 +387,7 @@ async function run(
           roundingTrials: options.roundingTrials,
           refine: options.refine,
           scoreAll: options.scoreAll,
+          shortlist: options.shortlist,
           upper,
           defenses,
           seed: options.seed,

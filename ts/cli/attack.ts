@@ -59,7 +59,9 @@ ${shared}
                          and every decoy with --knowledge train, which is the default there too)
   --iterative K          refit the feasible set on clean + the game's points every K rounds (paper
                          Algorithm 1)
-  --defenses LIST        defenses that score the candidates (l2,slab,loss,svd,knn)`,
+  --defenses LIST        defenses that score the candidates (l2,slab,loss,svd,knn)
+  --shortlist K          with fewer --defenses: the best K decoys (by their best game) are scored
+                         again by all five, the best of them wins (0: --defenses alone select)`,
   influence: `influence: the influence attack (paper §4.1): gradient ascent on two poison points (with copies in
 inverse class balance) through the implicit function theorem, projected onto the feasible set; the
 poison is scored by the five defenses every --score-every steps, the best snapshot wins.
@@ -73,6 +75,8 @@ ${shared}
   --max-iter N           gradient steps per trajectory at most (10000); it stops earlier after 2
                          readings of the test loss (every 10 steps) without a new high
   --score-every N        steps between scorings by the defenses (50)
+  --shortlist K          with fewer --defenses: the best K snapshots (by their best rounding) are
+                         scored again by all five, the best of them wins (0: --defenses alone select)
   --repeats R            rounding group size: copies sharing one rounding (2; the reference's 1 is
                          caught by the SVD defense on Enron)
   --rounding-trials K    roundings tried for each of the 4 leading snapshots (8; 1: one rounding)
@@ -133,13 +137,19 @@ const sharedOptions = {
 
 const kindOptions = {
   kkt: { iterative: { type: 'string' }, shortlist: { type: 'string' } },
-  minmax: { basic: { type: 'boolean', default: false }, 'all-decoys': { type: 'boolean', default: false }, iterative: { type: 'string' } },
+  minmax: {
+    basic: { type: 'boolean', default: false },
+    'all-decoys': { type: 'boolean', default: false },
+    iterative: { type: 'string' },
+    shortlist: { type: 'string' },
+  },
   influence: {
     basic: { type: 'boolean', default: false },
     iterative: { type: 'string' },
     'step-sizes': { type: 'string' },
     'max-iter': { type: 'string' },
     'score-every': { type: 'string' },
+    shortlist: { type: 'string' },
   },
   labelflip: {},
   alfa: { 'max-copies': { type: 'string' } },
@@ -198,7 +208,13 @@ async function attackCommand(kind: keyof typeof kindOptions, argv: string[]): Pr
     result = await {
       kkt: () => kktAttack({ ...options, refitRounds: countOption('iterative'), shortlist: countOption('shortlist') }),
       minmax: () =>
-        minmaxAttack({ ...options, basic: o.basic === true, prune: o['all-decoys'] ? false : undefined, refitEvery: countOption('iterative') }),
+        minmaxAttack({
+          ...options,
+          basic: o.basic === true,
+          prune: o['all-decoys'] ? false : undefined,
+          refitEvery: countOption('iterative'),
+          shortlist: countOption('shortlist'),
+        }),
       influence: () =>
         influenceAttack({
           ...options,
@@ -207,6 +223,7 @@ async function attackCommand(kind: keyof typeof kindOptions, argv: string[]): Pr
           stepSizes,
           maxIter: countOption('max-iter'),
           scoreEvery: countOption('score-every'),
+          shortlist: countOption('shortlist'),
         }),
       labelflip: () => labelFlipAttack(options),
       alfa: () => alfaAttack({ ...options, maxCopies: countOption('max-copies') }),

@@ -57,11 +57,12 @@ const INFLUENCE_OPTIONS: Record<string, OptionRule> = {
   refitEvery: integer(1),
   scoreEvery: integer(1),
   temperature: positive,
+  shortlist: integer(0),
 }
 /** Each attack's own options (see the attack functions' option types). */
 const ATTACK_OPTIONS: Record<AttackName, Record<string, OptionRule>> = {
   kkt: { lossPercentile: (v) => (isNumber(v) && v >= 0 && v <= 100 ? undefined : 'must lie in [0, 100]'), refitRounds: integer(0), shortlist: integer(0) },
-  minmax: { eta: positive, burn: nonnegative, lossCap: positive, refitEvery: integer(1) },
+  minmax: { eta: positive, burn: nonnegative, lossCap: positive, refitEvery: integer(1), shortlist: integer(0) },
   'minmax-basic': { eta: positive, burn: nonnegative, refitEvery: integer(1) },
   influence: INFLUENCE_OPTIONS,
   'influence-basic': INFLUENCE_OPTIONS,

@@ -85,6 +85,31 @@ fn influence_raises_the_test_error_with_round_en_integer_points() {
     let again = influence_attack(&clean, &test, &set, &o, &|| false, &|_| {}).unwrap();
     assert_eq!(result.poison.values(), again.poison.values());
     assert_eq!(result.poison.indices(), again.poison.indices());
+    // With a shortlist of 2, the best two snapshots are scored again by all five defenses, and
+    // the winner is the better of them by that score; none without it.
+    assert!(result.candidates.iter().all(|c| c.shortlist_min.is_none()));
+    let listed_run = influence_attack(
+        &clean,
+        &test,
+        &set,
+        &InfluenceOptions { shortlist: 2, ..o },
+        &|| false,
+        &|_| {},
+    )
+    .unwrap();
+    let listed: Vec<_> = listed_run
+        .candidates
+        .iter()
+        .filter_map(|c| c.shortlist_min.map(|m| (c, m)))
+        .collect();
+    assert!(
+        !listed.is_empty() && listed.len() <= 2,
+        "{} on the shortlist",
+        listed.len()
+    );
+    assert!(listed.iter().all(|(c, _)| c.errors.len() == 5));
+    let top = listed.iter().map(|(_, m)| *m).fold(0.0, f64::max);
+    assert_eq!(listed_run.best.shortlist_min, Some(top));
 }
 
 #[test]

@@ -9,6 +9,7 @@ use poisonkit_core::attack::{
     DecoyOptions, Knowledge, MinmaxOptions, Progress, generate_decoys, minmax_attack, minmax_points,
 };
 use poisonkit_core::data::{BagOfWordsOptions, Dataset, make_bag_of_words};
+use poisonkit_core::defense::Defense;
 use poisonkit_core::feasible::{FeasibleOptions, FeasibleSet, Upper};
 use poisonkit_core::model::{LinearModel, Loss, Problem, SolverOptions, train};
 
@@ -166,6 +167,37 @@ fn the_sweep_keeps_the_decoy_whose_poison_scores_highest() {
     assert_eq!(basic.candidates.len(), 1 + 2);
     assert_eq!(basic.best.decoy, None);
     assert!(result.failures.is_empty());
+    // Scored by the L2 defense alone, the best decoys (one game each) are scored again by all
+    // five, and the winner is the best of them by that score.
+    let mut narrowed = options.clone();
+    narrowed.evaluation.defenses = vec![Defense::L2];
+    narrowed.shortlist = 4;
+    let r = minmax_attack(&clean, &test, &set, Some(&decoys), &narrowed, &|| false, &|_| {}).unwrap();
+    let listed: Vec<_> = r.candidates.iter().filter(|c| c.shortlist_min.is_some()).collect();
+    assert!(
+        !listed.is_empty() && listed.len() <= 4,
+        "{} on the shortlist",
+        listed.len()
+    );
+    assert!(listed.iter().all(|c| c.errors.len() == 5));
+    let mut listed_decoys: Vec<_> = listed.iter().map(|c| c.decoy).collect();
+    listed_decoys.sort();
+    listed_decoys.dedup();
+    assert_eq!(listed_decoys.len(), listed.len(), "one game per decoy");
+    let top = listed.iter().map(|c| c.shortlist_min.unwrap()).fold(0.0, f64::max);
+    assert_eq!(r.best.shortlist_min, Some(top));
+    assert_eq!(r.evaluation.min, top);
+    // A decoy left off ranks below every listed one (its other games may not).
+    let unlisted_top = r
+        .candidates
+        .iter()
+        .filter(|c| !listed_decoys.contains(&c.decoy))
+        .map(|c| c.min_error)
+        .fold(0.0, f64::max);
+    let last_listed = listed.iter().map(|c| c.min_error).fold(f64::INFINITY, f64::min);
+    assert!(unlisted_top <= last_listed, "a decoy left off ranks above a listed one");
+    // And with all five (the default) there is none.
+    assert!(result.candidates.iter().all(|c| c.shortlist_min.is_none()));
     let err = minmax_attack::<LinearModel>(&clean, &test, &set, Some(&[]), &options, &|| false, &|_| {}).unwrap_err();
     assert_eq!(err.code(), "ERR_INVALID_OPTION");
     let err = minmax_attack::<LinearModel>(&clean, &test, &set, None, &options, &|| true, &|_| {}).unwrap_err();

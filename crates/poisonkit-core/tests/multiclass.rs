@@ -5,7 +5,9 @@
 
 mod common;
 
-use poisonkit_core::attack::{DecoyOptions, Knowledge, MinmaxOptions, generate_multiclass_decoys, minmax_points};
+use poisonkit_core::attack::{
+    DecoyOptions, Knowledge, MinmaxOptions, generate_multiclass_decoys, minmax_attack, minmax_points,
+};
 use poisonkit_core::data::{BlobsOptions, Dataset, make_blobs};
 use poisonkit_core::defense::{Defense, EvaluationOptions, evaluate};
 use poisonkit_core::feasible::{FeasibleOptions, FeasibleSet};
@@ -110,6 +112,14 @@ fn the_multiclass_game_picks_labels_inside_the_sets_and_under_the_decoy_cap() {
     }
     let ev = evaluate(&train, &test, Some(&poison), &options.evaluation, &|| false).unwrap();
     assert_eq!(ev.defenses.len(), 2);
+    // Multi-class data have not all five defenses: scored by two, the attack has no shortlist.
+    let result = minmax_attack(&train, &test, &set, Some(&decoys), &options, &|| false, &|_| {}).unwrap();
+    assert!(
+        result
+            .candidates
+            .iter()
+            .all(|c| c.shortlist_min.is_none() && c.errors.len() <= 2)
+    );
 }
 
 #[test]

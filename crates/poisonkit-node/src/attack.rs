@@ -55,8 +55,8 @@ pub struct AttackOptions {
     pub refit_every: Option<f64>,
     /// KKT: each program solved again this many times against refitted sets.
     pub refit_rounds: Option<f64>,
-    /// KKT: how many of the best programs (decoy and split, each by its best rounding) are scored
-    /// again by all five defenses.
+    /// How many of the best work items (a KKT program, a min-max decoy, an influence snapshot;
+    /// each by its best rounding) are scored again by all five defenses.
     pub shortlist: Option<f64>,
     pub score_every: Option<f64>,
     pub temperature: Option<f64>,
@@ -67,7 +67,7 @@ pub struct AttackOptions {
 #[napi(object)]
 #[derive(Clone, Default)]
 pub struct ProgressSnapshot {
-    /// `decoys` while the decoy parameters are fitted, then `candidates`, then (KKT) `shortlist`.
+    /// `decoys` while the decoy parameters are fitted, then `candidates`, then `shortlist`.
     pub phase: String,
     pub done: u32,
     pub total: u32,
@@ -609,6 +609,7 @@ pub fn minmax_attack(
     minmax.rounding_trials = positive_count("roundingTrials", o.rounding_trials, minmax.rounding_trials)?;
     minmax.refine = positive_count("refine", o.refine, minmax.refine)?;
     minmax.score_all = o.score_all.unwrap_or(false);
+    minmax.shortlist = count_or("shortlist", o.shortlist, minmax.shortlist)?;
     minmax.eta = o.eta.unwrap_or(minmax.eta);
     minmax.burn = o.burn.unwrap_or(attack::reference_burn(&common.grid, o.eps));
     minmax.loss_cap = o.loss_cap.unwrap_or(minmax.loss_cap);
@@ -663,6 +664,7 @@ pub fn influence_attack(
     influence.rounding_trials = positive_count("roundingTrials", o.rounding_trials, influence.rounding_trials)?;
     influence.refine = positive_count("refine", o.refine, influence.refine)?;
     influence.score_all = o.score_all.unwrap_or(false);
+    influence.shortlist = count_or("shortlist", o.shortlist, influence.shortlist)?;
     influence.max_iter = count_or("maxIter", o.max_iter, influence.max_iter)?;
     influence.check_every = positive_count("checkEvery", o.check_every, influence.check_every)?;
     influence.patience = positive_count("patience", o.patience, influence.patience)?;

@@ -14,7 +14,8 @@
 //! runs the decoys one after another). For integer data the leading decoys' games are then played
 //! again `rounding_trials` − 1 times with fresh roundings (an extension, as the KKT attack's: the
 //! rounding steers the game, and one rounding moves the score by a few tenths of a point on
-//! Enron).
+//! Enron). Scored by fewer than the five defenses, the best `shortlist` decoys are scored again by
+//! all five and compete on that (as the KKT attack's shortlist).
 
 use std::time::Instant;
 
@@ -58,6 +59,10 @@ pub struct MinmaxOptions {
     /// Score every candidate under every scoring defense, for a read per defense; by default a
     /// candidate that can no longer lead is scored no further (the selection is the same).
     pub score_all: bool,
+    /// How many of the best decoys (each by its best game) by the scoring defenses are scored
+    /// again by all five, the best of them by that score winning, when the scoring defenses are
+    /// fewer (binary data); 0 by default (they are all five by default, and fewer for speed).
+    pub shortlist: usize,
     /// Refit the feasible set on clean + the last round(εn) points every this many rounds
     /// (iterative optimization, paper Algorithm 1); `None` keeps the set it was given.
     pub refit_every: Option<usize>,
@@ -83,6 +88,7 @@ impl MinmaxOptions {
             rounding_trials: 8,
             refine: 4,
             score_all: false,
+            shortlist: 0,
             refit_every: None,
             seed: 0,
             evaluation,
@@ -266,7 +272,7 @@ pub fn minmax_attack<M: Player>(
         (start, order.len() + extra),
         (
             if extra > 0 { options.refine.min(order.len()) } else { 0 },
-            0,
+            options.shortlist,
             options.score_all,
         ),
         should_stop,
@@ -313,6 +319,7 @@ pub fn minmax_attack<M: Player>(
             .collect::<Result<Vec<_>>>()?;
         outcomes.extend(replayed.into_iter().flatten());
     }
+    sweep.shortlist(&mut outcomes)?;
     sweep.conclude(outcomes)
 }
 

@@ -9,8 +9,9 @@
 //! by its best candidate) is not scored further: its score could only fall, so it can neither
 //! win nor lead. The winner and the leaders are those of a full scoring.
 //!
-//! Shortlist (an extension of the reference's selection, for attacks scored by fewer than the five
-//! defenses, KKT by default): the best few candidates by the scoring defenses, one per work item,
+//! Shortlist (an extension of the reference's selection, for a sweep on binary data scored by
+//! fewer than the five defenses: KKT's by default, min-max's and influence's when their defenses
+//! are narrowed): the best few candidates by the scoring defenses, one per work item,
 //! are scored again by all five with the defender trained to the final evaluation's tolerance,
 //! and only they compete, on that score. The anytime curve stays that of the sweep.
 //!
@@ -231,8 +232,8 @@ struct State {
 impl<'a> Sweep<'a> {
     /// A sweep of `total` candidates, timed from `start`, whose `leaders` best candidates are
     /// refined afterwards (0: only the winner matters) and whose `shortlist` best are scored again
-    /// by all five defenses (0: none; no effect when they score already); `score_all` turns the
-    /// pruning off.
+    /// by all five defenses (0: none; no effect when they score already, or on multi-class data,
+    /// which has not all five); `score_all` turns the pruning off.
     pub fn new(
         (train, dev): (&'a Dataset, &'a Dataset),
         evaluation: &EvaluationOptions,
@@ -245,7 +246,9 @@ impl<'a> Sweep<'a> {
         evaluation
             .defenses
             .sort_by_key(|d| CHEAPEST_FIRST.iter().position(|c| c == d));
-        let shortlist = if evaluation.defenses.len() < CHEAPEST_FIRST.len() {
+        // All five exist for binary data only.
+        let binary = !matches!(train.classes(), crate::data::Classes::Multiclass(_));
+        let shortlist = if binary && evaluation.defenses.len() < CHEAPEST_FIRST.len() {
             shortlist
         } else {
             0
