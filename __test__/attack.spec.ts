@@ -265,6 +265,10 @@ test('attack CLI: usage errors exit 2 naming the option', (t) => {
   expect(cli('attack', 'kkt', '--train', f, '--test', f, '--lambda', '1'), /^error\[ERR_USAGE\]: missing required option --out$/)
   expect(cli('attack', 'kkt', '--train', f, '--test', f, '--lambda', '1', '--out', join(dir, 'p.svm'), '--eps', '2'), /^error\[ERR_INVALID_OPTION\]: option --eps = 2/)
   expect(cli('attack', 'kkt', '--train', f, '--test', f, '--lambda', '1', '--out', join(dir, 'p.svm'), '--knowledge', 'all'), /^error\[ERR_INVALID_OPTION\]: option --knowledge = all/)
+  // Counts are checked before the data are read (here a missing file would be the error).
+  const missing = join(dir, 'missing.svm')
+  expect(cli('attack', 'minmax', '--train', missing, '--test', missing, '--lambda', '1', '--eps', '0.1', '--out', join(dir, 'p.svm'), '--shortlist', '1.5'), /^error\[ERR_INVALID_OPTION\]: option --shortlist = 1.5/)
+  expect(cli('attack', 'influence', '--train', missing, '--test', missing, '--lambda', '1', '--eps', '0.1', '--out', join(dir, 'p.svm'), '--max-iter', 'x'), /^error\[ERR_INVALID_OPTION\]: option --max-iter = x/)
   // A kind's help is its own section; without a kind, every section.
   const kktHelp = cli('attack', 'kkt', '--help').stdout
   t.regex(kktHelp, /^poisonkit attack kkt --train F/)

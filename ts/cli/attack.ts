@@ -177,6 +177,13 @@ async function attackCommand(kind: keyof typeof kindOptions, argv: string[]): Pr
         ? choice('upper', upperText, UPPER_RULES)
         : numberOption('upper', upperText, 'positive')
   const d = countOption('d')
+  // Every count is checked before the data load, which takes seconds on a large corpus.
+  const counts = Object.fromEntries(
+    ['repeats', 'rounding-trials', 'seed', 'iterative', 'shortlist', 'max-iter', 'score-every', 'max-copies'].map((name) => [name, countOption(name)]),
+  )
+  const stepSizes = text('step-sizes')
+    ?.split(',')
+    .map((v) => numberOption('step-sizes', v.trim(), 'positive'))
 
   progress(`loading ${trainPath}, ${testPath}`)
   const [train, test] = await loadAll([trainPath, testPath], d)
@@ -190,43 +197,40 @@ async function attackCommand(kind: keyof typeof kindOptions, argv: string[]): Pr
     eps,
     knowledge,
     grid,
-    repeats: countOption('repeats'),
-    roundingTrials: countOption('rounding-trials'),
+    repeats: counts.repeats,
+    roundingTrials: counts['rounding-trials'],
     scoreAll: o['score-all'] === true,
     round: o['no-round'] ? false : undefined,
     upper,
     defenses,
-    seed: countOption('seed'),
+    seed: counts.seed,
     onProgress: bar,
     signal: controller.signal,
   }
-  const stepSizes = text('step-sizes')
-    ?.split(',')
-    .map((v) => numberOption('step-sizes', v.trim(), 'positive'))
   let result: AttackResult & { residual?: number; stepSize?: number; iteration?: number }
   try {
     result = await {
-      kkt: () => kktAttack({ ...options, refitRounds: countOption('iterative'), shortlist: countOption('shortlist') }),
+      kkt: () => kktAttack({ ...options, refitRounds: counts.iterative, shortlist: counts.shortlist }),
       minmax: () =>
         minmaxAttack({
           ...options,
           basic: o.basic === true,
           prune: o['all-decoys'] ? false : undefined,
-          refitEvery: countOption('iterative'),
-          shortlist: countOption('shortlist'),
+          refitEvery: counts.iterative,
+          shortlist: counts.shortlist,
         }),
       influence: () =>
         influenceAttack({
           ...options,
           basic: o.basic === true,
-          refitEvery: countOption('iterative'),
+          refitEvery: counts.iterative,
           stepSizes,
-          maxIter: countOption('max-iter'),
-          scoreEvery: countOption('score-every'),
-          shortlist: countOption('shortlist'),
+          maxIter: counts['max-iter'],
+          scoreEvery: counts['score-every'],
+          shortlist: counts.shortlist,
         }),
       labelflip: () => labelFlipAttack(options),
-      alfa: () => alfaAttack({ ...options, maxCopies: countOption('max-copies') }),
+      alfa: () => alfaAttack({ ...options, maxCopies: counts['max-copies'] }),
     }[kind]()
   } finally {
     process.off('SIGINT', onSigint)
