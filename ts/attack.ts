@@ -25,9 +25,9 @@ export interface AttackProgress {
   /** `'decoys'` while fitting the decoy parameters, `'candidates'` during the sweep, `'shortlist'` while
    * the shortlist is scored again by all five defenses, `'evaluation'` at the end. */
   phase: 'decoys' | 'candidates' | 'shortlist' | 'evaluation'
-  /** Candidates scored so far (with the shortlist's programs). */
+  /** Candidates scored so far (and the shortlist's, scored again). */
   done: number
-  /** Candidates in all (with the shortlist's programs). */
+  /** Candidates in all (and the shortlist's). */
   total: number
   /** The best minimum test error so far, as scored by the attacker: over the scoring defenses in the
    * sweep; in the shortlist over all five, once its first program is scored. */
