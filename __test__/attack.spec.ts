@@ -251,6 +251,19 @@ realData('Enron, λ 0.09, ε 0.03: min-max reaches the paper\'s 23.7% over the f
   t.true(basic.evaluation.loss <= 0.12 && basic.evaluation.none >= 0.2, JSON.stringify(basic.evaluation))
 })
 
+test('attack CLI: class indices take the mnist grid unless --grid says otherwise, and report points per class', async (t) => {
+  const dir = tmp()
+  const blobs = join(dir, 'blobs.svm')
+  await makeBlobs({ n: 600, d: 6, classes: 3, separation: 1.5, seed: 5 }).writeSvmlight(blobs)
+  const run = (...more: string[]) => cli('attack', 'minmax', '--train', blobs, '--test', blobs, '--lambda', '0', '--out', join(dir, 'p.svm'), '--all-decoys', '--rounding-trials', '1', ...more)
+  const mnist = run()
+  t.is(mnist.code, 0, mnist.stderr)
+  // The reference's MNIST grid: 9 quantiles × 8 copies; Enron's: 11 × 9.
+  t.regex(mnist.stdout, /; 72 candidates from 72 decoys\n/)
+  t.regex(mnist.stdout, /^min-max attack: 18 poison points \(ε = 0\.03, points per class 0: \d+, 1: \d+, 2: \d+\)/)
+  t.regex(run('--grid', 'enron').stdout, /; 99 candidates from 99 decoys\n/)
+})
+
 test('attack CLI: usage errors exit 2 naming the option', (t) => {
   const dir = tmp()
   const f = join(dir, 'ok.svm')
@@ -269,6 +282,16 @@ test('attack CLI: usage errors exit 2 naming the option', (t) => {
   const missing = join(dir, 'missing.svm')
   expect(cli('attack', 'minmax', '--train', missing, '--test', missing, '--lambda', '1', '--eps', '0.1', '--out', join(dir, 'p.svm'), '--shortlist', '1.5'), /^error\[ERR_INVALID_OPTION\]: option --shortlist = 1.5/)
   expect(cli('attack', 'influence', '--train', missing, '--test', missing, '--lambda', '1', '--eps', '0.1', '--out', join(dir, 'p.svm'), '--max-iter', 'x'), /^error\[ERR_INVALID_OPTION\]: option --max-iter = x/)
+  const onMissing = (kind: string, ...more: string[]) => cli('attack', kind, '--train', missing, '--test', missing, '--lambda', '1', '--out', join(dir, 'p.svm'), ...more)
+  for (const name of ['--repeats', '--rounding-trials']) expect(onMissing('kkt', name, '0'), new RegExp(`^error\\[ERR_INVALID_OPTION\\]: option ${name} = 0: must be an integer ≥ 1$`))
+  // A game's --iterative is a period (≥ 1); KKT's counts refitting rounds, 0 for none.
+  expect(onMissing('minmax', '--iterative', '0'), /^error\[ERR_INVALID_OPTION\]: option --iterative = 0: must be an integer ≥ 1$/)
+  t.regex(onMissing('kkt', '--iterative', '0').stderr, /^error\[ERR_FILE_NOT_FOUND\]/)
+  expect(onMissing('kkt', '--defenses', 'l2,loss,l2'), /^error\[ERR_INVALID_OPTION\]: option --defenses = l2,loss,l2: l2 is listed twice$/)
+  // The output file's folder is checked before the attack (which can run for an hour), not after.
+  const noFolder = join(dir, 'no-such-folder', 'p.svm')
+  expect(cli('attack', 'kkt', '--train', missing, '--test', missing, '--lambda', '1', '--out', noFolder), /^error\[ERR_INVALID_OPTION\]: option --out = .*p\.svm: its folder .*no-such-folder does not exist$/)
+  expect(cli('attack', 'kkt', '--train', missing, '--test', missing, '--lambda', '1', '--out', dir), /^error\[ERR_INVALID_OPTION\]: option --out = .*: is a folder, not a file$/)
   // A kind's help is its own section; without a kind, every section.
   const kktHelp = cli('attack', 'kkt', '--help').stdout
   t.regex(kktHelp, /^poisonkit attack kkt --train F/)

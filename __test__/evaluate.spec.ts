@@ -101,6 +101,7 @@ test('bad evaluation input rejects with a code', async (t) => {
     t.is(await code(evaluate({ train, test, poison: pool, lambda: 0.01, removeFraction })), 'ERR_INVALID_OPTION')
   }
   t.is(await code(evaluate({ train, test, lambda: 0.01, defenses: ['pca' as never] })), 'ERR_INVALID_OPTION')
+  await t.throwsAsync(evaluate({ train, test, lambda: 0.01, defenses: ['l2', 'loss', 'l2'] }), { message: 'option defenses = l2: each defense may be listed once' })
   t.is(await code(evaluate({ train, test, lambda: 0 })), 'ERR_INVALID_OPTION')
   t.is(await code(evaluate({ train, test, lambda: 0.01, loss: 'squared' as never })), 'ERR_INVALID_OPTION')
   t.is(await code(evaluate({ train, test, lambda: 0.01, optimizer: 'adam' as never })), 'ERR_INVALID_OPTION')

@@ -42,6 +42,11 @@ test('a malformed spec is rejected before any work, naming the field', (t) => {
     [{ ...small, seed: 3 }, /spec\.seed: unknown field/],
     [{ ...small, attacks: [{ attack: 'kkt', label: 'my kkt/1' }] }, /attacks\[0\]\.label: must be a name of letters/],
     [{ ...small, datasets: [] }, /datasets: must not be empty/],
+    [{ ...small, attacks: [{ attack: 'kkt', options: { refine: 0 } }] }, /attacks\[0\]\.options\.refine: 0 must be an integer ≥ 1/],
+    [{ ...small, attacks: [{ attack: 'alfa', options: { maxIter: 0 } }] }, /attacks\[0\]\.options\.maxIter: 0 must be an integer ≥ 1/],
+    [{ ...small, attacks: [{ attack: 'kkt', options: { defenses: ['l2', 'l2'] } }] }, /attacks\[0\]\.options\.defenses: \["l2","l2"\] must list each defense once/],
+    [{ ...small, defenses: ['slab', 'knn', 'slab'] }, /defenses: slab is listed twice/],
+    [{ ...small, datasets: [{ ...small.datasets[0], synthetic: { ...small.datasets[0]!.synthetic, positiveFraction: 1.5 } }] }, /datasets\[0\]\.synthetic\.positiveFraction: 1\.5 must be a fraction in \(0, 1\)/],
   ]
   for (const [spec, message] of bad) {
     const out = join(dir, 'out')
@@ -89,6 +94,20 @@ defender: { lambda: [0.05, 0.5] }
   for (const s of shards) for (const c of s) t.true(s.filter((d) => d.attackId === c.attackId).length === 2)
 })
 
+test('a λ of 0 on ±1 labels is rejected once the data are read, before any attack runs', (t) => {
+  const dir = tmp()
+  for (const [spec, message] of [
+    [{ ...small, attacks: ['labelflip'], eps: [0.03], defender: { lambda: [0.05, 0] } }, /defender\.lambda: λ 0 for dataset syn \(±1 labels\) must be positive/],
+    [{ ...small, attacks: ['labelflip'], eps: [0.03], datasets: [{ ...small.datasets[0], lambda: 0 }], defender: {} }, /datasets\[\]\.lambda: λ 0 for dataset syn \(±1 labels\) must be positive/],
+  ] as const) {
+    const out = join(dir, `out${message.source.length}`)
+    const r = cli('experiment', writeSpec(dir, spec), '--out', out)
+    t.is(r.code, 2, r.stderr)
+    t.regex(r.stderr, message)
+    t.deepEqual(readdirSync(join(out, 'attacks')), [], 'no attack ran')
+  }
+})
+
 test('the shard comes from --shard, Slurm array jobs or Kubernetes indexed Jobs', (t) => {
   t.deepEqual(resolveShard('1/3', {}), { index: 1, count: 3 })
   t.deepEqual(resolveShard(undefined, { SLURM_ARRAY_TASK_ID: '5', SLURM_ARRAY_TASK_MIN: '4', SLURM_ARRAY_TASK_COUNT: '3' }), { index: 1, count: 3 })
@@ -97,6 +116,7 @@ test('the shard comes from --shard, Slurm array jobs or Kubernetes indexed Jobs'
   t.throws(() => resolveShard('3/3', {}), { message: /shard 3 of 3 is not a shard/ })
   t.throws(() => resolveShard('a/b', {}), { message: /--shard = a\/b: must be i\/N/ })
   t.throws(() => resolveShard(undefined, { JOB_COMPLETION_INDEX: '0' }), { message: /--shard-count/ })
+  t.throws(() => resolveShard(undefined, {}, 4), { message: /--shard-count = 4: for a Kubernetes indexed Job only/ })
 })
 
 test('three shards run as separate processes and merged equal one unsharded run, cell for cell', async (t) => {

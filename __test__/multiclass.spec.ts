@@ -95,7 +95,7 @@ test('train CLI: class indices train the multi-class SVM; its options are refuse
   const text = cli('train', '--train', blobs, '--test', blobs, '--lambda', '0')
   t.is(text.code, 0, text.stderr)
   t.regex(text.stdout, /n 600, d 6, 3 classes\n.*\n.*\nobjective +\S+ \(AdaGrad, 3 passes\)/)
-  t.regex(cli('train', '--train', blobs, '--test', blobs, '--lambda', '0', '--loss', 'logistic').stderr, /^error\[ERR_INVALID_OPTION\]: option --loss/)
+  t.regex(cli('train', '--train', blobs, '--test', blobs, '--lambda', '0.01', '--loss', 'logistic').stderr, /^error\[ERR_INVALID_OPTION\]: option --loss/)
   const ok = join(dir, 'ok.svm')
   writeFileSync(ok, '1 1:1\n-1 2:1\n1 1:2\n-1 2:2\n')
   t.regex(cli('train', '--train', ok, '--test', ok, '--lambda', '1', '--optimizer', 'exact').stderr, /^error\[ERR_INVALID_OPTION\]: option --optimizer: for multi-class data only/)

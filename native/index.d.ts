@@ -70,10 +70,14 @@ export declare class FeasibleSet {
 
 export declare function alfaAttack(train: Dataset, test: Dataset, options: AttackOptions, set?: FeasibleSet | undefined | null, progress?: AttackProgress | undefined | null, signal?: AbortSignal | undefined | null): Promise<AttackOutcome>
 
-/** A work item that a solver failure ended: the item, the solver's status and the whole message. */
+/**
+ * A work item that yielded no candidate: the item, why (`ERR_SOLVER`: its solver stopped, with
+ * the solver's status; `ERR_INFEASIBLE`: its feasible sets were empty) and the whole message.
+ */
 export interface AttackFailure {
   what: string
-  status: string
+  code: string
+  status?: string
   message: string
 }
 
@@ -135,7 +139,7 @@ export interface AttackSummary {
   curve: Array<CurvePoint>
   /** Every candidate scored, in sweep order. */
   candidates: Array<CandidateScore>
-  /** The work items that solver failures ended, in sweep order. */
+  /** The work items that yielded no candidate (a solver failure, empty sets), in sweep order. */
   failures: Array<AttackFailure>
   decoys: number
   round: boolean

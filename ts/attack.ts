@@ -16,7 +16,7 @@
  */
 import * as addon from '../native/index.js'
 import { Dataset } from './dataset.js'
-import { DEFENSES, evaluate, toEvaluation, type DefenseName, type Evaluation } from './defense.js'
+import { defenseList, evaluate, toEvaluation, type DefenseName, type Evaluation } from './defense.js'
 import { UPPER_BOUND_RULE, isUpperBound, type FeasibleSet, type UpperBound } from './feasible.js'
 import { PoisonkitError, count, finiteNumber, invalidOption, nativeAsync } from './errors.js'
 
@@ -48,7 +48,7 @@ export interface AttackOptions {
   eps: number
   /** The attacker's knowledge: `'test'` (paper §5, the default) or `'train'` (§6.1: decoys from and candidates scored on the clean training data). */
   knowledge?: 'test' | 'train'
-  /** The decoy grid: the reference's for `'enron'` (default), `'imdb'`, `'mnist17'`, `'mnist'` or `'dogfish'`. */
+  /** The decoy grid and the reference's settings for that data set: `'enron'` (the default for ±1 labels), `'imdb'`, `'mnist17'`, `'mnist'` (the default for class indices) or `'dogfish'`. */
   grid?: 'enron' | 'imdb' | 'mnist17' | 'mnist' | 'dogfish'
   /** Quantiles q of the dev margins, replacing the grid's. */
   quantiles?: number[]
@@ -186,9 +186,13 @@ export interface CandidateScore {
 export interface AttackFailure {
   /** The work item, e.g. `decoy 12, ε₊ 0.0050, ε₋ 0.0250` or `step size 0.1, step 40`. */
   what: string
-  /** The solver's status, e.g. `NumericalError`. */
-  status: string
-  /** The whole message: the solver, its status and its iterations. */
+  /** Why it yielded no candidate: `ERR_SOLVER` (its solver stopped without a solution) or
+   * `ERR_INFEASIBLE` (its feasible sets were empty, e.g. a min-max decoy whose loss cap leaves no
+   * point in any class's set). */
+  code: 'ERR_SOLVER' | 'ERR_INFEASIBLE'
+  /** The solver's status, e.g. `NumericalError` (`ERR_SOLVER` only). */
+  status?: string
+  /** The whole message: the solver, its status and its iterations, or the empty set and why. */
   message: string
 }
 
@@ -214,7 +218,8 @@ export interface AttackResult {
   poison: Dataset
   /** The winner's decoy (null for min-max-basic). */
   decoy: DecoyInfo | null
-  /** Poison with label +1, as a fraction of n (the clean points). */
+  /** Poison with label +1, as a fraction of n (the clean points). With class indices as labels the
+   * split means nothing (it counts class 1 against the others): read `poison.labels`. */
   epsPos: number
   /** Poison with label −1, as a fraction of n. */
   epsNeg: number
@@ -226,8 +231,8 @@ export interface AttackResult {
   curve: CurvePoint[]
   /** Every candidate scored, in sweep order: a defense-targeted attacker picks the best under its defense (paper §5.7 reports MNIST per defense). */
   candidates: CandidateScore[]
-  /** The work items that solver failures ended, in sweep order (the attack fails, with
-   * the first one's status, only when no candidate is left). */
+  /** The work items that yielded no candidate (a solver failure, empty sets), in sweep order
+   * (the attack fails, with the first one's error, only when no candidate is left). */
   failures: AttackFailure[]
   /** Decoys tried. */
   decoys: number
@@ -245,13 +250,6 @@ export interface KktAttackResult extends AttackResult {
 }
 
 const GRIDS = ['enron', 'imdb', 'mnist17', 'mnist', 'dogfish'] as const
-
-function defenseList(name: string, list: DefenseName[] | undefined): DefenseName[] | undefined {
-  if (list === undefined) return undefined
-  if (!Array.isArray(list) || list.length === 0) invalidOption(name, list, 'must be a non-empty list of defense names')
-  for (const d of list) if (!DEFENSES.includes(d)) invalidOption(name, d, `each must be one of ${DEFENSES.join(', ')}`)
-  return list
-}
 
 /** Runs the KKT attack off the main thread. */
 export async function kktAttack(options: KktAttackOptions): Promise<KktAttackResult> {
@@ -344,8 +342,8 @@ async function run(
     if (options[name] !== undefined) count(name, options[name])
   }
   if (options.scoreAll !== undefined && typeof options.scoreAll !== 'boolean') invalidOption('scoreAll', options.scoreAll, 'must be true or false')
-  const defenses = defenseList('defenses', options.defenses)
-  const evaluationDefenses = defenseList('evaluationDefenses', options.evaluationDefenses)
+  const defenses = defenseList('defenses', options.defenses, true)
+  const evaluationDefenses = defenseList('evaluationDefenses', options.evaluationDefenses, true)
   const interval = options.progressInterval ?? 100
   if (!(finiteNumber('progressInterval', interval) > 0)) invalidOption('progressInterval', interval, 'must be a positive number')
   const upper = options.upper
@@ -429,7 +427,7 @@ async function run(
       partial: c.partial,
       seconds: c.seconds,
     })),
-    failures: summary.failures,
+    failures: summary.failures.map((f) => ({ ...f, code: f.code as AttackFailure['code'], status: f.status ?? undefined })),
     decoys: summary.decoys,
     round: summary.round,
     seconds: (performance.now() - started) / 1000,

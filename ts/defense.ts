@@ -12,7 +12,7 @@
  */
 import * as addon from '../native/index.js'
 import type { Dataset } from './dataset.js'
-import { PoisonkitError, count, finiteNumber, invalidOption, nativeAsync } from './errors.js'
+import { PoisonkitError, count, finiteNumber, invalidOption, nativeAsync, repeated } from './errors.js'
 
 /** The five defenses of the paper. */
 export const DEFENSES = ['l2', 'slab', 'loss', 'svd', 'knn'] as const
@@ -100,15 +100,23 @@ export interface Evaluation {
   seconds: number
 }
 
+/** Checks option `name`, a list of defense names: each known and listed once, and at least one
+ * where `nonEmpty`. */
+export function defenseList(name: string, list: DefenseName[] | undefined, nonEmpty: boolean): DefenseName[] | undefined {
+  if (list === undefined) return undefined
+  if (!Array.isArray(list) || (nonEmpty && list.length === 0)) invalidOption(name, list, `must be a${nonEmpty ? ' non-empty' : ''} list of defense names`)
+  for (const d of list) if (!DEFENSES.includes(d)) invalidOption(name, d, `each must be one of ${DEFENSES.join(', ')}`)
+  const twice = repeated(list)
+  if (twice !== undefined) invalidOption(name, twice, 'each defense may be listed once')
+  return list
+}
+
 /** Scores a poisoned training set against the defenses, off the main thread. */
 export async function evaluate(options: EvaluateOptions): Promise<Evaluation> {
   const { train, test, poison, signal, defenses, removeFraction, knnK, seed, tol } = options
   const lambda = finiteNumber('lambda', options.lambda)
   if (!(lambda >= 0)) invalidOption('lambda', lambda, 'must be a number ≥ 0 (0 only for the multi-class defender)')
-  if (defenses !== undefined) {
-    if (!Array.isArray(defenses)) invalidOption('defenses', defenses, 'must be a list of defense names')
-    for (const d of defenses) if (!DEFENSES.includes(d)) invalidOption('defenses', d, `each must be one of ${DEFENSES.join(', ')}`)
-  }
+  defenseList('defenses', defenses, false)
   if (removeFraction !== undefined && !(finiteNumber('removeFraction', removeFraction) > 0 && removeFraction < 1)) {
     invalidOption('removeFraction', removeFraction, 'must lie in (0, 1)')
   }

@@ -64,3 +64,8 @@ export function count(name: string, value: unknown): number {
   }
   return value
 }
+
+/** The first value of `list` that appeared earlier in it, if any. */
+export function repeated<T>(list: readonly T[]): T | undefined {
+  return list.find((v, i) => list.indexOf(v) !== i)
+}

@@ -60,10 +60,15 @@ function csv(data: Dataset): string {
   return lines.join('\n') + '\n'
 }
 
+/** Rejects a `format` that cannot be written to `path`: only svmlight is written gzip'd. */
+export function checkExportPath(path: string, format: ExportFormat): void {
+  if (format !== 'svmlight' && /\.gz$/i.test(path)) throw new PoisonkitError('ERR_INVALID_OPTION', `option out = ${path}: only svmlight is written gzip'd`)
+}
+
 /** Writes `data` to `path` in `format` (default: from the file name). */
 export async function writeDataset(data: Dataset, path: string, format: ExportFormat = formatOf(path)): Promise<void> {
+  checkExportPath(path, format)
   if (format === 'svmlight') return data.writeSvmlight(path)
-  if (/\.gz$/i.test(path)) throw new PoisonkitError('ERR_INVALID_OPTION', `option out = ${path}: only svmlight is written gzip'd`)
   try {
     writeFileSync(path, format === 'npz' ? npz(data) : csv(data))
   } catch (err) {

@@ -3,8 +3,10 @@
  * option values, progress on stderr, and the `error[CODE]: message` exit convention
  * (0 ok, 1 runtime error, 2 usage error).
  */
+import { accessSync, constants, statSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
-import { PoisonkitError } from '../errors.js'
+import { PoisonkitError, repeated } from '../errors.js'
 
 /** Parses `argv` for a command; unknown or malformed options are usage errors. */
 export function parse<T extends NonNullable<ParseArgsConfig['options']>>(
@@ -34,19 +36,41 @@ export function required(name: string, value: string | undefined): string {
   return value
 }
 
-/** An option that must be a number (optionally > 0 or an integer ≥ 0). */
-export function numberOption(name: string, value: string, rule: 'positive' | 'nonnegative' | 'count' | 'any' = 'any'): number {
+/** An option that must be a number (optionally > 0, ≥ 0, an integer ≥ 0 or an integer ≥ 1). */
+export function numberOption(name: string, value: string, rule: 'positive' | 'nonnegative' | 'count' | 'positive-count' | 'any' = 'any'): number {
   const v = value.trim() === '' ? NaN : Number(value)
   const bad =
     !Number.isFinite(v) ||
     (rule === 'positive' && !(v > 0)) ||
     (rule === 'nonnegative' && !(v >= 0)) ||
-    (rule === 'count' && !(Number.isSafeInteger(v) && v >= 0))
+    (rule === 'count' && !(Number.isSafeInteger(v) && v >= 0)) ||
+    (rule === 'positive-count' && !(Number.isSafeInteger(v) && v >= 1))
   if (bad) {
-    const what = { positive: 'a positive number', nonnegative: 'a number ≥ 0', count: 'a non-negative integer', any: 'a number' }[rule]
+    const what = {
+      positive: 'a positive number',
+      nonnegative: 'a number ≥ 0',
+      count: 'a non-negative integer',
+      'positive-count': 'an integer ≥ 1',
+      any: 'a number',
+    }[rule]
     throw new PoisonkitError('ERR_INVALID_OPTION', `option --${name} = ${value}: must be ${what}`)
   }
   return v
+}
+
+/** A file the command will write, checked before any work (a run can take hours): its folder
+ * must exist and be writable, and the path must not be a folder. */
+export function outputFile(name: string, path: string): string {
+  const folder = dirname(resolve(path))
+  const bad = (why: string) => new PoisonkitError('ERR_INVALID_OPTION', `option --${name} = ${path}: ${why}`)
+  if (statSync(path, { throwIfNoEntry: false })?.isDirectory()) throw bad('is a folder, not a file')
+  if (!statSync(folder, { throwIfNoEntry: false })?.isDirectory()) throw bad(`its folder ${folder} does not exist`)
+  try {
+    accessSync(folder, constants.W_OK)
+  } catch {
+    throw bad(`its folder ${folder} is not writable`)
+  }
+  return path
 }
 
 /** An option restricted to a list of values. */
@@ -55,6 +79,14 @@ export function choice<T extends string>(name: string, value: string, allowed: r
     throw new PoisonkitError('ERR_INVALID_OPTION', `option --${name} = ${value}: must be one of ${allowed.join(', ')}`)
   }
   return value as T
+}
+
+/** A comma-separated list of values from `allowed`, each at most once. */
+export function listOption<T extends string>(name: string, value: string, allowed: readonly T[]): T[] {
+  const list = value.split(',').map((v) => choice(name, v.trim(), allowed))
+  const twice = repeated(list)
+  if (twice !== undefined) throw new PoisonkitError('ERR_INVALID_OPTION', `option --${name} = ${value}: ${twice} is listed twice`)
+  return list
 }
 
 /** Prints a progress line on stderr when it is a terminal (never on stdout). */

@@ -4,7 +4,7 @@ import { alfaAttack, influenceAttack, kktAttack, labelFlipAttack, minmaxAttack, 
 import { DEFENSES, type DefenseName } from '../defense.js'
 import { UPPER_RULES, isUpperBound } from '../feasible.js'
 import { loadAll } from './load.js'
-import { choice, numberOption, parse, progress, required } from './args.js'
+import { choice, listOption, numberOption, outputFile, parse, progress, required } from './args.js'
 
 const shared = `  --train F              clean training data (svmlight/libsvm, CSV or npz; .gz allowed)
   --test F               test data
@@ -123,7 +123,7 @@ const sharedOptions = {
   eps: { type: 'string', default: '0.03' },
   out: { type: 'string' },
   knowledge: { type: 'string', default: 'test' },
-  grid: { type: 'string', default: 'enron' },
+  grid: { type: 'string' },
   repeats: { type: 'string' },
   'rounding-trials': { type: 'string' },
   'no-round': { type: 'boolean', default: false },
@@ -158,17 +158,17 @@ const kindOptions = {
 async function attackCommand(kind: keyof typeof kindOptions, argv: string[]): Promise<void> {
   const o = parse(argv, { ...sharedOptions, ...kindOptions[kind] }) as Record<string, string | boolean | undefined>
   const text = (name: string) => o[name] as string | undefined
-  const [trainPath, testPath, out] = [required('train', text('train')), required('test', text('test')), required('out', text('out'))]
+  const [trainPath, testPath] = [required('train', text('train')), required('test', text('test'))]
+  const out = outputFile('out', required('out', text('out')))
   // λ 0 is the multi-class defender's (the paper's MNIST model); the native side checks the data.
   const lambda = numberOption('lambda', required('lambda', text('lambda')), kind === 'minmax' ? 'nonnegative' : 'positive')
   const eps = numberOption('eps', text('eps')!, 'positive')
   if (!(eps < 1)) throw new PoisonkitError('ERR_INVALID_OPTION', `option --eps = ${text('eps')}: must lie in (0, 1)`)
   const knowledge = choice('knowledge', text('knowledge')!, ['test', 'train'] as const)
-  const grid = choice('grid', text('grid')!, ['enron', 'imdb', 'mnist17', 'mnist', 'dogfish'] as const)
-  const countOption = (name: string) => (text(name) === undefined ? undefined : numberOption(name, text(name)!, 'count'))
-  const defenses = text('defenses')
-    ?.split(',')
-    .map((name) => choice<DefenseName>('defenses', name.trim(), DEFENSES))
+  const grid = text('grid') === undefined ? undefined : choice('grid', text('grid')!, ['enron', 'imdb', 'mnist17', 'mnist', 'dogfish'] as const)
+  const countOption = (name: string, rule: 'count' | 'positive-count' = 'count') =>
+    text(name) === undefined ? undefined : numberOption(name, text(name)!, rule)
+  const defenses = text('defenses') === undefined ? undefined : listOption<DefenseName>('defenses', text('defenses')!, DEFENSES)
   const upperText = text('upper')
   const upper =
     upperText === undefined || isUpperBound(upperText)
@@ -176,10 +176,15 @@ async function attackCommand(kind: keyof typeof kindOptions, argv: string[]): Pr
       : Number.isNaN(Number(upperText))
         ? choice('upper', upperText, UPPER_RULES)
         : numberOption('upper', upperText, 'positive')
-  const d = countOption('d')
-  // Every count is checked before the data load, which takes seconds on a large corpus.
+  const d = countOption('d', 'positive-count')
+  // Every count is checked before the data load, which takes seconds on a large corpus. KKT's
+  // --iterative counts refitting rounds (0: none); the games' is a period.
+  const atLeastOne = ['repeats', 'rounding-trials', 'max-iter', 'score-every', 'max-copies', ...(kind === 'kkt' ? [] : ['iterative'])]
   const counts = Object.fromEntries(
-    ['repeats', 'rounding-trials', 'seed', 'iterative', 'shortlist', 'max-iter', 'score-every', 'max-copies'].map((name) => [name, countOption(name)]),
+    ['repeats', 'rounding-trials', 'seed', 'iterative', 'shortlist', 'max-iter', 'score-every', 'max-copies'].map((name) => [
+      name,
+      countOption(name, atLeastOne.includes(name) ? 'positive-count' : 'count'),
+    ]),
   )
   const stepSizes = text('step-sizes')
     ?.split(',')
@@ -279,8 +284,11 @@ async function attackCommand(kind: keyof typeof kindOptions, argv: string[]): Pr
       : result.decoy === null
       ? 'no decoy'
       : `decoy: q = ${+result.decoy.quantile.toPrecision(10)}, r = ${result.decoy.copies} (its own test error ${pct(result.decoy.testError)}); ${result.candidates.length} candidates from ${result.decoys} decoys`
+  // The class split: ε₊, ε₋ for ±1 labels; the points of each class for class indices.
+  const perClass = Array.from({ length: train!.numClasses }, (_, c) => `${c}: ${result.poison.labels.filter((y) => y === c).length}`)
+  const split = perClass.length > 0 ? `points per class ${perClass.join(', ')}` : `ε₊ = ${result.epsPos.toFixed(4)}, ε₋ = ${result.epsNeg.toFixed(4)}`
   const lines = [
-    `${title}: ${result.poison.n} poison points (ε = ${eps}, ε₊ = ${result.epsPos.toFixed(4)}, ε₋ = ${result.epsNeg.toFixed(4)}) written to ${out}`,
+    `${title}: ${result.poison.n} poison points (ε = ${eps}, ${split}) written to ${out}`,
     decoy,
     `defense   test error`,
     `none      ${pct(e.none).padStart(10)}`,

@@ -2,7 +2,7 @@
 import { PoisonkitError } from '../errors.js'
 import { DEFENSES, evaluate, type DefenseName } from '../defense.js'
 import { loadAll } from './load.js'
-import { choice, numberOption, parse, progress, required } from './args.js'
+import { choice, listOption, numberOption, parse, progress, required } from './args.js'
 
 export const usage = `poisonkit evaluate --train F --test F [--poison F] --lambda L [options]
 
@@ -42,10 +42,7 @@ export async function run(argv: string[]): Promise<void> {
   const paths = [required('train', o.train), required('test', o.test)]
   if (o.poison !== undefined) paths.push(required('poison', o.poison))
   const lambda = numberOption('lambda', required('lambda', o.lambda), 'nonnegative')
-  const defenses =
-    o.defenses === undefined
-      ? undefined
-      : o.defenses.split(',').map((name) => choice<DefenseName>('defenses', name.trim(), DEFENSES))
+  const defenses = o.defenses === undefined ? undefined : listOption<DefenseName>('defenses', o.defenses, DEFENSES)
   const removeFraction = o.remove === undefined ? undefined : numberOption('remove', o.remove, 'positive')
   if (removeFraction !== undefined && !(removeFraction < 1)) {
     throw new PoisonkitError('ERR_INVALID_OPTION', `option --remove = ${o.remove}: must lie in (0, 1)`)
@@ -53,7 +50,7 @@ export async function run(argv: string[]): Promise<void> {
   const fit = choice('fit', o.fit!, ['empirical', 'oracle'] as const)
   const loss = choice('loss', o.loss!, ['hinge', 'logistic'] as const)
   const optimizer = o.optimizer === undefined ? undefined : choice('optimizer', o.optimizer, ['exact', 'sgd', 'adagrad'] as const)
-  const d = o.d === undefined ? undefined : numberOption('d', o.d, 'count')
+  const d = o.d === undefined ? undefined : numberOption('d', o.d, 'positive-count')
   const seed = o.seed === undefined ? undefined : numberOption('seed', o.seed, 'count')
 
   progress(`loading ${paths.join(', ')}`)

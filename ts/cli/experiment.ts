@@ -61,17 +61,18 @@ export async function run(argv: string[]): Promise<void> {
   )
   const specPath = positionals[0]
   if (specPath === undefined) throw new PoisonkitError('ERR_USAGE', 'missing the experiment spec file (poisonkit experiment SPEC --out DIR)')
-  const spec = readSpec(specPath)
-  const shardCount = o['shard-count'] === undefined ? undefined : numberOption('shard-count', o['shard-count'], 'count')
+  // The options first, then the spec (which checks its data files).
+  const shardCount = o['shard-count'] === undefined ? undefined : numberOption('shard-count', o['shard-count'], 'positive-count')
   const shard = resolveShard(o.shard, process.env, shardCount)
+  if (!o['dry-run'] && (o.out === undefined || o.out === '')) throw new PoisonkitError('ERR_USAGE', 'missing required option --out')
+  const spec = readSpec(specPath)
   const all = expandCells(spec)
   const cells = shard === undefined ? all : shardCells(all, shard)
   if (o['dry-run']) {
     process.stdout.write(cells.map((c) => c.id).join('\n') + '\n')
     return
   }
-  if (o.out === undefined || o.out === '') throw new PoisonkitError('ERR_USAGE', 'missing required option --out')
-  const out = resolve(o.out)
+  const out = resolve(o.out!)
   const controller = new AbortController()
   const onSigint = () => controller.abort()
   process.once('SIGINT', onSigint)

@@ -1,8 +1,8 @@
 /** `poisonkit export`: a poisoned training set (clean + poison, or the poison alone) for other tools. */
 import { PoisonkitError } from '../errors.js'
-import { EXPORT_FORMATS, formatOf, writeDataset } from '../export.js'
+import { EXPORT_FORMATS, checkExportPath, formatOf, writeDataset } from '../export.js'
 import { loadAll } from './load.js'
-import { choice, numberOption, parse, progress, required } from './args.js'
+import { choice, numberOption, outputFile, parse, progress, required } from './args.js'
 
 export const usage = `poisonkit export --poison F --out F [--train F] [--format svmlight|csv|npz] [--d N]
 
@@ -19,9 +19,10 @@ Writes the clean training data followed by the poison points (or the poison alon
 export async function run(argv: string[]): Promise<void> {
   const o = parse(argv, { poison: { type: 'string' }, train: { type: 'string' }, out: { type: 'string' }, format: { type: 'string' }, d: { type: 'string' } })
   const poisonPath = required('poison', o.poison)
-  const out = required('out', o.out)
+  const out = outputFile('out', required('out', o.out))
   const format = o.format === undefined ? formatOf(out) : choice('format', o.format, EXPORT_FORMATS)
-  const d = o.d === undefined ? undefined : numberOption('d', o.d, 'count')
+  checkExportPath(out, format)
+  const d = o.d === undefined ? undefined : numberOption('d', o.d, 'positive-count')
   const paths = o.train === undefined ? [poisonPath] : [o.train, poisonPath]
   progress(`loading ${paths.join(', ')}`)
   const sets = await loadAll(paths, d)

@@ -5,7 +5,7 @@ import type { Dataset } from '../dataset.js'
 import { loadAll } from './load.js'
 import { LinearModel, train, type LossName } from '../model.js'
 import { trainMulticlass, type MulticlassModel } from '../multiclass.js'
-import { choice, numberOption, parse, progress, required } from './args.js'
+import { choice, numberOption, outputFile, parse, progress, required } from './args.js'
 
 export const usage = `poisonkit train --train F --test F --lambda L [options]
 
@@ -48,11 +48,26 @@ export async function run(argv: string[]): Promise<void> {
   const lambdaText = required('lambda', o.lambda)
   const lambda = numberOption('lambda', lambdaText, 'nonnegative')
   const loss = choice<LossName>('loss', o.loss!, ['hinge', 'logistic'])
-  const d = o.d === undefined ? undefined : numberOption('d', o.d, 'count')
+  const d = o.d === undefined ? undefined : numberOption('d', o.d, 'positive-count')
   const tol = o.tol === undefined ? undefined : numberOption('tol', o.tol, 'positive')
-  const maxIter = o['max-iter'] === undefined ? undefined : numberOption('max-iter', o['max-iter'], 'count')
+  if (tol !== undefined && !(tol < 1)) throw new PoisonkitError('ERR_INVALID_OPTION', `option --tol = ${o.tol}: must lie in (0, 1)`)
+  const maxIter = o['max-iter'] === undefined ? undefined : numberOption('max-iter', o['max-iter'], 'positive-count')
   const seed = o.seed === undefined ? undefined : numberOption('seed', o.seed, 'count')
   const optimizer = o.optimizer === undefined ? undefined : choice('optimizer', o.optimizer, ['adagrad', 'exact'] as const)
+  const modelOut = o['model-out'] === undefined ? undefined : outputFile('model-out', o['model-out'])
+  // --optimizer is for multi-class data, --loss and --unregularized-bias for ±1 labels.
+  for (const [name, given] of [['loss', o.loss !== 'hinge'], ['unregularized-bias', o['unregularized-bias']]] as const) {
+    if (optimizer !== undefined && given) {
+      throw new PoisonkitError('ERR_INVALID_OPTION', `options --optimizer and --${name}: the first is for multi-class data, the second for ±1 labels`)
+    }
+  }
+  // λ 0 is the multi-class AdaGrad model's alone (the paper's MNIST model), whatever the data.
+  if (lambda === 0) {
+    const needsLambda = [['loss', o.loss !== 'hinge'], ['unregularized-bias', o['unregularized-bias']], ['optimizer', optimizer === 'exact']] as const
+    for (const [name, given] of needsLambda) {
+      if (given) throw new PoisonkitError('ERR_INVALID_OPTION', `option --lambda = ${lambdaText}: must be positive with --${name} (λ 0 is the multi-class AdaGrad model's only)`)
+    }
+  }
 
   progress(`loading ${trainPath} and ${testPath}`)
   const [tr, te] = (await loadAll([trainPath, testPath], d)) as [Dataset, Dataset]
@@ -63,14 +78,14 @@ export async function run(argv: string[]): Promise<void> {
     }
     progress(`training the ${tr.numClasses}-class SVM (${optimizer ?? 'adagrad'}, λ = ${lambda}) on ${tr.n} points, ${tr.d} features`)
     const model = await trainMulticlass(tr, { lambda, optimizer, tol, maxIter, seed })
-    report(model, tr, te, { trainPath, json: o.json!, modelOut: o['model-out'] })
+    report(model, tr, te, { trainPath, json: o.json!, modelOut })
     return
   }
   if (optimizer !== undefined) throw new PoisonkitError('ERR_INVALID_OPTION', `option --optimizer: for multi-class data only (the binary defender trains to its optimum)`)
-  if (!(lambda > 0)) throw new PoisonkitError('ERR_INVALID_OPTION', `option --lambda = ${lambdaText}: must be a positive number`)
+  if (!(lambda > 0)) throw new PoisonkitError('ERR_INVALID_OPTION', `option --lambda = ${lambdaText}: must be a positive number for ±1 labels (λ 0 is the multi-class model's only)`)
   progress(`training (${loss}, λ = ${lambda}) on ${tr.n} points, ${tr.d} features`)
   const model = await train(tr, { lambda, loss, regularizeBias: !o['unregularized-bias'], tol, maxIter, seed })
-  report(model, tr, te, { trainPath, json: o.json!, modelOut: o['model-out'], loss })
+  report(model, tr, te, { trainPath, json: o.json!, modelOut, loss })
 }
 
 /** Prints a trained model's errors and objective (text or one JSON object) and writes it if asked. */

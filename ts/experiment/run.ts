@@ -200,13 +200,21 @@ async function runAttack(cell: Cell, train: Dataset, test: Dataset, onProgress: 
   return result
 }
 
-/** The optimizer of the cell's defender on data of `numClasses` classes (0: ±1 labels), checked against the data. */
-function cellOptimizer(cell: Cell, numClasses: number): Optimizer {
+/** Checks the cell against its data of `numClasses` classes (0: ±1 labels) before its attack runs:
+ * the attacker's and the defender's λ, the defender's loss and optimizer; returns the optimizer. */
+function checkCell(cell: Cell, numClasses: number): Optimizer {
+  const data = numClasses > 0 ? `${numClasses} classes` : '±1 labels'
+  if (numClasses === 0) {
+    for (const [field, lambda] of [['datasets[].lambda', cell.dataset.lambda], ['defender.lambda', cell.defender.lambda]] as const) {
+      if (!(lambda > 0)) throw new PoisonkitError('ERR_INVALID_SPEC', `${field}: λ ${lambda} for dataset ${cell.dataset.name} (${data}) must be positive; λ 0 is the multi-class defender's only`)
+    }
+  } else if (cell.defender.loss !== 'hinge') {
+    throw new PoisonkitError('ERR_INVALID_SPEC', `defender.loss: ${cell.defender.loss} does not train the defender of dataset ${cell.dataset.name} (${data}: the Crammer–Singer SVM, hinge)`)
+  }
   const asked = cell.defender.optimizer
   if (asked === undefined) return defaultOptimizer(numClasses)
   const fits: Optimizer[] = numClasses > 0 ? ['adagrad', 'exact'] : ['exact', 'sgd']
   if (!fits.includes(asked)) {
-    const data = numClasses > 0 ? `${numClasses} classes` : '±1 labels'
     throw new PoisonkitError('ERR_INVALID_SPEC', `defender.optimizer: ${asked} does not train the defender of dataset ${cell.dataset.name} (${data}: one of ${fits.join(', ')})`)
   }
   if (numClasses > 0 && asked === 'exact' && !(cell.defender.lambda > 0)) {
@@ -247,9 +255,12 @@ export async function runExperiment(spec: ExperimentSpec, options: RunOptions): 
   let groupsDone = 0
   for (const [attackId, group] of groups) {
     const first = group[0]!
-    if (!data.has(first.dataset.name)) data.set(first.dataset.name, loadSpecData(first.dataset, specDir, signal))
+    const loaded = data.has(first.dataset.name)
+    if (!loaded) data.set(first.dataset.name, loadSpecData(first.dataset, specDir, signal))
     const [train, test] = await data.get(first.dataset.name)!
-    const optimizers = group.map((cell) => cellOptimizer(cell, train.numClasses))
+    // Every cell on these data is checked once they are read, before any of their attacks runs.
+    if (!loaded) for (const cell of cells.filter((c) => c.dataset.name === first.dataset.name)) checkCell(cell, train.numClasses)
+    const optimizers = group.map((cell) => checkCell(cell, train.numClasses))
     // Seconds left: the mean time of the attacks run so far, for the rest, less this one's elapsed.
     const groupStart = performance.now()
     const perGroup = groupsDone === 0 ? undefined : (groupStart - started) / 1000 / groupsDone

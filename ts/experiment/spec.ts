@@ -14,7 +14,7 @@ import { dirname, isAbsolute, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import type { BagOfWordsOptions } from '../dataset.js'
 import { DEFENSES, type DefenseName, type Optimizer } from '../defense.js'
-import { PoisonkitError } from '../errors.js'
+import { PoisonkitError, repeated } from '../errors.js'
 import { UPPER_BOUND_RULE, isUpperBound } from '../feasible.js'
 
 /** The attacks an experiment can run (`-basic`: the paper's basic variants). */
@@ -46,8 +46,10 @@ const COMMON_OPTIONS: Record<string, OptionRule> = {
   round: flag,
   repeats: integer(1),
   roundingTrials: integer(1),
-  refine: integer(0),
-  defenses: listOf(oneOf(DEFENSES), `defense names (${DEFENSES.join(', ')})`),
+  refine: integer(1),
+  defenses: (v) =>
+    listOf(oneOf(DEFENSES), `defense names (${DEFENSES.join(', ')})`)(v) ??
+    (repeated(v as string[]) !== undefined ? 'must list each defense once' : undefined),
 }
 const INFLUENCE_OPTIONS: Record<string, OptionRule> = {
   stepSizes: listOf(positive, 'positive numbers'),
@@ -67,7 +69,7 @@ const ATTACK_OPTIONS: Record<AttackName, Record<string, OptionRule>> = {
   influence: INFLUENCE_OPTIONS,
   'influence-basic': INFLUENCE_OPTIONS,
   labelflip: {},
-  alfa: { maxIter: integer(0), maxCopies: integer(1) },
+  alfa: { maxIter: integer(1), maxCopies: integer(1) },
 }
 
 
@@ -85,7 +87,7 @@ export interface DatasetSpec {
   d?: number
   /** The attacker's λ, and the defender's unless `defender.lambda` is given. */
   lambda: number
-  /** The decoy grid (default: `enron` for ±1 labels). */
+  /** The decoy grid (default: `enron` for ±1 labels, `mnist` for class indices). */
   grid?: (typeof GRIDS)[number]
 }
 
@@ -259,8 +261,11 @@ function datasetField(where: string, v: Json, specDir: string): DatasetSpec {
     const positive = (k: string) => numberField(`${where}.synthetic.${k}`, s[k], (x) => Number.isSafeInteger(x) && x > 0, 'a positive integer')
     const synthetic: NonNullable<DatasetSpec['synthetic']> = {}
     for (const k of ['n', 'nTest', 'd'] as const) if (s[k] !== undefined) synthetic[k] = positive(k)
-    for (const k of ['docLength', 'positiveFraction', 'signal'] as const) {
+    for (const k of ['docLength', 'signal'] as const) {
       if (s[k] !== undefined) synthetic[k] = numberField(`${where}.synthetic.${k}`, s[k], (x) => x > 0, 'a positive number')
+    }
+    if (s.positiveFraction !== undefined) {
+      synthetic.positiveFraction = numberField(`${where}.synthetic.positiveFraction`, s.positiveFraction, (x) => x > 0 && x < 1, 'a fraction in (0, 1)')
     }
     if (s.seed !== undefined) synthetic.seed = numberField(`${where}.synthetic.seed`, s.seed, (x) => Number.isSafeInteger(x) && x >= 0, 'a non-negative integer')
     out.synthetic = synthetic
@@ -307,13 +312,13 @@ export function checkSpec(raw: Json, specDir: string): ExperimentSpec {
   if (raw.datasets === undefined) specError('datasets', 'missing: at least one dataset')
   const datasets = listField('datasets', raw.datasets, (w, x) => datasetField(w, x, specDir), [])
   const names = datasets.map((d) => d.name)
-  const twice = names.find((n, i) => names.indexOf(n) !== i)
+  const twice = repeated(names)
   if (twice !== undefined) specError('datasets', `the name ${twice} is used twice`)
   if (raw.attacks === undefined) specError('attacks', 'missing: at least one attack')
   const attacks = listField('attacks', raw.attacks, attackField, [])
   const labels = attacks.map((a) => a.label)
-  const repeated = labels.find((n, i) => labels.indexOf(n) !== i)
-  if (repeated !== undefined) specError('attacks', `the label ${repeated} is used twice (give each a label)`)
+  const label = repeated(labels)
+  if (label !== undefined) specError('attacks', `the label ${label} is used twice (give each a label)`)
   const eps = listField('eps', raw.eps, (w, x) => numberField(w, x, (e) => e > 0 && e < 1, 'a fraction in (0, 1)'), [0.03])
   const knowledge = listField<'test' | 'train'>('knowledge', raw.knowledge, (w, x) => choiceField(w, x, ['test', 'train'] as const), ['test'])
   const seeds = listField('seeds', raw.seeds, (w, x) => numberField(w, x, (s) => Number.isSafeInteger(s) && s >= 0, 'a non-negative integer'), [0])
@@ -326,6 +331,8 @@ export function checkSpec(raw: Json, specDir: string): ExperimentSpec {
   if (d.optimizer !== undefined) defender.optimizer = listField('defender.optimizer', d.optimizer, (w, x) => choiceField(w, x, OPTIMIZERS), [])
   if (d.lambda !== undefined) defender.lambda = listField('defender.lambda', d.lambda, (w, x) => numberField(w, x, (l) => l >= 0, 'a number ≥ 0'), [])
   const defenses = listField('defenses', raw.defenses, (w, x) => choiceField(w, x, DEFENSES), [...DEFENSES])
+  const defense = repeated(defenses)
+  if (defense !== undefined) specError('defenses', `${defense} is listed twice`)
   const removeFraction =
     raw.removeFraction === undefined ? 0.05 : numberField('removeFraction', raw.removeFraction, (p) => p > 0 && p < 1, 'a fraction in (0, 1)')
   const description = raw.description as string | undefined
@@ -440,6 +447,9 @@ export function resolveShard(option: string | undefined, env: Record<string, str
   if (env.SLURM_ARRAY_TASK_ID !== undefined && env.SLURM_ARRAY_TASK_COUNT !== undefined) {
     const min = Number(env.SLURM_ARRAY_TASK_MIN ?? 0)
     return make(Number(env.SLURM_ARRAY_TASK_ID) - min, Number(env.SLURM_ARRAY_TASK_COUNT), 'SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT')
+  }
+  if (shardCount !== undefined && env.JOB_COMPLETION_INDEX === undefined) {
+    throw new PoisonkitError('ERR_USAGE', `option --shard-count = ${shardCount}: for a Kubernetes indexed Job only (JOB_COMPLETION_INDEX is not set); give --shard i/N elsewhere`)
   }
   if (env.JOB_COMPLETION_INDEX !== undefined) {
     if (shardCount === undefined) {

@@ -29,7 +29,7 @@ impl fmt::Display for Location {
 }
 
 /// Everything that can go wrong in the core.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Error {
     /// A file could not be opened or read.
     #[error("{path}: {message}")]

@@ -6,7 +6,7 @@
 use std::sync::Mutex;
 
 use poisonkit_core::attack::{
-    DecoyOptions, Knowledge, MinmaxOptions, Progress, generate_decoys, minmax_attack, minmax_points,
+    Decoy, DecoyOptions, Knowledge, MinmaxOptions, Progress, generate_decoys, minmax_attack, minmax_points,
 };
 use poisonkit_core::data::{BagOfWordsOptions, Dataset, make_bag_of_words};
 use poisonkit_core::defense::Defense;
@@ -107,6 +107,54 @@ fn a_decoy_caps_the_points_loss_under_it() {
     let err = minmax_points::<LinearModel>(&clean, &set, None, &bad, &|| false).unwrap_err();
     assert_eq!(err.code(), "ERR_INVALID_OPTION");
     assert!(minmax_points::<LinearModel>(&clean, &set, None, &MinmaxOptions::new(0.05, 0.1), &|| true).is_err());
+}
+
+/// A decoy whose loss cap empties a class's set: the game plays the other class; a decoy that
+/// empties both yields no candidate, and the attack goes on with the other decoys.
+#[test]
+fn a_decoy_that_empties_a_class_leaves_the_game_to_the_others() {
+    let (clean, test) = words(3);
+    let set = boxed_set(&clean);
+    let model = fit(&clean);
+    let options = MinmaxOptions::new(0.05, 0.1);
+    // Bias +50: every point of class −1's set has loss 1 + θ·x + 50 > τ under the decoy.
+    let shifted = LinearModel {
+        bias: model.bias + 50.0,
+        ..model.clone()
+    };
+    let poison = minmax_points(&clean, &set, Some(&shifted), &options, &|| false).unwrap();
+    assert_eq!(poison.n(), 30);
+    assert!(poison.labels().iter().all(|&y| y == 1), "only class +1 is feasible");
+    // Zero weights and bias: the cap asks 1 ≤ τ of every point, in both classes.
+    let flat = LinearModel {
+        w: vec![0.0; clean.d()],
+        bias: 0.0,
+    };
+    let err = minmax_points(&clean, &set, Some(&flat), &options, &|| false).unwrap_err();
+    assert_eq!(err.code(), "ERR_INFEASIBLE");
+    assert!(err.to_string().contains("every class's feasible set"), "{err}");
+    let decoy = |model: LinearModel| Decoy {
+        model,
+        quantile: 0.1,
+        repeats: 1,
+        flipped: 0,
+        train_loss: 0.0,
+        test_error: 0.0,
+    };
+    let decoys = [decoy(flat), decoy(model), decoy(shifted)];
+    let last = Mutex::new(None);
+    let report = |p: Progress| *last.lock().unwrap() = Some(p);
+    let result = minmax_attack(&clean, &test, &set, Some(&decoys), &options, &|| false, &report).unwrap();
+    assert_eq!(result.candidates.len(), 2);
+    assert_eq!(result.failures.len(), 1);
+    assert_eq!(result.failures[0].what, "decoy 0");
+    assert_eq!(result.failures[0].error.code(), "ERR_INFEASIBLE");
+    assert_ne!(result.best.decoy, Some(0));
+    let p = last.lock().unwrap().expect("progress was reported");
+    assert_eq!((p.done, p.total), (3, 3));
+    // With only that decoy, the attack fails with its error.
+    let err = minmax_attack(&clean, &test, &set, Some(&decoys[..1]), &options, &|| false, &|_| {}).unwrap_err();
+    assert_eq!(err.code(), "ERR_INFEASIBLE");
 }
 
 #[test]

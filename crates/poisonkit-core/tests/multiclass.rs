@@ -112,6 +112,13 @@ fn the_multiclass_game_picks_labels_inside_the_sets_and_under_the_decoy_cap() {
     }
     let ev = evaluate(&train, &test, Some(&poison), &options.evaluation, &|| false).unwrap();
     assert_eq!(ev.defenses.len(), 2);
+    // A decoy whose class 0 trails every other by 50 leaves no point in class 0's capped set:
+    // the game labels its points with the other classes.
+    let mut behind = decoy.clone();
+    behind.bias[0] -= 50.0;
+    let poison = minmax_points(&train, &set, Some(&behind), &options, &|| false).unwrap();
+    assert_eq!(poison.n(), 30);
+    assert!(poison.labels().iter().all(|&y| y != 0));
     // Multi-class data have not all five defenses: scored by two, the attack has no shortlist.
     let result = minmax_attack(&train, &test, &set, Some(&decoys), &options, &|| false, &|_| {}).unwrap();
     assert!(

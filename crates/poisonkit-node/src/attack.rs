@@ -146,11 +146,13 @@ pub struct DefenseError {
     pub test_error: f64,
 }
 
-/// A work item that a solver failure ended: the item, the solver's status and the whole message.
+/// A work item that yielded no candidate: the item, why (`ERR_SOLVER`: its solver stopped, with
+/// the solver's status; `ERR_INFEASIBLE`: its feasible sets were empty) and the whole message.
 #[napi(object)]
 pub struct AttackFailure {
     pub what: String,
-    pub status: String,
+    pub code: String,
+    pub status: Option<String>,
     pub message: String,
 }
 
@@ -158,8 +160,12 @@ impl From<&attack::Failure> for AttackFailure {
     fn from(f: &attack::Failure) -> Self {
         AttackFailure {
             what: f.what.clone(),
-            status: f.status.clone(),
-            message: f.error().to_string(),
+            code: f.error.code().into(),
+            status: match &f.error {
+                poisonkit_core::Error::Solver { status, .. } => Some(status.clone()),
+                _ => None,
+            },
+            message: f.error.to_string(),
         }
     }
 }
@@ -221,7 +227,7 @@ pub struct AttackSummary {
     pub curve: Vec<CurvePoint>,
     /// Every candidate scored, in sweep order.
     pub candidates: Vec<CandidateScore>,
-    /// The work items that solver failures ended, in sweep order.
+    /// The work items that yielded no candidate (a solver failure, empty sets), in sweep order.
     pub failures: Vec<AttackFailure>,
     pub decoys: u32,
     pub round: bool,

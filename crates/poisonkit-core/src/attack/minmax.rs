@@ -8,7 +8,10 @@
 //! (the reference's regularizer gradient). θ starts at the clean SVM's weights with bias 0 and
 //! AdaGrad accumulators of 1, as the reference. With a decoy (θ_d, b_d), the feasible sets gain the
 //! cap 1 − y(θ_d·x + b_d) ≤ τ (paper §4.3.2); without one it is min-max-basic (Steinhardt et al.
-//! 2017). It stops after round(ε·n)·(1 + burn) points and returns the last round(ε·n) of them.
+//! 2017). A class whose capped set is empty sits the rounds out (the round's maximum is over the
+//! classes' sets together); a game in which every class's set is empty has no point, and its
+//! decoy yields no candidate (kept among the attack's failures). It stops after
+//! round(ε·n)·(1 + burn) points and returns the last round(ε·n) of them.
 //! [`minmax_attack`] runs it for every decoy, in parallel and in a seeded random order, and keeps
 //! the poison with the highest minimum test error over the defenses (paper §4.3.2; the reference
 //! runs the decoys one after another). For integer data the leading decoys' games are then played
@@ -28,7 +31,7 @@ use super::sweep::{AttackResult, Candidate, Progress, Scored, Sweep, extra_trial
 use crate::data::Dataset;
 use crate::defense::EvaluationOptions;
 use crate::error::{Error, Result};
-use crate::feasible::{FeasibleSet, Method, Repeats, round_points};
+use crate::feasible::{FeasibleSet, Method, Repeats, Solution, round_points};
 use crate::linalg::dense_dot;
 use crate::model::{LinearModel, Loss, Problem, SolverOptions, train};
 use crate::rng::seeded;
@@ -183,25 +186,26 @@ impl Player for LinearModel {
         let (count, total) = budget(n, options);
         let mut rng = seeded(seed);
         let mut points: Vec<(Vec<f64>, i32)> = Vec::with_capacity(total + options.repeats);
-        // Per class, the last solution's cutting-plane columns (θ moves little between rounds).
-        let mut columns = [Vec::new(), Vec::new()];
+        let mut sets = GameSets::new(set, 2);
         while points.len() < total {
             if should_stop() {
                 return Err(Error::Aborted);
             }
-            refit_game(&mut set, train_set, &points, count, options, &mut columns)?;
+            sets.refit(train_set, &points, count, options)?;
             // The feasible point of highest loss per class; the larger wins (ties: +1).
             let mut best: Option<(f64, Vec<f64>, i32)> = None;
-            for (label, columns) in [1, -1].into_iter().zip(&mut columns) {
+            for (slot, label) in [1, -1].into_iter().enumerate() {
                 let y = label as f64;
                 let cost: Vec<f64> = model.w.iter().map(|t| y * t).collect();
-                let solution = set.minimize_linear_from(&cost, label, Method::Fast, columns)?;
+                let Some(solution) = sets.minimize(slot, label, &cost)? else {
+                    continue;
+                };
                 let loss = 1.0 - solution.value - y * model.bias;
                 if best.as_ref().is_none_or(|(l, _, _)| loss > *l) {
                     best = Some((loss, solution.x, label));
                 }
             }
-            let (_, x, label) = best.expect("two classes tried");
+            let (_, x, label) = best.ok_or_else(|| sets.all_empty())?;
             points.extend(copies(x, label, options, &mut rng)?);
             // AdaGrad on the clean hinge subgradient + λθ + ε × the last point's subgradient.
             let (mut grad, mut grad_bias) = problem.gradient(&model);
@@ -353,30 +357,77 @@ pub(super) fn adagrad(w: &mut [f64], g: &[f64], sq: &mut [f64], eta: f64) {
     }
 }
 
-/// The last `count` points as the poison.
-/// Iterative optimization (paper Algorithm 1) in the game: every `refit_every` rounds the set is
-/// refitted on clean + the last round(εn) points so far, keeping its halfspaces (the decoy caps);
-/// the cutting planes' warm-start columns belong to the old box and are dropped.
-pub(super) fn refit_game<T>(
-    set: &mut FeasibleSet,
-    train_set: &Dataset,
-    points: &[(Vec<f64>, i32)],
-    count: usize,
-    options: &MinmaxOptions,
-    columns: &mut [Vec<T>],
-) -> Result<()> {
-    let round = points.len() / options.repeats;
-    match options.refit_every {
-        Some(every) if round > 0 && round.is_multiple_of(every) => {
-            let tail = last_points(points, count.min(points.len()), set.d())?;
-            *set = set.refit(&train_set.concat(&tail)?)?;
-            columns.iter_mut().for_each(Vec::clear);
-            Ok(())
+/// The feasible sets a game plays on, per class with the cutting-plane columns of its last
+/// linear minimization (θ moves little between rounds) and, once found, why its set is empty.
+pub(super) struct GameSets {
+    set: FeasibleSet,
+    columns: Vec<Vec<Vec<f64>>>,
+    empty: Vec<Option<String>>,
+}
+
+impl GameSets {
+    pub(super) fn new(set: FeasibleSet, classes: usize) -> Self {
+        GameSets {
+            set,
+            columns: vec![Vec::new(); classes],
+            empty: vec![None; classes],
         }
-        _ => Ok(()),
+    }
+
+    /// Iterative optimization (paper Algorithm 1) in the game: every `refit_every` rounds the
+    /// sets are refitted on clean + the last round(εn) points so far, keeping their halfspaces
+    /// (the decoy caps); the columns belong to the old box and are dropped, and an empty set is
+    /// tried again.
+    pub(super) fn refit(
+        &mut self,
+        train_set: &Dataset,
+        points: &[(Vec<f64>, i32)],
+        count: usize,
+        options: &MinmaxOptions,
+    ) -> Result<()> {
+        let round = points.len() / options.repeats;
+        if let Some(every) = options.refit_every
+            && round > 0
+            && round.is_multiple_of(every)
+        {
+            let tail = last_points(points, count.min(points.len()), self.set.d())?;
+            self.set = self.set.refit(&train_set.concat(&tail)?)?;
+            self.columns.iter_mut().for_each(Vec::clear);
+            self.empty.iter_mut().for_each(|e| *e = None);
+        }
+        Ok(())
+    }
+
+    /// argmin cost·x over the set of class `label` (the game's class `slot`), or None when that
+    /// set is empty: a decoy's loss cap can leave no point in a class's set, and the round's
+    /// maximum is then over the other classes' sets (the class sits out until a refit).
+    pub(super) fn minimize(&mut self, slot: usize, label: i32, cost: &[f64]) -> Result<Option<Solution>> {
+        if self.empty[slot].is_some() {
+            return Ok(None);
+        }
+        match self
+            .set
+            .minimize_linear_from(cost, label, Method::Fast, &mut self.columns[slot])
+        {
+            Ok(solution) => Ok(Some(solution)),
+            Err(error @ Error::Infeasible { .. }) => {
+                self.empty[slot] = Some(error.to_string());
+                Ok(None)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The game's error when every class's set is empty: it has no point to play.
+    pub(super) fn all_empty(&self) -> Error {
+        Error::Infeasible {
+            what: "every class's feasible set in the game".into(),
+            reason: self.empty.iter().flatten().cloned().collect::<Vec<_>>().join("; "),
+        }
     }
 }
 
+/// The last `count` points as the poison.
 pub(super) fn last_points(points: &[(Vec<f64>, i32)], count: usize, d: usize) -> Result<Dataset> {
     let tail = &points[points.len() - count..];
     let dense: Vec<f64> = tail.iter().flat_map(|(x, _)| x.iter().copied()).collect();

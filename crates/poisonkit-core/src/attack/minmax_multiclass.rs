@@ -14,10 +14,10 @@
 use rand::RngExt;
 use rayon::prelude::*;
 
-use super::minmax::{MinmaxOptions, Player, adagrad, budget, copies, last_points, refit_game};
+use super::minmax::{GameSets, MinmaxOptions, Player, adagrad, budget, copies, last_points};
 use crate::data::{Classes, Dataset};
 use crate::error::{Error, Result};
-use crate::feasible::{FeasibleSet, Method};
+use crate::feasible::FeasibleSet;
 use crate::linalg::dense_dot;
 use crate::model::{Accumulators, MulticlassModel, margin_of, train_adagrad};
 use crate::rng::seeded;
@@ -67,24 +67,26 @@ impl Player for MulticlassModel {
         let (count, total) = budget(n, options);
         let mut rng = seeded(seed);
         let mut points: Vec<(Vec<f64>, i32)> = Vec::with_capacity(total + options.repeats);
-        let mut columns = vec![Vec::new(); k];
+        let mut sets = GameSets::new(set, k);
         while points.len() < total {
             if should_stop() {
                 return Err(Error::Aborted);
             }
-            refit_game(&mut set, train_set, &points, count, options, &mut columns)?;
+            sets.refit(train_set, &points, count, options)?;
             // Per class y, the feasible point of highest loss against a random other class.
             let mut best: Option<(f64, Vec<f64>, i32)> = None;
-            for (y, columns) in columns.iter_mut().enumerate() {
+            for y in 0..k {
                 let j = (y + 1 + rng.random_range(0..k - 1)) % k;
                 let cost: Vec<f64> = model.w[y].iter().zip(&model.w[j]).map(|(a, b)| a - b).collect();
-                let solution = set.minimize_linear_from(&cost, y as i32, Method::Fast, columns)?;
+                let Some(solution) = sets.minimize(y, y as i32, &cost)? else {
+                    continue;
+                };
                 let loss = 1.0 + model.bias[j] - model.bias[y] - solution.value;
                 if best.as_ref().is_none_or(|(l, _, _)| loss > *l) {
                     best = Some((loss, solution.x, y as i32));
                 }
             }
-            let (_, x, label) = best.expect("k ≥ 2 classes tried");
+            let (_, x, label) = best.ok_or_else(|| sets.all_empty())?;
             points.extend(copies(x, label, options, &mut rng)?);
             let (mut grad, mut grad_bias) = clean_gradient(&model, train_set, options.evaluation.multiclass.lambda);
             // ε × the last point's multi-class hinge subgradient.

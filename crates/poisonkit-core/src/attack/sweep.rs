@@ -96,36 +96,22 @@ impl Candidate {
     }
 }
 
-/// A work item that a solver failure ended (for an influence trajectory: its remaining
-/// snapshots). The fields of [`Error::Solver`], with the item.
+/// A work item that yielded no candidate (for an influence trajectory: its remaining snapshots)
+/// because its solver stopped without a solution ([`Error::Solver`]) or its feasible sets were
+/// empty ([`Error::Infeasible`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Failure {
     /// The work item's place in sweep order.
     pub item: usize,
     /// The work item, as a researcher names it: "decoy 12, ε₊ 0.0050, ε₋ 0.0250".
     pub what: String,
-    /// The solver that stopped.
-    pub solver: &'static str,
-    /// Its status.
-    pub status: String,
-    /// Iterations run.
-    pub iterations: u32,
-}
-
-impl Failure {
-    /// The error it was.
-    pub fn error(&self) -> Error {
-        Error::Solver {
-            solver: self.solver,
-            status: self.status.clone(),
-            iterations: self.iterations,
-        }
-    }
+    /// What stopped it.
+    pub error: Error,
 }
 
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.what, self.error())
+        write!(f, "{}: {}", self.what, self.error)
     }
 }
 
@@ -327,21 +313,15 @@ impl<'a> Sweep<'a> {
         self.report(&state);
     }
 
-    /// Keeps `error` as the failure of work item `item`, named `what`, when it is a solver's (the
-    /// sweep goes on without the item), and returns any other error.
+    /// Keeps `error` as the failure of work item `item`, named `what`, when it is a solver's or an
+    /// empty set's (the sweep goes on without the item), and returns any other error.
     pub fn fail(&self, item: usize, what: impl FnOnce() -> String, error: Error) -> Result<()> {
         match error {
-            Error::Solver {
-                solver,
-                status,
-                iterations,
-            } => {
+            Error::Solver { .. } | Error::Infeasible { .. } => {
                 self.state().failures.push(Failure {
                     item,
                     what: what(),
-                    solver,
-                    status,
-                    iterations,
+                    error,
                 });
                 Ok(())
             }
@@ -500,7 +480,7 @@ impl<'a> Sweep<'a> {
         failures.sort_by(|a, b| a.item.cmp(&b.item).then_with(|| a.what.cmp(&b.what)));
         if outcomes.is_empty() {
             return Err(match failures.first() {
-                Some(failure) => failure.error(),
+                Some(failure) => failure.error.clone(),
                 None => Error::Infeasible {
                     what: "every work item".into(),
                     reason: "none yielded a candidate".into(),

@@ -124,6 +124,13 @@ pub fn evaluate_until(
 ) -> Result<Evaluation> {
     let start = Instant::now();
     options.removal.validate()?;
+    if let Some((_, twice)) = (options.defenses.iter().enumerate()).find(|(i, d)| options.defenses[..*i].contains(d)) {
+        return Err(Error::option(
+            "defenses",
+            twice.name(),
+            "each defense may be listed once",
+        ));
+    }
     check_compatible(train_set, test, "test data")?;
     if let Classes::Multiclass(_) = train_set.classes()
         && (options.loss != Loss::Hinge || options.single_pass)
@@ -312,6 +319,12 @@ mod tests {
         let options = EvaluationOptions::new(0.05);
         let full = evaluate(&train_set, &test, Some(&poison), &options, &|| false).unwrap();
         assert_eq!(full.defenses.len(), 5);
+        let twice = EvaluationOptions {
+            defenses: vec![Defense::L2, Defense::Loss, Defense::L2],
+            ..options.clone()
+        };
+        let err = evaluate(&train_set, &test, Some(&poison), &twice, &|| false).unwrap_err();
+        assert_eq!(err.to_string(), "option defenses = l2: each defense may be listed once");
         // Giving up once the minimum falls to the second defense's error or below.
         let second = full.defenses[0].test_error.min(full.defenses[1].test_error);
         let asked = std::sync::Mutex::new(Vec::new());
