@@ -134,6 +134,11 @@ test('three shards run as separate processes and merged equal one unsharded run,
     ),
   )
   t.deepEqual(runs, [0, 0, 0])
+  // A folder that is not a shard fails the merge before anything is written.
+  const typo = cli('merge', '--out', join(dir, 'merged'), join(dir, 'shard0'), join(dir, 'shard9'))
+  t.is(typo.code, 1)
+  t.regex(typo.stderr, /^error\[ERR_FILE_NOT_FOUND\]: .*shard9: not an experiment folder/)
+  t.false(existsSync(join(dir, 'merged')))
   const merged = cli('merge', '--out', join(dir, 'merged'), join(dir, 'shard0'), join(dir, 'shard1'), join(dir, 'shard2'))
   t.is(merged.code, 0, merged.stderr)
   const [a, b] = [evaluations(join(dir, 'whole')), evaluations(join(dir, 'merged'))]

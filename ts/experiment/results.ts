@@ -84,11 +84,10 @@ export function writeTables(dir: string, cells: CellResult[], figures: string[])
  */
 export function mergeExperiments(out: string, from: string[]): CellResult[] {
   if (from.length === 0) throw new PoisonkitError('ERR_USAGE', 'merge: give the shard folders to merge')
-  for (const sub of ['cells', 'attacks', 'poison']) mkdirSync(join(out, sub), { recursive: true })
+  // Every folder is read and checked against the others before anything is written.
+  const shards = from.map((dir) => ({ dir, cells: readCells(dir) }))
   const seen = new Map<string, string>()
-  for (const dir of from) {
-    const cells = readCells(dir)
-    const same = resolve(dir) === resolve(out)
+  for (const { dir, cells } of shards) {
     for (const c of cells) {
       const key = JSON.stringify({ ...c.evaluation, seconds: undefined })
       const before = seen.get(c.id)
@@ -96,13 +95,17 @@ export function mergeExperiments(out: string, from: string[]): CellResult[] {
         throw new PoisonkitError('ERR_MERGE', `cell ${c.id}: ${dir} holds other results than an earlier folder (were they run with different versions?)`)
       }
       seen.set(c.id, key)
-      if (same) continue
+    }
+  }
+  for (const sub of ['cells', 'attacks', 'poison']) mkdirSync(join(out, sub), { recursive: true })
+  for (const { dir, cells } of shards.filter((s) => resolve(s.dir) !== resolve(out))) {
+    for (const c of cells) {
       copyFileSync(join(dir, 'cells', `${c.id}.json`), join(out, 'cells', `${c.id}.json`))
       for (const file of [join('attacks', `${c.attackId}.json`), c.poison]) {
         if (existsSync(join(dir, file))) copyFileSync(join(dir, file), join(out, file))
       }
     }
-    if (!same && existsSync(join(dir, 'spec.json')) && !existsSync(join(out, 'spec.json'))) copyFileSync(join(dir, 'spec.json'), join(out, 'spec.json'))
+    if (existsSync(join(dir, 'spec.json')) && !existsSync(join(out, 'spec.json'))) copyFileSync(join(dir, 'spec.json'), join(out, 'spec.json'))
   }
   return readCells(out)
 }
