@@ -19,7 +19,7 @@ use super::dual::Constraints;
 use super::simplex::DualSimplex;
 use super::{ClassSet, FeasibleSet};
 use crate::error::{Error, Result};
-use crate::linalg::dense_dot;
+use crate::linalg::{dense_dot, dot_on, nonzeros};
 
 /// The master's gap at which it stops, relative to the objective's scale.
 const GAP_TOL: f64 = 1e-9;
@@ -57,6 +57,9 @@ impl LinearDual<'_> {
         let scaled: Vec<f64> = lambda.iter().zip(&self.scales).map(|(l, s)| l / s).collect();
         let (rho, w) = self.cons.split(&scaled, d);
         let mu = &self.cons.class.centroid;
+        // Below this, −a/ρ < ½ surely, so k ≤ 0 without the division (the loop's costliest step):
+        // the bound is under ½ρ after its own rounding, and −a/ρ < ½ rounds to at most ½.
+        let half_rho_below = 0.5 * rho * (1.0 - f64::EPSILON);
         (0..d)
             .map(|j| {
                 let (lo, hi) = (self.lower, self.upper[j]);
@@ -67,8 +70,12 @@ impl LinearDual<'_> {
                 } else if self.cons.relaxed {
                     // Slopes ½ρ(2k − 1) + a on the pieces (k − 1, k): the first integer k whose next
                     // piece rises; below 1 the envelope is one piece of slope 1.
-                    let k = super::ceil(-a / rho - 0.5);
-                    if k <= 0.0 { lo } else { k }
+                    if -a < half_rho_below {
+                        lo
+                    } else {
+                        let k = relaxed_piece(a, rho);
+                        if k <= 0.0 { lo } else { k }
+                    }
                 } else {
                     -a / rho
                 };
@@ -77,19 +84,20 @@ impl LinearDual<'_> {
             .collect()
     }
 
-    /// The scaled constraint values g(x).
-    fn constraints(&self, x: &[f64]) -> Vec<f64> {
+    /// The scaled constraint values g(x), and c·x.
+    fn constraints(&self, x: &[f64]) -> (Vec<f64>, f64) {
+        let nz = nonzeros(x);
         let mut grad = Vec::with_capacity(self.cons.m());
-        self.cons.values(x, self.cons.sphere_q(x), &mut grad);
+        self.cons.values(x, &nz, self.cons.sphere_q(x, &nz), &mut grad);
         grad.iter_mut().zip(&self.scales).for_each(|(g, s)| *g /= s);
-        grad
+        (grad, dot_on(self.c, x, &nz))
     }
 
     /// The dual at λ, with x(λ).
     fn cut(&self, lambda: Vec<f64>) -> (Cut, Vec<f64>) {
         let x = self.inner(&lambda);
-        let grad = self.constraints(&x);
-        let value = dense_dot(self.c, &x) + dense_dot(&lambda, &grad);
+        let (grad, cx) = self.constraints(&x);
+        let value = cx + dense_dot(&lambda, &grad);
         let cut = Cut {
             lambda,
             value,
@@ -101,10 +109,11 @@ impl LinearDual<'_> {
 
     /// The bound c·x + λ·g(x) of a box point x.
     fn column(&self, x: Vec<f64>) -> Cut {
+        let (grad, value) = self.constraints(&x);
         Cut {
             lambda: vec![0.0; self.cons.m()],
-            value: dense_dot(self.c, &x),
-            grad: self.constraints(&x),
+            value,
+            grad,
             column: Some(x),
         }
     }
@@ -113,6 +122,13 @@ impl LinearDual<'_> {
     fn point(&self, cut: &Cut) -> Vec<f64> {
         cut.column.clone().unwrap_or_else(|| self.inner(&cut.lambda))
     }
+}
+
+/// k = ⌈−a/ρ − ½⌉, out of line so that the compiler does not compute it (a division, the inner
+/// loop's costliest step) for the coordinates that skip it.
+#[inline(never)]
+fn relaxed_piece(a: f64, rho: f64) -> f64 {
+    super::ceil(-a / rho - 0.5)
 }
 
 /// The master program over z = (λ, t): rows 2a and 2a + 1 bound λ_a to [0, B], the cuts follow.

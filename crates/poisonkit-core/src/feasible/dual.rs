@@ -19,7 +19,7 @@ use nalgebra::{DMatrix, DVector};
 
 use super::{ClassSet, FeasibleSet};
 use crate::error::{Error, Result};
-use crate::linalg::dense_dot;
+use crate::linalg::{dense_dot, dot_on};
 
 /// Steps of one ascent: enough for any projection seen; the proximal steps of the KKT program,
 /// which start close to their solution, use fewer (a failure there is f64 running out).
@@ -85,22 +85,24 @@ impl<'a> Constraints<'a> {
         if self.relaxed { piece_half_slope(x) - mu } else { x - mu }
     }
 
-    /// q(x) of the sphere's form.
-    pub fn sphere_q(&self, x: &[f64]) -> f64 {
+    /// q(x) of the sphere's form; `nz` are the indices of x's nonzeros ([`crate::linalg::nonzeros`]).
+    pub fn sphere_q(&self, x: &[f64], nz: &[usize]) -> f64 {
         let mu = &self.class.centroid;
         if self.relaxed {
-            x.iter().map(|&v| super::envelope(v)).sum::<f64>() - 2.0 * dense_dot(mu, x) + self.mu_sq
+            // f(0) = 0: the zeros add nothing (the sums as in `dot_on`).
+            nz.iter().map(|&j| super::envelope(x[j])).sum::<f64>() - 2.0 * dot_on(mu, x, nz) + self.mu_sq
         } else {
             x.iter().zip(mu).map(|(a, b)| (a - b) * (a - b)).sum()
         }
     }
 
-    /// The constraint values g_a(x) (≤ 0 feasible), sphere first, given q(x).
-    pub fn values(&self, x: &[f64], sphere_q: f64, out: &mut Vec<f64>) {
+    /// The constraint values g_a(x) (≤ 0 feasible), sphere first, given q(x) and the indices `nz`
+    /// of x's nonzeros.
+    pub fn values(&self, x: &[f64], nz: &[usize], sphere_q: f64, out: &mut Vec<f64>) {
         if let Some(r) = self.sphere {
             out.push(0.5 * (sphere_q - r * r));
         }
-        out.extend(self.linear.iter().map(|(n, h)| dense_dot(n, x) - h));
+        out.extend(self.linear.iter().map(|(n, h)| dot_on(n, x, nz) - h));
     }
 
     /// The constraints' gradients in feature j at x_j, in multiplier order.

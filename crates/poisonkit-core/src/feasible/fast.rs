@@ -12,7 +12,7 @@ use super::conic::{Solution, SolverReport};
 use super::dual::{Constraints, DualFunction, MAX_ITER, STALL_TOL, maximize, piece_half_slope};
 use super::{ClassSet, FeasibleSet};
 use crate::error::{Error, Result};
-use crate::linalg::dense_dot;
+use crate::linalg::{dense_dot, nonzeros};
 
 /// The projection's dual.
 struct ProjectionDual<'a> {
@@ -103,7 +103,7 @@ impl DualFunction for ProjectionDual<'_> {
 
     fn constraints(&self, inner: &Inner) -> Vec<f64> {
         let mut g = Vec::with_capacity(self.m());
-        self.cons.values(&inner.x, inner.sphere_q, &mut g);
+        self.cons.values(&inner.x, &nonzeros(&inner.x), inner.sphere_q, &mut g);
         g
     }
 

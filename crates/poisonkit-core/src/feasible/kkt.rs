@@ -46,6 +46,7 @@ const PROX_ASCENT_STEPS: usize = 40;
 const PROX_STEPS: usize = 200;
 use super::{FeasibleSet, ceil, fast};
 use crate::error::{Error, Result};
+use crate::linalg::nonzeros;
 
 /// The KKT program's dual: multipliers of the +1 class, then of the −1 class.
 struct KktDual<'a> {
@@ -205,7 +206,7 @@ impl DualFunction for KktDual<'_> {
         }
         for p in 0..2 {
             sphere_q[p] = if self.cons[p].sphere.is_some() {
-                self.cons[p].sphere_q(&x[p])
+                self.cons[p].sphere_q(&x[p], &nonzeros(&x[p]))
             } else {
                 0.0
             };
@@ -221,7 +222,7 @@ impl DualFunction for KktDual<'_> {
     fn constraints(&self, inner: &Inner) -> Vec<f64> {
         let mut g = Vec::with_capacity(self.m());
         for p in 0..2 {
-            self.cons[p].values(&inner.x[p], inner.sphere_q[p], &mut g);
+            self.cons[p].values(&inner.x[p], &nonzeros(&inner.x[p]), inner.sphere_q[p], &mut g);
         }
         g
     }
