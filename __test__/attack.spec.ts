@@ -292,6 +292,7 @@ test('attack CLI: usage errors exit 2 naming the option', (t) => {
   const noFolder = join(dir, 'no-such-folder', 'p.svm')
   expect(cli('attack', 'kkt', '--train', missing, '--test', missing, '--lambda', '1', '--out', noFolder), /^error\[ERR_INVALID_OPTION\]: option --out = .*p\.svm: its folder .*no-such-folder does not exist$/)
   expect(cli('attack', 'kkt', '--train', missing, '--test', missing, '--lambda', '1', '--out', dir), /^error\[ERR_INVALID_OPTION\]: option --out = .*: is a folder, not a file$/)
+  expect(cli('attack', 'kkt', '--train', f, '--test', f, '--lambda', '1', '--out', f), /^error\[ERR_INVALID_OPTION\]: option --out = .*ok\.svm: is also --train, which writing would overwrite$/)
   // A kind's help is its own section; without a kind, every section.
   const kktHelp = cli('attack', 'kkt', '--help').stdout
   t.regex(kktHelp, /^poisonkit attack kkt --train F/)

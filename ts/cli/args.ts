@@ -59,10 +59,14 @@ export function numberOption(name: string, value: string, rule: 'positive' | 'no
 }
 
 /** A file the command will write, checked before any work (a run can take hours): its folder
- * must exist and be writable, and the path must not be a folder. */
-export function outputFile(name: string, path: string): string {
+ * must exist and be writable, and the path must be neither a folder nor one of the command's
+ * `inputs` (option name → path), which writing would destroy. */
+export function outputFile(name: string, path: string, inputs: Record<string, string | undefined> = {}): string {
   const folder = dirname(resolve(path))
   const bad = (why: string) => new PoisonkitError('ERR_INVALID_OPTION', `option --${name} = ${path}: ${why}`)
+  for (const [input, file] of Object.entries(inputs)) {
+    if (file !== undefined && resolve(file) === resolve(path)) throw bad(`is also --${input}, which writing would overwrite`)
+  }
   if (statSync(path, { throwIfNoEntry: false })?.isDirectory()) throw bad('is a folder, not a file')
   if (!statSync(folder, { throwIfNoEntry: false })?.isDirectory()) throw bad(`its folder ${folder} does not exist`)
   try {

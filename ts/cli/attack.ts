@@ -159,7 +159,7 @@ async function attackCommand(kind: keyof typeof kindOptions, argv: string[]): Pr
   const o = parse(argv, { ...sharedOptions, ...kindOptions[kind] }) as Record<string, string | boolean | undefined>
   const text = (name: string) => o[name] as string | undefined
   const [trainPath, testPath] = [required('train', text('train')), required('test', text('test'))]
-  const out = outputFile('out', required('out', text('out')))
+  const out = outputFile('out', required('out', text('out')), { train: trainPath, test: testPath })
   // λ 0 is the multi-class defender's (the paper's MNIST model); the native side checks the data.
   const lambda = numberOption('lambda', required('lambda', text('lambda')), kind === 'minmax' ? 'nonnegative' : 'positive')
   const eps = numberOption('eps', text('eps')!, 'positive')

@@ -19,7 +19,7 @@ Writes the clean training data followed by the poison points (or the poison alon
 export async function run(argv: string[]): Promise<void> {
   const o = parse(argv, { poison: { type: 'string' }, train: { type: 'string' }, out: { type: 'string' }, format: { type: 'string' }, d: { type: 'string' } })
   const poisonPath = required('poison', o.poison)
-  const out = outputFile('out', required('out', o.out))
+  const out = outputFile('out', required('out', o.out), { poison: poisonPath, train: o.train })
   const format = o.format === undefined ? formatOf(out) : choice('format', o.format, EXPORT_FORMATS)
   checkExportPath(out, format)
   const d = o.d === undefined ? undefined : numberOption('d', o.d, 'positive-count')

@@ -54,7 +54,7 @@ export async function run(argv: string[]): Promise<void> {
   const maxIter = o['max-iter'] === undefined ? undefined : numberOption('max-iter', o['max-iter'], 'positive-count')
   const seed = o.seed === undefined ? undefined : numberOption('seed', o.seed, 'count')
   const optimizer = o.optimizer === undefined ? undefined : choice('optimizer', o.optimizer, ['adagrad', 'exact'] as const)
-  const modelOut = o['model-out'] === undefined ? undefined : outputFile('model-out', o['model-out'])
+  const modelOut = o['model-out'] === undefined ? undefined : outputFile('model-out', o['model-out'], { train: trainPath, test: testPath })
   // --optimizer is for multi-class data, --loss and --unregularized-bias for ±1 labels.
   for (const [name, given] of [['loss', o.loss !== 'hinge'], ['unregularized-bias', o['unregularized-bias']]] as const) {
     if (optimizer !== undefined && given) {
