@@ -20,6 +20,8 @@ export declare class AttackOutcome {
 export declare class AttackProgress {
   constructor()
   snapshot(): ProgressSnapshot
+  /** The last snapshot of each phase ended since the last call, in order. */
+  takeEnded(): Array<ProgressSnapshot>
 }
 
 /** A labelled sparse data set held in native memory. */
@@ -123,6 +125,8 @@ export interface AttackOptions {
   temperature?: number
   /** alfa: at most this many copies of one pool point. */
   maxCopies?: number
+  /** The defenses of the final evaluation on the test set (the evaluation's default). */
+  evaluationDefenses?: Array<string>
 }
 
 export interface AttackSummary {
@@ -135,6 +139,9 @@ export interface AttackSummary {
   /** The winner's step size and gradient steps (influence only). */
   stepSize?: number
   iteration?: number
+  /** The winner's evaluation on the dev data, by which it was selected. */
+  selection: EvaluationResult
+  /** Its final evaluation: on the test set, against the `evaluationDefenses`. */
   evaluation: EvaluationResult
   curve: Array<CurvePoint>
   /** Every candidate scored, in sweep order. */
@@ -379,7 +386,10 @@ export declare function objectiveValue(data: Dataset, w: Float64Array, bias: num
 export declare function predict(data: Dataset, w: Float64Array, bias: number): Int32Array
 
 export interface ProgressSnapshot {
-  /** `decoys` while the decoy parameters are fitted, then `candidates`, then `shortlist`. */
+  /**
+   * `decoys` while the decoy parameters are fitted, then `candidates`, then `shortlist`, then
+   * `evaluation` (the numbers stay the sweep's).
+   */
   phase: string
   done: number
   total: number

@@ -16,14 +16,19 @@
  */
 import * as addon from '../native/index.js'
 import { Dataset } from './dataset.js'
-import { defenseList, evaluate, toEvaluation, type DefenseName, type Evaluation } from './defense.js'
+import { defenseList, toEvaluation, type DefenseName, type Evaluation } from './defense.js'
 import { UPPER_BOUND_RULE, isUpperBound, type FeasibleSet, type UpperBound } from './feasible.js'
 import { PoisonkitError, count, finiteNumber, invalidOption, nativeAsync } from './errors.js'
+
+/** The decoy grids: the reference's quantiles and copy counts per data set. */
+export const DECOY_GRIDS = ['enron', 'imdb', 'mnist17', 'mnist', 'dogfish'] as const
+/** One of `DECOY_GRIDS`. */
+export type DecoyGrid = (typeof DECOY_GRIDS)[number]
 
 /** Where a running attack is. */
 export interface AttackProgress {
   /** `'decoys'` while fitting the decoy parameters, `'candidates'` during the sweep, `'shortlist'` while
-   * the shortlist is scored again by all five defenses, `'evaluation'` at the end. */
+   * the shortlist is scored again by all five defenses, `'evaluation'` while the winner is evaluated on the test set (the sweep's numbers). */
   phase: 'decoys' | 'candidates' | 'shortlist' | 'evaluation'
   /** Candidates scored so far (and the shortlist's, scored again). */
   done: number
@@ -49,7 +54,7 @@ export interface AttackOptions {
   /** The attacker's knowledge: `'test'` (paper §5, the default) or `'train'` (§6.1: decoys from and candidates scored on the clean training data). */
   knowledge?: 'test' | 'train'
   /** The decoy grid and the reference's settings for that data set: `'enron'` (the default for ±1 labels), `'imdb'`, `'mnist17'`, `'mnist'` (the default for class indices) or `'dogfish'`. */
-  grid?: 'enron' | 'imdb' | 'mnist17' | 'mnist' | 'dogfish'
+  grid?: DecoyGrid
   /** Quantiles q of the dev margins, replacing the grid's. */
   quantiles?: number[]
   /** Copies r of the flipped points, replacing the grid's. */
@@ -75,9 +80,9 @@ export interface AttackOptions {
   defenses?: DefenseName[]
   /** How many of the best work items by `defenses` (KKT programs, min-max decoys, influence snapshots; each by its best rounding) are scored again by all five, the best of them by that score winning (KKT 4; min-max and influence 0, as their `defenses` are all five unless narrowed for speed; 0: `defenses` alone select, as the reference). No effect when `defenses` are all five or the data are multi-class. */
   shortlist?: number
-  /** Defenses of the final evaluation on the test set (all five). */
+  /** Defenses of the final evaluation on the test set (those of `evaluate`: all five; L2 and loss for multi-class data). */
   evaluationDefenses?: DefenseName[]
-  /** Seed of the decoy order, the rounding and the SVD defense (0). */
+  /** Seed of the decoy order, the rounding and every evaluation (the SVD defense, the defender's order of points), as `evaluate`'s (0). */
   seed?: number
   /** Called with the progress, at most every `progressInterval` ms and once at the end of each phase. */
   onProgress?: (p: AttackProgress) => void
@@ -225,7 +230,8 @@ export interface AttackResult {
   epsNeg: number
   /** How the winner scored when it was selected (the attack-time defenses, all five for the shortlist, on the attacker's dev data). */
   selection: Evaluation
-  /** The poison against `evaluationDefenses` on the test set. */
+  /** The poison against `evaluationDefenses` on the test set, as `evaluate` with the attack's λ and seed gives it
+   * (the same numbers: when the selection was this very evaluation, as the KKT shortlist's on the test set, it is reused). */
   evaluation: Evaluation
   /** Best-so-far minimum error against seconds since the sweep started (paper Figure 4). */
   curve: CurvePoint[]
@@ -248,8 +254,6 @@ export interface KktAttackResult extends AttackResult {
   /** ‖g − ε₊x₊ + ε₋x₋‖ of the winning program. */
   residual: number
 }
-
-const GRIDS = ['enron', 'imdb', 'mnist17', 'mnist', 'dogfish'] as const
 
 /** Runs the KKT attack off the main thread. */
 export async function kktAttack(options: KktAttackOptions): Promise<KktAttackResult> {
@@ -332,7 +336,7 @@ async function run(
   if (options.knowledge !== undefined && !['test', 'train'].includes(options.knowledge)) {
     invalidOption('knowledge', options.knowledge, 'must be test or train')
   }
-  if (options.grid !== undefined && !GRIDS.includes(options.grid)) invalidOption('grid', options.grid, `must be one of ${GRIDS.join(', ')}`)
+  if (options.grid !== undefined && !DECOY_GRIDS.includes(options.grid)) invalidOption('grid', options.grid, `must be one of ${DECOY_GRIDS.join(', ')}`)
   for (const [name, list] of [['quantiles', options.quantiles], ['copies', options.copies]] as const) {
     if (list === undefined) continue
     if (!Array.isArray(list) || list.length === 0) invalidOption(name, list, 'must be a non-empty list of numbers')
@@ -354,14 +358,16 @@ async function run(
 
   const progress = new addon.AttackProgress()
   let last = ''
-  const report = (phase?: AttackProgress['phase']) => {
+  // Every phase's end (kept by the native side until polled), then where it is now.
+  const report = () => {
     if (onProgress === undefined) return
-    const s = progress.snapshot()
-    const p: AttackProgress = { phase: phase ?? (s.phase as AttackProgress['phase']), done: s.done, total: s.total, best: s.best, seconds: s.seconds }
-    const key = JSON.stringify(p)
-    if (key !== last) {
-      last = key
-      onProgress(p)
+    for (const s of [...progress.takeEnded(), progress.snapshot()]) {
+      const p: AttackProgress = { phase: s.phase as AttackProgress['phase'], done: s.done, total: s.total, best: s.best, seconds: s.seconds }
+      const key = JSON.stringify(p)
+      if (key !== last) {
+        last = key
+        onProgress(p)
+      }
     }
   }
   const timer = onProgress === undefined ? undefined : setInterval(() => report(), interval)
@@ -389,6 +395,7 @@ async function run(
           upper,
           defenses,
           seed: options.seed,
+          evaluationDefenses,
           ...own,
         },
         options.set?.handle,
@@ -402,8 +409,6 @@ async function run(
   }
   const summary = outcome.takeSummary()
   const poison = new Dataset(outcome.poison)
-  report('evaluation')
-  const evaluation = await evaluate({ train, test, poison, lambda, defenses: evaluationDefenses, seed: options.seed, signal })
   return {
     poison,
     decoy: summary.decoy ?? null,
@@ -412,8 +417,8 @@ async function run(
     residual: summary.residual ?? undefined,
     stepSize: summary.stepSize ?? undefined,
     iteration: summary.iteration ?? undefined,
-    selection: toEvaluation(summary.evaluation),
-    evaluation,
+    selection: toEvaluation(summary.selection),
+    evaluation: toEvaluation(summary.evaluation),
     curve: summary.curve,
     candidates: summary.candidates.map((c) => ({
       decoy: c.decoy ?? null,

@@ -4,6 +4,7 @@
  */
 export { PoisonkitError } from './errors.js'
 export {
+  DECOY_GRIDS,
   alfaAttack,
   influenceAttack,
   kktAttack,
@@ -16,6 +17,7 @@ export {
   type AttackResult,
   type CandidateScore,
   type CurvePoint,
+  type DecoyGrid,
   type DecoyInfo,
   type InfluenceAttackOptions,
   type InfluenceAttackResult,

@@ -1,6 +1,6 @@
 /** `poisonkit attack <kind>`: runs an attack, writes the poison points and reports its evaluation. */
 import { PoisonkitError } from '../errors.js'
-import { alfaAttack, influenceAttack, kktAttack, labelFlipAttack, minmaxAttack, type AttackProgress, type AttackResult } from '../attack.js'
+import { DECOY_GRIDS, alfaAttack, influenceAttack, kktAttack, labelFlipAttack, minmaxAttack, type AttackProgress, type AttackResult } from '../attack.js'
 import { DEFENSES, type DefenseName } from '../defense.js'
 import { UPPER_RULES, isUpperBound } from '../feasible.js'
 import { loadAll } from './load.js'
@@ -165,7 +165,7 @@ async function attackCommand(kind: keyof typeof kindOptions, argv: string[]): Pr
   const eps = numberOption('eps', text('eps')!, 'positive')
   if (!(eps < 1)) throw new PoisonkitError('ERR_INVALID_OPTION', `option --eps = ${text('eps')}: must lie in (0, 1)`)
   const knowledge = choice('knowledge', text('knowledge')!, ['test', 'train'] as const)
-  const grid = text('grid') === undefined ? undefined : choice('grid', text('grid')!, ['enron', 'imdb', 'mnist17', 'mnist', 'dogfish'] as const)
+  const grid = text('grid') === undefined ? undefined : choice('grid', text('grid')!, DECOY_GRIDS)
   const countOption = (name: string, rule: 'count' | 'positive-count' = 'count') =>
     text(name) === undefined ? undefined : numberOption(name, text(name)!, rule)
   const defenses = text('defenses') === undefined ? undefined : listOption<DefenseName>('defenses', text('defenses')!, DEFENSES)

@@ -251,6 +251,7 @@ export async function runExperiment(spec: ExperimentSpec, options: RunOptions): 
   report()
 
   const data = new Map<string, Promise<[Dataset, Dataset]>>()
+  const optimizerOf = new Map<string, Optimizer>()
   const started = performance.now()
   let groupsDone = 0
   for (const [attackId, group] of groups) {
@@ -259,8 +260,8 @@ export async function runExperiment(spec: ExperimentSpec, options: RunOptions): 
     if (!loaded) data.set(first.dataset.name, loadSpecData(first.dataset, specDir, signal))
     const [train, test] = await data.get(first.dataset.name)!
     // Every cell on these data is checked once they are read, before any of their attacks runs.
-    if (!loaded) for (const cell of cells.filter((c) => c.dataset.name === first.dataset.name)) checkCell(cell, train.numClasses)
-    const optimizers = group.map((cell) => checkCell(cell, train.numClasses))
+    if (!loaded) for (const cell of cells.filter((c) => c.dataset.name === first.dataset.name)) optimizerOf.set(cell.id, checkCell(cell, train.numClasses))
+    const optimizers = group.map((cell) => optimizerOf.get(cell.id)!)
     // Seconds left: the mean time of the attacks run so far, for the rest, less this one's elapsed.
     const groupStart = performance.now()
     const perGroup = groupsDone === 0 ? undefined : (groupStart - started) / 1000 / groupsDone

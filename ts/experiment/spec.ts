@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { dirname, isAbsolute, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
+import { DECOY_GRIDS, type DecoyGrid } from '../attack.js'
 import type { BagOfWordsOptions } from '../dataset.js'
 import { DEFENSES, type DefenseName, type Optimizer } from '../defense.js'
 import { PoisonkitError, repeated } from '../errors.js'
@@ -21,8 +22,6 @@ import { UPPER_BOUND_RULE, isUpperBound } from '../feasible.js'
 export const ATTACK_NAMES = ['kkt', 'minmax', 'minmax-basic', 'influence', 'influence-basic', 'labelflip', 'alfa'] as const
 /** One of `ATTACK_NAMES`. */
 export type AttackName = (typeof ATTACK_NAMES)[number]
-
-const GRIDS = ['enron', 'imdb', 'mnist17', 'mnist', 'dogfish'] as const
 
 /** A check of one attack option's value: the rule it breaks, or undefined. */
 type OptionRule = (v: unknown) => string | undefined
@@ -38,7 +37,7 @@ const oneOf = (allowed: readonly string[]): OptionRule => (v) => (typeof v === '
 
 /** Options every attack takes from a spec (the experiment sets data, λ, ε, knowledge and seed), with their rules. */
 const COMMON_OPTIONS: Record<string, OptionRule> = {
-  grid: oneOf(GRIDS),
+  grid: oneOf(DECOY_GRIDS),
   quantiles: listOf(positive, 'positive numbers'),
   copies: listOf(integer(1), 'integers ≥ 1'),
   prune: flag,
@@ -88,7 +87,7 @@ export interface DatasetSpec {
   /** The attacker's λ, and the defender's unless `defender.lambda` is given. */
   lambda: number
   /** The decoy grid (default: `enron` for ±1 labels, `mnist` for class indices). */
-  grid?: (typeof GRIDS)[number]
+  grid?: DecoyGrid
 }
 
 /** `makeBagOfWords` options plus the test size. */
@@ -252,7 +251,7 @@ function datasetField(where: string, v: Json, specDir: string): DatasetSpec {
   if (typeof v.name !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(v.name)) specError(`${where}.name`, 'must be a name of letters, digits, _, . and -')
   const out: DatasetSpec = { name: v.name, lambda: numberField(`${where}.lambda`, v.lambda, (x) => x >= 0, 'a number ≥ 0') }
   if (v.d !== undefined) out.d = numberField(`${where}.d`, v.d, (x) => Number.isSafeInteger(x) && x > 0, 'a positive integer')
-  if (v.grid !== undefined) out.grid = choiceField(`${where}.grid`, v.grid, GRIDS)
+  if (v.grid !== undefined) out.grid = choiceField(`${where}.grid`, v.grid, DECOY_GRIDS)
   if (v.synthetic !== undefined) {
     if (v.train !== undefined || v.test !== undefined) specError(where, 'give train and test files or synthetic, not both')
     if (!isObject(v.synthetic)) specError(`${where}.synthetic`, 'must be an object')

@@ -246,7 +246,6 @@ fn exact_crammer_singer_reaches_the_qp_optimum_and_checks_its_options() {
     // The evaluation trains the same defender when asked for the exact solver.
     let (train, test) = blobs();
     let mut evaluation = EvaluationOptions::new(lambda);
-    evaluation.multiclass.lambda = lambda;
     evaluation.multiclass_exact = true;
     evaluation.defenses = vec![Defense::L2, Defense::Loss];
     let ev = evaluate(&train, &test, None, &evaluation, &|| false).unwrap();

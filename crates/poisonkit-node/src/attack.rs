@@ -11,12 +11,12 @@ use poisonkit_core::attack::{
     MinmaxOptions, Player, Progress,
 };
 use poisonkit_core::data::{self, Classes};
-use poisonkit_core::defense::Defense;
+use poisonkit_core::defense::{Defense, Evaluation, EvaluationOptions};
 use poisonkit_core::feasible::{self, FeasibleOptions, Upper};
 use poisonkit_core::model::{AdagradOptions, SolverOptions};
 
 use crate::dataset::Dataset;
-use crate::defense::{EvaluationResult, choice};
+use crate::defense::{EvaluateOptions, EvaluationResult, choice, evaluation_options};
 use crate::feasible::{FeasibleSet, parse_upper};
 use crate::guard::{Cancel, count_or, guard, js_error};
 
@@ -62,12 +62,15 @@ pub struct AttackOptions {
     pub temperature: Option<f64>,
     /// alfa: at most this many copies of one pool point.
     pub max_copies: Option<f64>,
+    /// The defenses of the final evaluation on the test set (the evaluation's default).
+    pub evaluation_defenses: Option<Vec<String>>,
 }
 
 #[napi(object)]
 #[derive(Clone, Default)]
 pub struct ProgressSnapshot {
-    /// `decoys` while the decoy parameters are fitted, then `candidates`, then `shortlist`.
+    /// `decoys` while the decoy parameters are fitted, then `candidates`, then `shortlist`, then
+    /// `evaluation` (the numbers stay the sweep's).
     pub phase: String,
     pub done: u32,
     pub total: u32,
@@ -78,20 +81,39 @@ pub struct ProgressSnapshot {
 /// Where a running attack is; the TypeScript layer polls it to drive `onProgress`.
 #[napi]
 pub struct AttackProgress {
-    state: Arc<Mutex<ProgressSnapshot>>,
+    state: Arc<Mutex<Phases>>,
 }
 
-fn fitting_decoys() -> ProgressSnapshot {
-    ProgressSnapshot {
-        phase: "decoys".into(),
-        ..Default::default()
+/// The current snapshot, and the last one of each phase that ended since the last poll (so that
+/// every phase's end is reported, however briefly it ran).
+struct Phases {
+    current: ProgressSnapshot,
+    ended: Vec<ProgressSnapshot>,
+}
+
+impl Phases {
+    fn starting(phase: &str) -> Self {
+        Phases {
+            current: ProgressSnapshot {
+                phase: phase.into(),
+                ..Default::default()
+            },
+            ended: Vec::new(),
+        }
+    }
+
+    fn set(&mut self, snapshot: ProgressSnapshot) {
+        let last = std::mem::replace(&mut self.current, snapshot);
+        if last.phase != self.current.phase {
+            self.ended.push(last);
+        }
     }
 }
 
 impl Default for AttackProgress {
     fn default() -> Self {
         AttackProgress {
-            state: Arc::new(Mutex::new(fitting_decoys())),
+            state: Arc::new(Mutex::new(Phases::starting("decoys"))),
         }
     }
 }
@@ -105,7 +127,13 @@ impl AttackProgress {
 
     #[napi]
     pub fn snapshot(&self) -> ProgressSnapshot {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).current.clone()
+    }
+
+    /// The last snapshot of each phase ended since the last call, in order.
+    #[napi]
+    pub fn take_ended(&self) -> Vec<ProgressSnapshot> {
+        std::mem::take(&mut self.state.lock().unwrap_or_else(|e| e.into_inner()).ended)
     }
 }
 
@@ -223,6 +251,9 @@ pub struct AttackSummary {
     /// The winner's step size and gradient steps (influence only).
     pub step_size: Option<f64>,
     pub iteration: Option<u32>,
+    /// The winner's evaluation on the dev data, by which it was selected.
+    pub selection: EvaluationResult,
+    /// Its final evaluation: on the test set, against the `evaluationDefenses`.
     pub evaluation: EvaluationResult,
     pub curve: Vec<CurvePoint>,
     /// Every candidate scored, in sweep order.
@@ -297,7 +328,9 @@ pub struct AttackTask {
     decoy_options: DecoyOptions,
     kind: Kind,
     upper: Upper,
-    state: Arc<Mutex<ProgressSnapshot>>,
+    /// The final evaluation's options.
+    evaluation: EvaluationOptions,
+    state: Arc<Mutex<Phases>>,
     cancel: Cancel,
 }
 
@@ -308,21 +341,18 @@ fn is_counts(d: &data::Dataset) -> bool {
 
 #[napi]
 impl Task for AttackTask {
-    type Output = (AttackResult, Vec<DecoyInfo>);
+    type Output = (AttackResult, Evaluation, Vec<DecoyInfo>);
     type JsValue = AttackOutcome;
 
     fn compute(&mut self) -> Result<Self::Output> {
         let cancel = self.cancel.clone();
         let stop = move || cancel.is_set();
         let state = self.state.clone();
-        let set_state = move |s: ProgressSnapshot| *state.lock().unwrap_or_else(|e| e.into_inner()) = s;
+        let phases = || state.lock().unwrap_or_else(|e| e.into_inner());
         guard(|| {
-            set_state(match self.kind {
-                Kind::Kkt(_) | Kind::Minmax { basic: false, .. } => fitting_decoys(),
-                _ => ProgressSnapshot {
-                    phase: "candidates".into(),
-                    ..Default::default()
-                },
+            *phases() = Phases::starting(match self.kind {
+                Kind::Kkt(_) | Kind::Minmax { basic: false, .. } => "decoys",
+                _ => "candidates",
             });
             let multiclass = matches!(self.train.classes(), Classes::Multiclass(_));
             // The attacker scores candidates on what it knows: the test set, or the clean
@@ -359,7 +389,7 @@ impl Task for AttackTask {
                 }
             };
             let report = |p: Progress| {
-                set_state(ProgressSnapshot {
+                phases().set(ProgressSnapshot {
                     phase: if p.shortlist { "shortlist" } else { "candidates" }.into(),
                     done: p.done as u32,
                     total: p.total as u32,
@@ -378,7 +408,7 @@ impl Task for AttackTask {
                 let result = play((!basic).then_some(&decoys[..]))?;
                 Ok((result, decoys.iter().enumerate().map(DecoyInfo::from).collect()))
             }
-            match (&self.kind, multiclass) {
+            let (result, decoys) = match (&self.kind, multiclass) {
                 (kind @ (Kind::Kkt(_) | Kind::Influence(_) | Kind::LabelFlip(_) | Kind::Alfa(_)), true) => {
                     Err(poisonkit_core::Error::option(
                         "train",
@@ -413,11 +443,22 @@ impl Task for AttackTask {
                     *basic,
                     |decoys| attack::minmax_attack(train, dev, &set, decoys, mm, &stop, &report),
                 ),
+            }?;
+            {
+                let mut phases = phases();
+                let sweep = phases.current.clone();
+                phases.set(ProgressSnapshot {
+                    phase: "evaluation".into(),
+                    ..sweep
+                });
             }
+            let on_test = options.knowledge == Knowledge::Test;
+            let evaluation = result.evaluate_on(train, test, on_test, &self.evaluation, &stop)?;
+            Ok((result, evaluation, decoys))
         })
     }
 
-    fn resolve(&mut self, _env: Env, (result, decoys): Self::Output) -> Result<Self::JsValue> {
+    fn resolve(&mut self, _env: Env, (result, evaluation, decoys): Self::Output) -> Result<Self::JsValue> {
         let summary = AttackSummary {
             decoy: result.best.decoy.map(|index| decoys[index].clone()),
             eps_pos: result.best.eps_pos,
@@ -425,7 +466,8 @@ impl Task for AttackTask {
             residual: result.best.residual,
             step_size: result.best.step_size,
             iteration: result.best.iteration.map(|i| i as u32),
-            evaluation: result.evaluation.into(),
+            selection: result.evaluation.into(),
+            evaluation: evaluation.into(),
             curve: result
                 .curve
                 .iter()
@@ -465,6 +507,9 @@ struct Common {
     /// The decoy grid's name (the data set whose reference settings apply).
     grid: String,
     multiclass: bool,
+    /// The final evaluation's options: those of `evaluate` with the attack's λ, evaluation
+    /// defenses and seed.
+    evaluation: EvaluationOptions,
 }
 
 fn common(o: &AttackOptions, train: &Dataset, prune: bool) -> Result<Common> {
@@ -517,7 +562,14 @@ fn common(o: &AttackOptions, train: &Dataset, prune: bool) -> Result<Common> {
         ),
         None => None,
     };
+    let evaluate_options = EvaluateOptions {
+        lambda: o.lambda,
+        defenses: o.evaluation_defenses.clone(),
+        seed: o.seed,
+        ..Default::default()
+    };
     Ok(Common {
+        evaluation: evaluation_options(&evaluate_options, multiclass)?,
         decoy_options: DecoyOptions {
             lambda: o.lambda,
             quantiles,
@@ -556,6 +608,7 @@ fn task(
         decoy_options: common.decoy_options,
         kind,
         upper: common.upper,
+        evaluation: common.evaluation,
         state: progress.map_or_else(|| AttackProgress::new().state, |p| p.state.clone()),
         cancel: Cancel::from_signal(signal.as_ref()),
     };
@@ -623,14 +676,11 @@ pub fn minmax_attack(
         .refit_every
         .map(|v| positive_count("refitEvery", Some(v), 1))
         .transpose()?;
-    if let Some(defenses) = &common.defenses {
-        minmax.evaluation.defenses = defenses.clone();
-    } else if common.multiclass {
+    if common.multiclass {
         // The paper's multi-class defenses (§5.7); the slab is binary only.
         minmax.evaluation.defenses = vec![Defense::L2, Defense::Loss];
     }
-    minmax.evaluation.multiclass = common.decoy_options.multiclass.clone();
-    minmax.evaluation.scores.seed = common.seed;
+    scoring(&common, &mut minmax.evaluation);
     minmax.seed = common.seed;
     let basic = o.basic.unwrap_or(false);
     Ok(task(
@@ -644,12 +694,12 @@ pub fn minmax_attack(
     ))
 }
 
-/// Applies the defenses option, if given, to the candidates' scoring.
+/// Applies the defenses option, if given, and the seed to the candidates' scoring.
 fn scoring(common: &Common, evaluation: &mut poisonkit_core::defense::EvaluationOptions) {
     if let Some(defenses) = &common.defenses {
         evaluation.defenses = defenses.clone();
     }
-    evaluation.scores.seed = common.seed;
+    evaluation.set_seed(common.seed);
 }
 
 #[napi(ts_return_type = "Promise<AttackOutcome>")]

@@ -70,7 +70,7 @@ pub(crate) fn choice<T: Copy>(name: &str, value: Option<&str>, default: T, allow
 
 /// The evaluation's options; for multi-class data the defender is the multi-class SVM, whose λ
 /// may be 0 (the paper's MNIST model), and the defenses default to L2 and loss (paper §5.7).
-fn core_options(o: &EvaluateOptions, multiclass: bool) -> Result<EvaluationOptions> {
+pub(crate) fn evaluation_options(o: &EvaluateOptions, multiclass: bool) -> Result<EvaluationOptions> {
     let mut options = EvaluationOptions::new(o.lambda);
     if !((o.lambda > 0.0 || (multiclass && o.lambda == 0.0)) && o.lambda.is_finite()) {
         let rule = if multiclass {
@@ -83,7 +83,6 @@ fn core_options(o: &EvaluateOptions, multiclass: bool) -> Result<EvaluationOptio
             format!("option lambda = {}: must be {rule}", o.lambda),
         ));
     }
-    options.multiclass.lambda = o.lambda;
     options.loss = choice(
         "loss",
         o.loss.as_deref(),
@@ -150,9 +149,7 @@ fn core_options(o: &EvaluateOptions, multiclass: bool) -> Result<EvaluationOptio
         options.scores.knn_k = count("knnK", k)?;
     }
     if let Some(seed) = o.seed {
-        options.scores.seed = count("seed", seed)? as u64;
-        options.solver.seed = options.scores.seed;
-        options.multiclass.seed = options.scores.seed;
+        options.set_seed(count("seed", seed)? as u64);
     }
     if let Some(tol) = o.tol {
         options.solver.tol = tol;
@@ -224,7 +221,7 @@ pub fn evaluate(
     signal: Option<AbortSignal>,
 ) -> Result<AsyncTask<EvaluateTask>> {
     let multiclass = matches!(train.inner.classes(), poisonkit_core::data::Classes::Multiclass(_));
-    let options = core_options(&options, multiclass)?;
+    let options = evaluation_options(&options, multiclass)?;
     let cancel = Cancel::from_signal(signal.as_ref());
     let task = EvaluateTask {
         train: train.inner.clone(),

@@ -26,7 +26,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use crate::data::Dataset;
-use crate::defense::{Defense, Evaluation, EvaluationOptions, evaluate_until};
+use crate::defense::{Defense, Evaluation, EvaluationOptions, evaluate, evaluate_until};
 use crate::error::{Error, Result};
 use crate::model::SolverOptions;
 
@@ -122,8 +122,11 @@ pub struct AttackResult {
     pub poison: Dataset,
     /// The winner.
     pub best: Candidate,
-    /// Its evaluation.
+    /// Its evaluation on the dev data, by which it was selected.
     pub evaluation: Evaluation,
+    /// The options of that evaluation: the shortlist's (all five defenses, the defender to the
+    /// final tolerance) or the sweep's.
+    pub evaluation_options: EvaluationOptions,
     /// Every candidate scored, in sweep order.
     pub candidates: Vec<Candidate>,
     /// The anytime curve: (seconds, best minimum error so far), at each candidate's end.
@@ -132,6 +135,25 @@ pub struct AttackResult {
     pub failures: Vec<Failure>,
     /// Seconds in all.
     pub seconds: f64,
+}
+
+impl AttackResult {
+    /// The winner's evaluation on `test` with `options` (an attack's final evaluation): the one
+    /// that selected it when that was this very evaluation (scored on the test set, `on_test`,
+    /// with equal options: the KKT shortlist's by default), else a new one.
+    pub fn evaluate_on(
+        &self,
+        train: &Dataset,
+        test: &Dataset,
+        on_test: bool,
+        options: &EvaluationOptions,
+        should_stop: &dyn Fn() -> bool,
+    ) -> Result<Evaluation> {
+        if on_test && self.evaluation_options == *options {
+            return Ok(self.evaluation.clone());
+        }
+        evaluate(train, test, Some(&self.poison), options, should_stop)
+    }
 }
 
 /// How far a sweep has come, reported after every candidate.
@@ -402,6 +424,15 @@ impl<'a> Sweep<'a> {
         }))
     }
 
+    /// How the shortlist is scored: all five defenses (in their usual order: nothing is pruned),
+    /// the defender trained to the final evaluation's tolerance, as the default final evaluation.
+    fn shortlist_options(&self) -> EvaluationOptions {
+        let mut all = self.evaluation.clone();
+        all.defenses = Defense::ALL.to_vec();
+        all.solver.tol = SolverOptions::default().tol;
+        all
+    }
+
     /// Scores the shortlist, the best outcome of each of the best work items (ties: the earlier
     /// item, then the earlier outcome; the other roundings of an item are near copies), again by
     /// all five defenses, a thread's worth at a time in rank order. It stops at the first outcome
@@ -417,9 +448,7 @@ impl<'a> Sweep<'a> {
         ranked.truncate(self.shortlist);
         // At the final evaluation's tolerance: the shortlist decides among close candidates, and
         // 1e-4 moves a score by a test point or two.
-        let mut all = self.evaluation.clone();
-        all.defenses = CHEAPEST_FIRST.to_vec();
-        all.solver.tol = SolverOptions::default().tol;
+        let all = self.shortlist_options();
         {
             let mut state = self.state();
             state.shortlisting = true;
@@ -512,10 +541,15 @@ impl<'a> Sweep<'a> {
             .collect();
         let candidates = outcomes.iter().map(|o| o.candidate.clone()).collect();
         let best = outcomes.swap_remove(best);
+        let evaluation_options = match best.candidate.shortlist_min {
+            Some(_) => self.shortlist_options(),
+            None => self.evaluation.clone(),
+        };
         Ok(AttackResult {
             poison: best.poison,
             best: best.candidate,
             evaluation: best.evaluation,
+            evaluation_options,
             candidates,
             curve,
             failures,

@@ -19,7 +19,7 @@ use crate::model::{
 };
 
 /// Options of [`evaluate`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EvaluationOptions {
     /// λ of the defender (bias regularized, like the reference's `LinearSVC`).
     pub lambda: f64,
@@ -39,7 +39,7 @@ pub struct EvaluationOptions {
     pub scores: ScoreOptions,
     /// The defender's solver (tolerance, iterations, seed).
     pub solver: SolverOptions,
-    /// The multi-class defender's training (its own λ, 0 by default).
+    /// The multi-class defender's training (its λ is `lambda` by default).
     pub multiclass: AdagradOptions,
     /// Train the multi-class defender to the optimum at `multiclass.lambda` > 0 (the exact
     /// Crammer–Singer solver, with `solver`'s tolerance, epochs and seed) instead of by AdaGrad.
@@ -47,8 +47,8 @@ pub struct EvaluationOptions {
 }
 
 impl EvaluationOptions {
-    /// The reference's settings at `lambda`: all five defenses, 5% per class, fitted on clean +
-    /// poison.
+    /// The reference's settings at `lambda` (the binary and the multi-class defender's): all five
+    /// defenses, 5% per class, fitted on clean + poison, seed 0.
     pub fn new(lambda: f64) -> Self {
         EvaluationOptions {
             lambda,
@@ -59,9 +59,20 @@ impl EvaluationOptions {
             oracle: false,
             scores: ScoreOptions::default(),
             solver: SolverOptions::default(),
-            multiclass: AdagradOptions::default(),
+            multiclass: AdagradOptions {
+                lambda,
+                ..Default::default()
+            },
             multiclass_exact: false,
         }
+    }
+
+    /// Seeds everything random in an evaluation: the defenses' scores (the randomized SVD), the
+    /// binary defender's coordinate order and the multi-class defender's order of points.
+    pub fn set_seed(&mut self, seed: u64) {
+        self.scores.seed = seed;
+        self.solver.seed = seed;
+        self.multiclass.seed = seed;
     }
 }
 

@@ -77,7 +77,7 @@ pub enum LossScore {
 }
 
 /// How the defenses score (everything but what to remove).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ScoreOptions {
     /// The loss defense's score; defaults to [`LossScore::Margin`].
     pub loss: LossScore,

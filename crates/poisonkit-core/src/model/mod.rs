@@ -99,7 +99,7 @@ impl LinearModel {
 }
 
 /// Options of the solvers (the problem itself is a [`Problem`]).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SolverOptions {
     /// Stop when the duality gap is at most `tol` × the objective; defaults to `1e-6`.
     pub tol: f64,

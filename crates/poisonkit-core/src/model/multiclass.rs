@@ -147,7 +147,7 @@ pub fn margin_of(s: &[f64], y: usize) -> (f64, usize) {
 }
 
 /// Options of [`train_multiclass`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AdagradOptions {
     /// λ of (λ/2)‖W‖² (0: the reference's MNIST defender).
     pub lambda: f64,
