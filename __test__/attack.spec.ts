@@ -273,7 +273,12 @@ test('attack CLI: class indices take the mnist grid unless --grid says otherwise
   // The reference's MNIST grid: 9 quantiles × 8 copies; Enron's: 11 × 9.
   t.regex(mnist.stdout, /; 72 candidates from 72 decoys\n/)
   t.regex(mnist.stdout, /^min-max attack: 18 poison points \(ε = 0\.03, points per class 0: \d+, 1: \d+, 2: \d+\)/)
-  t.regex(run('--grid', 'enron').stdout, /; 99 candidates from 99 decoys\n/)
+  // With --json the split is the points of each class (ε₊, ε₋ count class 1 against the rest).
+  const enron = JSON.parse(run('--grid', 'enron', '--json').stdout)
+  t.is(enron.candidates.length, 99)
+  t.is(enron.pointsPerClass.length, 3)
+  t.is(enron.pointsPerClass.reduce((a: number, b: number) => a + b, 0), 18)
+  t.false('epsPos' in enron)
 })
 
 test('attack CLI: usage errors exit 2 naming the option', (t) => {

@@ -33,6 +33,16 @@ test('influenceAttack on count data: two rounded points with copies, snapshots o
   t.deepEqual(b.poison.toCsr(), a.poison.toCsr())
   const basic = await influenceAttack({ ...options, basic: true, refitEvery: 5 })
   t.is(basic.poison.n, 30)
+  // No gradient step: the starting points alone are scored, from the command line too.
+  const dir = tmp()
+  const [trainFile, testFile] = [join(dir, 'train.svm'), join(dir, 'test.svm')]
+  await train.writeSvmlight(trainFile)
+  await test.writeSvmlight(testFile)
+  const r = cli('attack', 'influence', '--train', trainFile, '--test', testFile, '--lambda', '0.05', '--eps', '0.1', '--max-iter', '0', '--out', join(dir, 'p.svm'), '--json')
+  t.is(r.code, 0, r.stderr)
+  const start = JSON.parse(r.stdout)
+  t.is(start.iteration, 0)
+  t.true(start.epsPos + start.epsNeg > 0.099 && !('pointsPerClass' in start))
 })
 
 test('influenceAttack rejects bad options with a code and stops on an abort', async (t) => {

@@ -72,8 +72,9 @@ ${shared}
   --iterative K          refit the feasible set on clean + poison every K steps (paper Algorithm 1)
   --step-sizes LIST      one trajectory per step size, in parallel (0.1,0.3: the reference's 0.1 and a
                          larger one, as the paper picks the step size on the test set)
-  --max-iter N           gradient steps per trajectory at most (10000); it stops earlier after 2
-                         readings of the test loss (every 10 steps) without a new high
+  --max-iter N           gradient steps per trajectory at most (10000; 0: only the starting points are
+                         scored); it stops earlier after 2 readings of the test loss (every 10 steps)
+                         without a new high
   --score-every N        steps between scorings by the defenses (50)
   --shortlist K          with fewer --defenses: the best K snapshots (by their best rounding) are
                          scored again by all five, the best of them wins (0: --defenses alone select)
@@ -179,7 +180,7 @@ async function attackCommand(kind: keyof typeof kindOptions, argv: string[]): Pr
   const d = countOption('d', 'positive-count')
   // Every count is checked before the data load, which takes seconds on a large corpus. KKT's
   // --iterative counts refitting rounds (0: none); the games' is a period.
-  const atLeastOne = ['repeats', 'rounding-trials', 'max-iter', 'score-every', 'max-copies', ...(kind === 'kkt' ? [] : ['iterative'])]
+  const atLeastOne = ['repeats', 'rounding-trials', 'score-every', 'max-copies', ...(kind === 'kkt' ? [] : ['iterative'])]
   const counts = Object.fromEntries(
     ['repeats', 'rounding-trials', 'seed', 'iterative', 'shortlist', 'max-iter', 'score-every', 'max-copies'].map((name) => [
       name,
@@ -245,14 +246,17 @@ async function attackCommand(kind: keyof typeof kindOptions, argv: string[]): Pr
   await result.poison.writeSvmlight(out)
   const name = (kind === 'minmax' || kind === 'influence') && o.basic ? `${kind}-basic` : kind
   const { timing: _timing, ...evaluation } = result.evaluation
+  // The class split: ε₊, ε₋ for ±1 labels; the points of each class for class indices (where the
+  // split, class 1 against the rest, means nothing).
+  const labels = result.poison.labels
+  const pointsPerClass = train!.numClasses > 0 ? Array.from({ length: train!.numClasses }, (_, c) => labels.filter((y) => y === c).length) : undefined
   const summary = {
     attack: name,
     eps,
     knowledge,
     nPoison: result.poison.n,
     decoy: result.decoy,
-    epsPos: result.epsPos,
-    epsNeg: result.epsNeg,
+    ...(pointsPerClass ? { pointsPerClass } : { epsPos: result.epsPos, epsNeg: result.epsNeg }),
     candidates: result.candidates,
     failures: result.failures,
     ...(result.stepSize === undefined ? {} : { stepSize: result.stepSize, iteration: result.iteration }),
@@ -284,9 +288,9 @@ async function attackCommand(kind: keyof typeof kindOptions, argv: string[]): Pr
       : result.decoy === null
       ? 'no decoy'
       : `decoy: q = ${+result.decoy.quantile.toPrecision(10)}, r = ${result.decoy.copies} (its own test error ${pct(result.decoy.testError)}); ${result.candidates.length} candidates from ${result.decoys} decoys`
-  // The class split: ε₊, ε₋ for ±1 labels; the points of each class for class indices.
-  const perClass = Array.from({ length: train!.numClasses }, (_, c) => `${c}: ${result.poison.labels.filter((y) => y === c).length}`)
-  const split = perClass.length > 0 ? `points per class ${perClass.join(', ')}` : `ε₊ = ${result.epsPos.toFixed(4)}, ε₋ = ${result.epsNeg.toFixed(4)}`
+  const split = pointsPerClass
+    ? `points per class ${pointsPerClass.map((n, c) => `${c}: ${n}`).join(', ')}`
+    : `ε₊ = ${result.epsPos.toFixed(4)}, ε₋ = ${result.epsNeg.toFixed(4)}`
   const lines = [
     `${title}: ${result.poison.n} poison points (ε = ${eps}, ${split}) written to ${out}`,
     decoy,
