@@ -78,6 +78,7 @@ test('kktAttack rejects bad options with a code and stops on an abort', async (t
   const bad: [object, RegExp][] = [
     [{ eps: 0 }, /option eps = 0/],
     [{ eps: 1.5 }, /option eps = 1.5/],
+    [{ eps: 0.0005 }, /option eps = 0.0005: gives round\(ε·n\) = 0 poison points/],
     [{ lambda: -1 }, /option lambda = -1/],
     [{ knowledge: 'oracle' }, /option knowledge = oracle/],
     [{ grid: 'cifar' }, /option grid = cifar/],
@@ -94,6 +95,9 @@ test('kktAttack rejects bad options with a code and stops on an abort', async (t
     t.is(err?.code, 'ERR_INVALID_OPTION', JSON.stringify(extra))
     t.regex(err!.message, message)
   }
+  // Training data of one class are named as such, before any decoy is fitted.
+  const positives = train.slice(Array.from(train.labels.keys()).filter((i) => train.labels[i] === 1))
+  await t.throwsAsync(kktAttack({ ...base, train: positives }), { code: 'ERR_EMPTY_CLASS', message: 'training data: class -1 has no points' })
   const controller = new AbortController()
   // Timed from the abort itself: a CLI spec's spawnSync in this process can hold the timer back.
   let abortedAt = Number.POSITIVE_INFINITY
@@ -200,6 +204,7 @@ test('minmaxAttack rejects bad options with a code and stops on an abort', async
   const base = { train, test, lambda: 0.05, eps: 0.05 }
   const bad: [object, RegExp][] = [
     [{ eps: 1 }, /option eps = 1/],
+    [{ eps: 0.0005 }, /option eps = 0.0005: gives round\(ε·n\) = 0 poison points/],
     [{ eta: -0.1 }, /option eta = -0.1/],
     [{ burn: Number.NaN }, /option burn = NaN/],
     [{ lossCap: -1 }, /option lossCap = -1/],

@@ -524,6 +524,11 @@ fn common(o: &AttackOptions, train: &Dataset, prune: bool) -> Result<Common> {
             ));
         }
     }
+    // Before any decoy is fitted: binary data need both classes, and ε at least one point.
+    if !multiclass {
+        guard(|| train.inner.require_both_classes("training data"))?;
+    }
+    guard(|| attack::poison_count(&train.inner, o.eps))?;
     let knowledge = choice(
         "knowledge",
         o.knowledge.as_deref(),

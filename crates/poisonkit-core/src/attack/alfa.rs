@@ -10,8 +10,8 @@
 
 use std::time::Instant;
 
-use super::labelflip::{flip_pool, poison_count, score_single};
-use super::sweep::{AttackResult, Progress};
+use super::labelflip::{flip_pool, score_single};
+use super::sweep::{AttackResult, Progress, poison_count};
 use crate::data::Dataset;
 use crate::defense::EvaluationOptions;
 use crate::error::{Error, Result};

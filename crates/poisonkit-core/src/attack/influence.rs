@@ -31,8 +31,8 @@ use std::time::Instant;
 use rand::RngExt;
 use rayon::prelude::*;
 
-use super::labelflip::{flip_pool, poison_count};
-use super::sweep::{AttackResult, Candidate, Progress, Scored, Sweep, extra_trials, scoring};
+use super::labelflip::flip_pool;
+use super::sweep::{AttackResult, Candidate, Progress, Scored, Sweep, extra_trials, poison_count, scoring};
 use crate::data::Dataset;
 use crate::defense::EvaluationOptions;
 use crate::error::{Error, Result};

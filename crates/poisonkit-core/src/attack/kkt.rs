@@ -26,7 +26,7 @@ use rand::seq::SliceRandom;
 use rayon::prelude::*;
 
 use super::Decoy;
-use super::sweep::{AttackResult, Candidate, Progress, Scored, Sweep, extra_trials, scoring};
+use super::sweep::{AttackResult, Candidate, Progress, Scored, Sweep, extra_trials, poison_count, scoring};
 use crate::data::Dataset;
 use crate::defense::{Defense, EvaluationOptions};
 use crate::error::{Error, Result};
@@ -157,9 +157,7 @@ pub fn kkt_attack(
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<AttackResult> {
     let start = Instant::now();
-    if !(options.eps > 0.0 && options.eps < 1.0) {
-        return Err(Error::option("eps", options.eps, "must lie in (0, 1)"));
-    }
+    let total = poison_count(train_set, options.eps)?;
     if options.repeats == 0 {
         return Err(Error::option("repeats", options.repeats, "must be at least 1"));
     }
@@ -174,7 +172,6 @@ pub fn kkt_attack(
         return Err(Error::option("decoys", "(none)", "needs at least one decoy"));
     }
     let n = train_set.n();
-    let total = (options.eps * n as f64).round() as usize;
     // Per decoy: target gradient and the constrained set; then one work item per split.
     let mut targets = Vec::new();
     let mut work = Vec::new();

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use rand::RngExt;
 
-use super::sweep::{AttackResult, Candidate, Progress, Sweep};
+use super::sweep::{AttackResult, Candidate, Progress, Sweep, poison_count};
 use crate::data::Dataset;
 use crate::defense::EvaluationOptions;
 use crate::error::{Error, Result};
@@ -39,17 +39,6 @@ impl LabelFlipOptions {
             seed: 0,
             evaluation: EvaluationOptions::new(lambda),
         }
-    }
-}
-
-/// The number of poison points, round(εn), at least 1.
-pub(super) fn poison_count(train_set: &Dataset, eps: f64) -> Result<usize> {
-    if !(eps > 0.0 && eps < 1.0) {
-        return Err(Error::option("eps", eps, "must lie in (0, 1)"));
-    }
-    match (eps * train_set.n() as f64).round() as usize {
-        0 => Err(Error::option("eps", eps, "gives round(ε·n) = 0 poison points")),
-        m => Ok(m),
     }
 }
 

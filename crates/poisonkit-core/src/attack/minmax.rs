@@ -27,7 +27,7 @@ use rand::seq::SliceRandom;
 use rayon::prelude::*;
 
 use super::Decoy;
-use super::sweep::{AttackResult, Candidate, Progress, Scored, Sweep, extra_trials, scoring};
+use super::sweep::{AttackResult, Candidate, Progress, Scored, Sweep, extra_trials, poison_count, scoring};
 use crate::data::Dataset;
 use crate::defense::EvaluationOptions;
 use crate::error::{Error, Result};
@@ -236,6 +236,7 @@ pub fn minmax_points<M: Player>(
     should_stop: &dyn Fn() -> bool,
 ) -> Result<Dataset> {
     options.validate()?;
+    poison_count(train_set, options.eps)?;
     let start = M::clean(train_set, options, should_stop)?;
     M::play(&start, train_set, set, decoy, options, options.seed, should_stop)
 }
@@ -255,6 +256,7 @@ pub fn minmax_attack<M: Player>(
 ) -> Result<AttackResult> {
     let start = Instant::now();
     options.validate()?;
+    poison_count(train_set, options.eps)?;
     if decoys.is_some_and(|d| d.is_empty()) {
         return Err(Error::option("decoys", "(none)", "needs at least one decoy"));
     }

@@ -18,4 +18,4 @@ pub use influence::{InfluenceOptions, influence_attack};
 pub use kkt::{KktOptions, PROGRAM_GAP_TOL, kkt_attack};
 pub use labelflip::{LabelFlipOptions, flip_pool, label_flip_attack};
 pub use minmax::{MinmaxOptions, Player, minmax_attack, minmax_points};
-pub use sweep::{AttackResult, Candidate, Failure, Progress};
+pub use sweep::{AttackResult, Candidate, Failure, Progress, poison_count};

@@ -38,6 +38,17 @@ pub(super) fn scoring(lambda: f64) -> EvaluationOptions {
     evaluation
 }
 
+/// The number of poison points for `eps` of the clean training data: round(εn), at least 1.
+pub fn poison_count(train_set: &Dataset, eps: f64) -> Result<usize> {
+    if !(eps > 0.0 && eps < 1.0) {
+        return Err(Error::option("eps", eps, "must lie in (0, 1)"));
+    }
+    match (eps * train_set.n() as f64).round() as usize {
+        0 => Err(Error::option("eps", eps, "gives round(ε·n) = 0 poison points")),
+        m => Ok(m),
+    }
+}
+
 /// One scored candidate.
 #[derive(Debug, Clone)]
 pub struct Candidate {
