@@ -159,10 +159,15 @@ impl DualFunction for KktDual<'_> {
             let gj = self.g[j];
             // ψ is continuous, piecewise linear and increasing: Newton steps on its local piece,
             // kept inside a bracket that bisection shrinks when a step leaves it.
+            // ψ(π), its slope, and the responses (a, free, b, free) it was computed from.
             let psi = |pi: f64| {
-                let (a, _, sa) = pp.response_slope(ep * pi, lo, hi);
-                let (b, _, sb) = pn.response_slope(-en * pi, lo, hi);
-                (pi - gj + ep * a - en * b, 1.0 + ep * ep * sa + en * en * sb)
+                let (a, free_a, sa) = pp.response_slope(ep * pi, lo, hi);
+                let (b, free_b, sb) = pn.response_slope(-en * pi, lo, hi);
+                (
+                    pi - gj + ep * a - en * b,
+                    1.0 + ep * ep * sa + en * en * sb,
+                    (a, free_a, b, free_b),
+                )
             };
             let (mut lo_pi, mut hi_pi) = (gj - ep * hi + en * lo, gj - ep * lo + en * hi);
             let mut pi = last_pi[j];
@@ -174,9 +179,9 @@ impl DualFunction for KktDual<'_> {
                         break;
                     }
                 }
-                let (value, slope) = psi(pi);
+                let (value, slope, responses) = psi(pi);
                 if value.abs() <= 1e-15 * (pi.abs() + gj.abs() + ep * hi + en * hi) {
-                    root = Some(pi);
+                    root = Some((pi, responses));
                     break;
                 }
                 if value > 0.0 {
@@ -186,10 +191,13 @@ impl DualFunction for KktDual<'_> {
                 }
                 pi -= value / slope;
             }
-            let hi_pi = root.unwrap_or(hi_pi);
-            last_pi[j] = hi_pi;
-            let (a, free_a) = pp.response(ep * hi_pi, lo, hi);
-            let (b, free_b) = pn.response(-en * hi_pi, lo, hi);
+            // At the root, or at the bracket's upper end where it closed first.
+            let (pi, (a, free_a, b, free_b)) = root.unwrap_or_else(|| {
+                let (a, free_a) = pp.response(ep * hi_pi, lo, hi);
+                let (b, free_b) = pn.response(-en * hi_pi, lo, hi);
+                (hi_pi, (a, free_a, b, free_b))
+            });
+            last_pi[j] = pi;
             // A free variable moves with the multipliers; its inner curvature is ρ + δ (exact) or δ.
             let curvature = |phi: Phi| if phi.relaxed { phi.delta } else { phi.rho + phi.delta };
             if free_a {
@@ -236,6 +244,7 @@ impl DualFunction for KktDual<'_> {
         let m = self.m();
         let [ep, en] = self.eps;
         let mut h = DMatrix::<f64>::zeros(m, m);
+        let mut cross = vec![0.0; m0 * (m - m0)];
         let (mut ga, mut gb) = (Vec::with_capacity(m0), Vec::with_capacity(m - m0));
         for j in 0..self.g.len() {
             let (ka, kb) = (inner.kappa[0][j], inner.kappa[1][j]);
@@ -257,19 +266,27 @@ impl DualFunction for KktDual<'_> {
             gb.clear();
             self.cons[0].gradients(j, inner.x[0][j], &mut ga);
             self.cons[1].gradients(j, inner.x[1][j], &mut gb);
-            for (r, &u) in ga.iter().enumerate() {
-                for (c, &v) in ga.iter().enumerate() {
+            // Column by column (h is column-major); the cross block once, mirrored below.
+            for (c, &v) in ga.iter().enumerate() {
+                for (r, &u) in ga.iter().enumerate() {
                     h[(r, c)] += qa * u * v;
                 }
-                for (c, &v) in gb.iter().enumerate() {
-                    h[(r, m0 + c)] += qab * u * v;
-                    h[(m0 + c, r)] += qab * u * v;
-                }
             }
-            for (r, &u) in gb.iter().enumerate() {
-                for (c, &v) in gb.iter().enumerate() {
+            for (c, &v) in gb.iter().enumerate() {
+                for (r, &u) in gb.iter().enumerate() {
                     h[(m0 + r, m0 + c)] += qb * u * v;
                 }
+            }
+            for (r, &u) in ga.iter().enumerate() {
+                for (c, &v) in gb.iter().enumerate() {
+                    cross[r * (m - m0) + c] += qab * u * v;
+                }
+            }
+        }
+        for r in 0..m0 {
+            for c in 0..m - m0 {
+                h[(r, m0 + c)] = cross[r * (m - m0) + c];
+                h[(m0 + c, r)] = cross[r * (m - m0) + c];
             }
         }
         DMatrix::from_fn(free.len(), free.len(), |p, q| h[(free[p], free[q])])
