@@ -132,15 +132,12 @@ fn kkt_poison(
 
 /// `count` copies of x with `label`, rounded in groups of `repeats` if asked and seeded.
 fn copies(x: &[f64], label: i32, count: usize, options: &KktOptions, seed: Option<u64>) -> Result<Dataset> {
-    let d = x.len();
+    let point = Dataset::from_dense(x, x.len(), vec![label], "poison")?;
     let Some(seed) = seed.filter(|_| options.round) else {
-        let dense: Vec<f64> = (0..count).flat_map(|_| x.iter().copied()).collect();
-        return Dataset::from_dense(&dense, d, vec![label; count], "poison");
+        return point.slice(&vec![0; count]);
     };
-    let groups = count.div_ceil(options.repeats);
-    let dense: Vec<f64> = (0..groups).flat_map(|_| x.iter().copied()).collect();
-    let points = Dataset::from_dense(&dense, d, vec![label; groups], "poison")?;
-    let rounded = round_points(&points, Repeats::Shared(options.repeats), seed)?;
+    let groups = point.slice(&vec![0; count.div_ceil(options.repeats)])?;
+    let rounded = round_points(&groups, Repeats::Shared(options.repeats), seed)?;
     rounded.slice(&(0..count).collect::<Vec<_>>())
 }
 

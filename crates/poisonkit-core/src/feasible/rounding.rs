@@ -33,23 +33,29 @@ pub fn round_points(points: &Dataset, repeats: Repeats, seed: u64) -> Result<Dat
         let floor = v.floor();
         floor + f64::from(rng.random::<f64>() < v - floor)
     };
-    let mut dense_rows: Vec<f64> = Vec::with_capacity(points.n() * r * points.d());
+    // The rows in CSR form, the values rounded to 0 left out.
+    let (mut indptr, mut indices, mut values) = (vec![0], Vec::new(), Vec::new());
     let mut labels = Vec::with_capacity(points.n() * r);
-    let mut row = vec![0.0; points.d()];
+    let mut row: Vec<(u32, f64)> = Vec::new();
     for i in 0..points.n() {
         for copy in 0..r {
             if copy == 0 || !shared {
-                row.fill(0.0);
+                row.clear();
                 let (idx, val) = points.row(i);
                 for (&j, &v) in idx.iter().zip(val) {
-                    row[j as usize] = round(v);
+                    let x = round(v);
+                    if x != 0.0 {
+                        row.push((j, x));
+                    }
                 }
             }
-            dense_rows.extend_from_slice(&row);
+            indices.extend(row.iter().map(|e| e.0));
+            values.extend(row.iter().map(|e| e.1));
+            indptr.push(indices.len());
             labels.push(points.labels()[i]);
         }
     }
-    Dataset::from_dense(&dense_rows, points.d(), labels, "rounded points")
+    Dataset::from_csr(indptr, indices, values, labels, points.d(), "rounded points")
 }
 
 #[cfg(test)]
