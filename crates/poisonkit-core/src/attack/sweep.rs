@@ -435,8 +435,9 @@ impl<'a> Sweep<'a> {
         }))
     }
 
-    /// How the shortlist is scored: all five defenses (in their usual order: nothing is pruned),
-    /// the defender trained to the final evaluation's tolerance, as the default final evaluation.
+    /// How the shortlist is scored, as the default final evaluation: all five defenses (in their
+    /// usual order: nothing is pruned), the defender trained to the final tolerance (the shortlist
+    /// decides among close candidates, and 1e-4 moves a score by a test point or two).
     fn shortlist_options(&self) -> EvaluationOptions {
         let mut all = self.evaluation.clone();
         all.defenses = Defense::ALL.to_vec();
@@ -457,8 +458,6 @@ impl<'a> Sweep<'a> {
         let mut seen = std::collections::HashSet::new();
         ranked.retain(|&o| seen.insert(outcomes[o].item));
         ranked.truncate(self.shortlist);
-        // At the final evaluation's tolerance: the shortlist decides among close candidates, and
-        // 1e-4 moves a score by a test point or two.
         let all = self.shortlist_options();
         {
             let mut state = self.state();

@@ -85,15 +85,8 @@ struct Phi {
 }
 
 impl Phi {
-    /// argmin φ(x) + (δ/2)(x − x_k)² − t·x over [lo, hi], and whether it is free (on a smooth
-    /// piece strictly inside the box).
-    #[inline]
-    fn response(self, t: f64, lo: f64, hi: f64) -> (f64, bool) {
-        let (x, free, _) = self.response_slope(t, lo, hi);
-        (x, free)
-    }
-
-    /// The response with its slope dx/dt (0 where not free).
+    /// argmin φ(x) + (δ/2)(x − x_k)² − t·x over [lo, hi], whether it is free (on a smooth piece
+    /// strictly inside the box), and its slope dx/dt (0 where not free).
     #[inline]
     fn response_slope(self, t: f64, lo: f64, hi: f64) -> (f64, bool, f64) {
         let c = (t - self.alpha) / self.delta + self.anchor;
@@ -192,11 +185,7 @@ impl DualFunction for KktDual<'_> {
                 pi -= value / slope;
             }
             // At the root, or at the bracket's upper end where it closed first.
-            let (pi, (a, free_a, b, free_b)) = root.unwrap_or_else(|| {
-                let (a, free_a) = pp.response(ep * hi_pi, lo, hi);
-                let (b, free_b) = pn.response(-en * hi_pi, lo, hi);
-                (hi_pi, (a, free_a, b, free_b))
-            });
+            let (pi, (a, free_a, b, free_b)) = root.unwrap_or_else(|| (hi_pi, psi(hi_pi).2));
             last_pi[j] = pi;
             // A free variable moves with the multipliers; its inner curvature is ρ + δ (exact) or δ.
             let curvature = |phi: Phi| if phi.relaxed { phi.delta } else { phi.rho + phi.delta };
@@ -244,7 +233,6 @@ impl DualFunction for KktDual<'_> {
         let m = self.m();
         let [ep, en] = self.eps;
         let mut h = DMatrix::<f64>::zeros(m, m);
-        let mut cross = vec![0.0; m0 * (m - m0)];
         let (mut ga, mut gb) = (Vec::with_capacity(m0), Vec::with_capacity(m - m0));
         for j in 0..self.g.len() {
             let (ka, kb) = (inner.kappa[0][j], inner.kappa[1][j]);
@@ -266,7 +254,8 @@ impl DualFunction for KktDual<'_> {
             gb.clear();
             self.cons[0].gradients(j, inner.x[0][j], &mut ga);
             self.cons[1].gradients(j, inner.x[1][j], &mut gb);
-            // Column by column (h is column-major); the cross block once, mirrored below.
+            // Column by column (h is column-major); the cross block once, below the diagonal,
+            // mirrored at the end.
             for (c, &v) in ga.iter().enumerate() {
                 for (r, &u) in ga.iter().enumerate() {
                     h[(r, c)] += qa * u * v;
@@ -279,14 +268,13 @@ impl DualFunction for KktDual<'_> {
             }
             for (r, &u) in ga.iter().enumerate() {
                 for (c, &v) in gb.iter().enumerate() {
-                    cross[r * (m - m0) + c] += qab * u * v;
+                    h[(m0 + c, r)] += qab * u * v;
                 }
             }
         }
         for r in 0..m0 {
-            for c in 0..m - m0 {
-                h[(r, m0 + c)] = cross[r * (m - m0) + c];
-                h[(m0 + c, r)] = cross[r * (m - m0) + c];
+            for c in m0..m {
+                h[(r, c)] = h[(c, r)];
             }
         }
         DMatrix::from_fn(free.len(), free.len(), |p, q| h[(free[p], free[q])])
