@@ -199,6 +199,28 @@ test('minmaxAttack on multi-class data: the game picks the labels, the multi-cla
   await t.throwsAsync(kktAttack(options), { instanceOf: PoisonkitError, code: 'ERR_INVALID_OPTION', message: /binary/ })
 })
 
+test('the attacks score against the defender optimizer asked for, and evaluate the winner with it as evaluate does', async (t) => {
+  const rows = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i)
+  const blobs = makeBlobs({ n: 900, d: 8, classes: 3, separation: 4, seed: 2 })
+  const [train, test] = [blobs.slice(rows(0, 600)), blobs.slice(rows(600, 900))]
+  const multiclass = { train, test, lambda: 0.01, eps: 0.05, quantiles: [0.1, 0.3], copies: [2, 5], prune: false, seed: 1 }
+  const exact = await minmaxAttack({ ...multiclass, optimizer: 'exact' })
+  t.deepEqual(numbers(exact.evaluation), numbers(await evaluate({ train, test, poison: exact.poison, lambda: 0.01, seed: 1, optimizer: 'exact' })))
+  // Scored against AdaGrad, the same decoys' games score otherwise.
+  const adagrad = await minmaxAttack(multiclass)
+  t.notDeepEqual(exact.candidates.map((c) => c.errors), adagrad.candidates.map((c) => c.errors))
+  const counts = words()
+  const binary = { ...counts, lambda: 0.05, eps: 0.05, quantiles: [0.1, 0.3], copies: [2, 5] }
+  const sgd = await kktAttack({ ...binary, optimizer: 'sgd' })
+  t.deepEqual(numbers(sgd.evaluation), numbers(await evaluate({ ...counts, poison: sgd.poison, lambda: 0.05, optimizer: 'sgd' })))
+  const refused: [() => Promise<unknown>, RegExp][] = [
+    [() => minmaxAttack({ ...multiclass, lambda: 0, optimizer: 'exact' }), /option lambda = 0: must be a positive number for the exact multi-class solver/],
+    [() => minmaxAttack({ ...multiclass, optimizer: 'sgd' }), /option optimizer = sgd: must be one of adagrad, exact/],
+    [() => kktAttack({ ...binary, optimizer: 'adagrad' }), /option optimizer = adagrad: must be one of exact, sgd/],
+  ]
+  for (const [attack, message] of refused) await t.throwsAsync(attack, { instanceOf: PoisonkitError, code: 'ERR_INVALID_OPTION', message })
+})
+
 test('minmaxAttack rejects bad options with a code and stops on an abort', async (t) => {
   const { train, test } = words()
   const base = { train, test, lambda: 0.05, eps: 0.05 }
@@ -306,6 +328,9 @@ test('attack CLI: usage errors exit 2 naming the option', (t) => {
   expect(cli('attack', 'influence', '--train', missing, '--test', missing, '--lambda', '1', '--eps', '0.1', '--out', join(dir, 'p.svm'), '--max-iter', 'x'), /^error\[ERR_INVALID_OPTION\]: option --max-iter = x/)
   const onMissing = (kind: string, ...more: string[]) => cli('attack', kind, '--train', missing, '--test', missing, '--lambda', '1', '--out', join(dir, 'p.svm'), ...more)
   for (const name of ['--repeats', '--rounding-trials']) expect(onMissing('kkt', name, '0'), new RegExp(`^error\\[ERR_INVALID_OPTION\\]: option ${name} = 0: must be an integer ≥ 1$`))
+  expect(onMissing('minmax', '--optimizer', 'newton'), /^error\[ERR_INVALID_OPTION\]: option --optimizer = newton: must be one of exact, sgd, adagrad$/)
+  // Which optimizers train the defender depends on the labels, known once the data are read.
+  expect(cli('attack', 'kkt', '--train', f, '--test', f, '--lambda', '1', '--eps', '0.5', '--out', join(dir, 'p.svm'), '--optimizer', 'adagrad'), /^error\[ERR_INVALID_OPTION\]: option --optimizer = adagrad: the defender of ±1 labels trains by one of exact, sgd$/)
   // A game's --iterative is a period (≥ 1); KKT's counts refitting rounds, 0 for none.
   expect(onMissing('minmax', '--iterative', '0'), /^error\[ERR_INVALID_OPTION\]: option --iterative = 0: must be an integer ≥ 1$/)
   t.regex(onMissing('kkt', '--iterative', '0').stderr, /^error\[ERR_FILE_NOT_FOUND\]/)

@@ -221,8 +221,19 @@ test('multi-class data: the defender trains with AdaGrad unless the spec asks ot
   const exactAtZero = run({ lambda: [0], optimizer: ['exact'] }, 'zero')
   t.is(exactAtZero.code, 2, exactAtZero.stderr)
   t.regex(exactAtZero.stderr, /defender\.optimizer: exact needs λ > 0 for the multi-class defender of dataset blobs \(λ 0; adagrad trains at λ 0\)/)
-  // Both are caught before the attack runs.
-  for (const out of ['sgd', 'zero']) t.deepEqual(readdirSync(join(dir, out, 'attacks')), [])
+  // An attack that scores against the exact defender evaluates its poison as the exact cell above
+  // (min-max-basic's one game does not depend on how it is scored).
+  const attacker = (optimizer: string) => ({ ...spec, attacks: [{ attack: 'minmax-basic', options: { defenses: ['l2', 'loss'], optimizer } }] })
+  const exact = cli('experiment', writeSpec(dir, { ...attacker('exact'), defender: { optimizer: ['exact'] } }), '--out', join(dir, 'attacker-exact'))
+  t.is(exact.code, 0, exact.stderr)
+  const [exactCell] = cellsOf('attacker-exact')
+  t.is(exactCell.defender.optimizer, 'exact')
+  t.deepEqual(scores(exactCell.evaluation), byOptimizer.exact)
+  const attackerSgd = cli('experiment', writeSpec(dir, { ...attacker('sgd'), defender: {} }), '--out', join(dir, 'attacker-sgd'))
+  t.is(attackerSgd.code, 2, attackerSgd.stderr)
+  t.regex(attackerSgd.stderr, /attack minmax-basic: options\.optimizer: sgd does not train the defender of dataset blobs \(3 classes: one of adagrad, exact\)/)
+  // All are caught before the attack runs.
+  for (const out of ['sgd', 'zero', 'attacker-sgd']) t.deepEqual(readdirSync(join(dir, out, 'attacks')), [])
 })
 
 test('poisonkit demo attacks the synthetic corpus and writes a PNG figure', (t) => {

@@ -127,6 +127,8 @@ export interface AttackOptions {
   maxCopies?: number
   /** The defenses of the final evaluation on the test set (the evaluation's default). */
   evaluationDefenses?: Array<string>
+  /** How the defender trains, in the scoring and the final evaluation (`evaluate`'s optimizer). */
+  optimizer?: string
 }
 
 export interface AttackSummary {

@@ -16,7 +16,7 @@
  */
 import * as addon from '../native/index.js'
 import { Dataset } from './dataset.js'
-import { defenseList, toEvaluation, type DefenseName, type Evaluation } from './defense.js'
+import { defenseList, toEvaluation, type DefenseName, type Evaluation, type Optimizer } from './defense.js'
 import { UPPER_BOUND_RULE, isUpperBound, type FeasibleSet, type UpperBound } from './feasible.js'
 import { PoisonkitError, count, finiteNumber, invalidOption, nativeAsync } from './errors.js'
 
@@ -82,6 +82,11 @@ export interface AttackOptions {
   shortlist?: number
   /** Defenses of the final evaluation on the test set (those of `evaluate`: all five; L2 and loss for multi-class data). */
   evaluationDefenses?: DefenseName[]
+  /** How the defender the candidates are scored against, and the winner evaluated by, trains (`evaluate`'s
+   * `optimizer`). ±1 labels: `'exact'` to its optimum (default) or `'sgd'`, one pass of SGD (paper §6.3).
+   * Class indices: `'adagrad'`, the paper's (default), or `'exact'`, the Crammer–Singer optimum at λ > 0.
+   * The attack's own machinery (decoys, games, programs) is unchanged. */
+  optimizer?: Optimizer
   /** Seed of the decoy order, the rounding and every evaluation (the SVD defense, the defender's order of points), as `evaluate`'s (0). */
   seed?: number
   /** Called with the progress, at most every `progressInterval` ms and once at the end of each phase. */
@@ -224,7 +229,7 @@ export interface AttackResult {
   /** The winner's decoy (null for min-max-basic). */
   decoy: DecoyInfo | null
   /** Poison with label +1, as a fraction of n (the clean points). With class indices as labels the
-   * split means nothing (it counts class 1 against the others): read `poison.labels`. */
+   * split means nothing (it counts class 1 against the others): read `poison.classCounts`. */
   epsPos: number
   /** Poison with label −1, as a fraction of n. */
   epsNeg: number
@@ -396,6 +401,7 @@ async function run(
           defenses,
           seed: options.seed,
           evaluationDefenses,
+          optimizer: options.optimizer,
           ...own,
         },
         options.set?.handle,

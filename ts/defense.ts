@@ -20,7 +20,14 @@ export const DEFENSES = ['l2', 'slab', 'loss', 'svd', 'knn'] as const
 export type DefenseName = (typeof DEFENSES)[number]
 
 /** How a defender trains: `'exact'` to its optimum, `'sgd'` one pass of SGD (binary), `'adagrad'` the paper's multi-class AdaGrad. */
-export type Optimizer = 'exact' | 'sgd' | 'adagrad'
+export const OPTIMIZERS = ['exact', 'sgd', 'adagrad'] as const
+/** One of `OPTIMIZERS`. */
+export type Optimizer = (typeof OPTIMIZERS)[number]
+
+/** The optimizers that train the defender of data with `numClasses` classes (0: ±1 labels), its default first. */
+export function optimizersFor(numClasses: number): Optimizer[] {
+  return numClasses > 0 ? ['adagrad', 'exact'] : ['exact', 'sgd']
+}
 
 /** Options of `evaluate`. */
 export interface EvaluateOptions {

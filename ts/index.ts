@@ -47,7 +47,7 @@ export {
   type SetSolution,
   type UpperBound,
 } from './feasible.js'
-export { DEFENSES, evaluate, type DefenseName, type DefenseTiming, type EvaluateOptions, type Evaluation, type Optimizer } from './defense.js'
+export { DEFENSES, OPTIMIZERS, evaluate, optimizersFor, type DefenseName, type DefenseTiming, type EvaluateOptions, type Evaluation, type Optimizer } from './defense.js'
 export {
   LinearModel,
   hessianVectorProduct,

@@ -1,10 +1,10 @@
 /** `poisonkit attack <kind>`: runs an attack, writes the poison points and reports its evaluation. */
 import { PoisonkitError } from '../errors.js'
 import { DECOY_GRIDS, alfaAttack, influenceAttack, kktAttack, labelFlipAttack, minmaxAttack, type AttackProgress, type AttackResult } from '../attack.js'
-import { DEFENSES, type DefenseName } from '../defense.js'
+import { DEFENSES, OPTIMIZERS, type DefenseName } from '../defense.js'
 import { UPPER_RULES, isUpperBound } from '../feasible.js'
 import { loadAll } from './load.js'
-import { choice, listOption, numberOption, outputFile, parse, progress, required } from './args.js'
+import { choice, dataOptimizer, listOption, numberOption, outputFile, parse, progress, required } from './args.js'
 
 const shared = `  --train F              clean training data (svmlight/libsvm, CSV or npz; .gz allowed)
   --test F               test data
@@ -21,6 +21,9 @@ const shared = `  --train F              clean training data (svmlight/libsvm, C
                          column-max for count data, and for min-max on any non-negative data)
   --d N                  number of features (default: the largest index seen in the files)
   --seed S               seed of the decoy order, the rounding and the SVD defense (0)
+  --optimizer O          how the defender the candidates are scored against and the winner is
+                         evaluated by trains: ±1 labels exact (default) or sgd (one pass of SGD,
+                         paper §6.3); class indices adagrad (the paper's, default) or exact (λ > 0)
   --score-all            score every candidate under every scoring defense (by default one that can
                          no longer win stops at the defense that shows it; the winner is the same)
   --json                 print one JSON object on stdout`
@@ -133,6 +136,7 @@ const sharedOptions = {
   defenses: { type: 'string' },
   d: { type: 'string' },
   seed: { type: 'string' },
+  optimizer: { type: 'string' },
   json: { type: 'boolean', default: false },
 } as const
 
@@ -170,6 +174,8 @@ async function attackCommand(kind: keyof typeof kindOptions, argv: string[]): Pr
   const countOption = (name: string, rule: 'count' | 'positive-count' = 'count') =>
     text(name) === undefined ? undefined : numberOption(name, text(name)!, rule)
   const defenses = text('defenses') === undefined ? undefined : listOption<DefenseName>('defenses', text('defenses')!, DEFENSES)
+  // Which optimizers train the data's defender is checked once the data are read.
+  const optimizer = text('optimizer') === undefined ? undefined : choice('optimizer', text('optimizer')!, OPTIMIZERS)
   const upperText = text('upper')
   const upper =
     upperText === undefined || isUpperBound(upperText)
@@ -210,6 +216,7 @@ async function attackCommand(kind: keyof typeof kindOptions, argv: string[]): Pr
     upper,
     defenses,
     seed: counts.seed,
+    optimizer: dataOptimizer(optimizer, train!.numClasses, lambda),
     onProgress: bar,
     signal: controller.signal,
   }

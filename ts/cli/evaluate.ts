@@ -1,8 +1,8 @@
 /** `poisonkit evaluate`: scores a poison set against the defenses, as the paper does. */
 import { PoisonkitError } from '../errors.js'
-import { DEFENSES, evaluate, type DefenseName } from '../defense.js'
+import { DEFENSES, OPTIMIZERS, evaluate, type DefenseName } from '../defense.js'
 import { loadAll } from './load.js'
-import { choice, listOption, numberOption, parse, progress, required } from './args.js'
+import { choice, dataOptimizer, listOption, numberOption, parse, progress, required } from './args.js'
 
 export const usage = `poisonkit evaluate --train F --test F [--poison F] --lambda L [options]
 
@@ -49,7 +49,7 @@ export async function run(argv: string[]): Promise<void> {
   }
   const fit = choice('fit', o.fit!, ['empirical', 'oracle'] as const)
   const loss = choice('loss', o.loss!, ['hinge', 'logistic'] as const)
-  const optimizer = o.optimizer === undefined ? undefined : choice('optimizer', o.optimizer, ['exact', 'sgd', 'adagrad'] as const)
+  const optimizer = o.optimizer === undefined ? undefined : choice('optimizer', o.optimizer, OPTIMIZERS)
   const d = o.d === undefined ? undefined : numberOption('d', o.d, 'positive-count')
   const seed = o.seed === undefined ? undefined : numberOption('seed', o.seed, 'count')
 
@@ -59,7 +59,7 @@ export async function run(argv: string[]): Promise<void> {
     throw new PoisonkitError('ERR_PARSE', `${o.poison}: no poison points (omit --poison to evaluate the clean data)`)
   }
   progress(`evaluating ${defenses?.join(', ') ?? DEFENSES.join(', ')} on ${train!.n} clean + ${poison?.n ?? 0} poison points`)
-  const e = await evaluate({ train: train!, test: test!, poison, lambda, loss, optimizer, defenses, removeFraction, fit, seed })
+  const e = await evaluate({ train: train!, test: test!, poison, lambda, loss, optimizer: dataOptimizer(optimizer, train!.numClasses, lambda), defenses, removeFraction, fit, seed })
   if (!e.converged) process.stderr.write("warning: a training or the SVD defense's eigensolver stopped before reaching its tolerance\n")
 
   if (o.json) {

@@ -25,7 +25,7 @@ import {
   type CurvePoint,
 } from '../attack.js'
 import { loadDataset, makeBagOfWords, type Dataset } from '../dataset.js'
-import { evaluate, type Evaluation, type Optimizer } from '../defense.js'
+import { evaluate, optimizersFor, type Evaluation, type Optimizer } from '../defense.js'
 import { loadAll } from '../cli/load.js'
 import { PoisonkitError } from '../errors.js'
 import { defaultOptimizer, expandCells, resolveDataPath, type Cell, type DatasetSpec, type Defender, type ExperimentSpec } from './spec.js'
@@ -201,7 +201,8 @@ async function runAttack(cell: Cell, train: Dataset, test: Dataset, onProgress: 
 }
 
 /** Checks the cell against its data of `numClasses` classes (0: ±1 labels) before its attack runs:
- * the attacker's and the defender's λ, the defender's loss and optimizer; returns the optimizer. */
+ * the attacker's and the defender's λ, the defender's loss, and the optimizers of the defender and of
+ * the one the attack scores against; returns the defender's optimizer. */
 function checkCell(cell: Cell, numClasses: number): Optimizer {
   const data = numClasses > 0 ? `${numClasses} classes` : '±1 labels'
   if (numClasses === 0) {
@@ -211,22 +212,28 @@ function checkCell(cell: Cell, numClasses: number): Optimizer {
   } else if (cell.defender.loss !== 'hinge') {
     throw new PoisonkitError('ERR_INVALID_SPEC', `defender.loss: ${cell.defender.loss} does not train the defender of dataset ${cell.dataset.name} (${data}: the Crammer–Singer SVM, hinge)`)
   }
-  const asked = cell.defender.optimizer
-  if (asked === undefined) return defaultOptimizer(numClasses)
-  const fits: Optimizer[] = numClasses > 0 ? ['adagrad', 'exact'] : ['exact', 'sgd']
-  if (!fits.includes(asked)) {
-    throw new PoisonkitError('ERR_INVALID_SPEC', `defender.optimizer: ${asked} does not train the defender of dataset ${cell.dataset.name} (${data}: one of ${fits.join(', ')})`)
+  // An optimizer asked for at `field` with `lambda`, checked against the data; the data's own if none.
+  const optimizer = (field: string, asked: Optimizer | undefined, lambda: number): Optimizer => {
+    if (asked === undefined) return defaultOptimizer(numClasses)
+    const fits = optimizersFor(numClasses)
+    if (!fits.includes(asked)) {
+      throw new PoisonkitError('ERR_INVALID_SPEC', `${field}: ${asked} does not train the defender of dataset ${cell.dataset.name} (${data}: one of ${fits.join(', ')})`)
+    }
+    if (numClasses > 0 && asked === 'exact' && !(lambda > 0)) {
+      throw new PoisonkitError('ERR_INVALID_SPEC', `${field}: exact needs λ > 0 for the multi-class defender of dataset ${cell.dataset.name} (λ ${lambda}; adagrad trains at λ 0)`)
+    }
+    return asked
   }
-  if (numClasses > 0 && asked === 'exact' && !(cell.defender.lambda > 0)) {
-    throw new PoisonkitError('ERR_INVALID_SPEC', `defender.optimizer: exact needs λ > 0 for the multi-class defender of dataset ${cell.dataset.name} (λ ${cell.defender.lambda}; adagrad trains at λ 0)`)
-  }
-  return asked
+  optimizer(`attack ${cell.attack.label}: options.optimizer`, cell.attack.options.optimizer as Optimizer | undefined, cell.dataset.lambda)
+  return optimizer('defender.optimizer', cell.defender.optimizer, cell.defender.lambda)
 }
 
-/** Whether the attack's own final evaluation is the cell's (the attacker's λ, hinge, the data's own optimizer, 5% removal). */
+/** Whether the attack's own final evaluation is the cell's (the attacker's λ, hinge, the optimizer
+ * the attack scored against, 5% removal). */
 function attackEvaluationServes(cell: Cell, optimizer: Optimizer, numClasses: number): boolean {
   const d = cell.defender
-  return d.lambda === cell.dataset.lambda && d.loss === 'hinge' && optimizer === defaultOptimizer(numClasses) && cell.removeFraction === 0.05
+  const attacker = (cell.attack.options.optimizer as Optimizer | undefined) ?? defaultOptimizer(numClasses)
+  return d.lambda === cell.dataset.lambda && d.loss === 'hinge' && optimizer === attacker && cell.removeFraction === 0.05
 }
 
 /**

@@ -14,7 +14,7 @@ import { dirname, isAbsolute, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { DECOY_GRIDS, type DecoyGrid } from '../attack.js'
 import type { BagOfWordsOptions } from '../dataset.js'
-import { DEFENSES, type DefenseName, type Optimizer } from '../defense.js'
+import { DEFENSES, OPTIMIZERS, optimizersFor, type DefenseName, type Optimizer } from '../defense.js'
 import { PoisonkitError, repeated } from '../errors.js'
 import { UPPER_BOUND_RULE, isUpperBound } from '../feasible.js'
 
@@ -46,6 +46,7 @@ const COMMON_OPTIONS: Record<string, OptionRule> = {
   repeats: integer(1),
   roundingTrials: integer(1),
   refine: integer(1),
+  optimizer: oneOf(OPTIMIZERS),
   defenses: (v) =>
     listOf(oneOf(DEFENSES), `defense names (${DEFENSES.join(', ')})`)(v) ??
     (repeated(v as string[]) !== undefined ? 'must list each defense once' : undefined),
@@ -122,11 +123,9 @@ export interface DefenderSpec {
   optimizer?: Optimizer[]
 }
 
-const OPTIMIZERS = ['exact', 'sgd', 'adagrad'] as const
-
 /** The optimizer a defender of `numClasses` classes (0: ±1 labels) trains with when none is asked. */
 export function defaultOptimizer(numClasses: number): Optimizer {
-  return numClasses > 0 ? 'adagrad' : 'exact'
+  return optimizersFor(numClasses)[0]!
 }
 
 /** One defender of a cell. */

@@ -64,6 +64,8 @@ pub struct AttackOptions {
     pub max_copies: Option<f64>,
     /// The defenses of the final evaluation on the test set (the evaluation's default).
     pub evaluation_defenses: Option<Vec<String>>,
+    /// How the defender trains, in the scoring and the final evaluation (`evaluate`'s optimizer).
+    pub optimizer: Option<String>,
 }
 
 #[napi(object)]
@@ -570,6 +572,7 @@ fn common(o: &AttackOptions, train: &Dataset, prune: bool) -> Result<Common> {
     let evaluate_options = EvaluateOptions {
         lambda: o.lambda,
         defenses: o.evaluation_defenses.clone(),
+        optimizer: o.optimizer.clone(),
         seed: o.seed,
         ..Default::default()
     };
@@ -699,11 +702,14 @@ pub fn minmax_attack(
     ))
 }
 
-/// Applies the defenses option, if given, and the seed to the candidates' scoring.
+/// Applies the defenses option, if given, the defender's optimizer (the final evaluation's) and the
+/// seed to the candidates' scoring.
 fn scoring(common: &Common, evaluation: &mut poisonkit_core::defense::EvaluationOptions) {
     if let Some(defenses) = &common.defenses {
         evaluation.defenses = defenses.clone();
     }
+    evaluation.multiclass_exact = common.evaluation.multiclass_exact;
+    evaluation.single_pass = common.evaluation.single_pass;
     evaluation.set_seed(common.seed);
 }
 

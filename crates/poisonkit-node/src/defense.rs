@@ -6,7 +6,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use poisonkit_core::data;
 use poisonkit_core::defense::{self, Defense, EvaluationOptions, KnnRule, LossScore, Removal, SvdRule};
-use poisonkit_core::model::Loss;
+use poisonkit_core::model::{Loss, check_exact_lambda};
 
 use crate::dataset::Dataset;
 use crate::guard::{Cancel, count, guard, js_error};
@@ -97,6 +97,9 @@ pub(crate) fn evaluation_options(o: &EvaluateOptions, multiclass: bool) -> Resul
     };
     (options.multiclass_exact, options.single_pass) =
         choice("optimizer", o.optimizer.as_deref(), (false, false), optimizers)?;
+    if options.multiclass_exact {
+        guard(|| check_exact_lambda(o.lambda))?;
+    }
     if let Some(names) = &o.defenses {
         options.defenses = names
             .iter()

@@ -25,6 +25,18 @@ use crate::error::{Error, Result};
 use crate::linalg::sq_norm;
 use crate::rng::seeded;
 
+/// The exact solver's λ must be positive: P has no minimizer at λ = 0 on separable data.
+pub fn check_exact_lambda(lambda: f64) -> Result<()> {
+    if lambda > 0.0 && lambda.is_finite() {
+        return Ok(());
+    }
+    Err(Error::option(
+        "lambda",
+        lambda,
+        "must be a positive number for the exact multi-class solver (λ = 0 is for AdaGrad)",
+    ))
+}
+
 /// Trains the Crammer–Singer SVM on `data` (labels 0..k−1) to the optimum of P at `lambda` > 0.
 /// `should_stop` is polled once per epoch.
 pub fn train_crammer_singer(
@@ -35,13 +47,7 @@ pub fn train_crammer_singer(
     should_stop: &dyn Fn() -> bool,
 ) -> Result<MulticlassFit> {
     options.validate()?;
-    if !(lambda > 0.0 && lambda.is_finite()) {
-        return Err(Error::option(
-            "lambda",
-            lambda,
-            "must be a positive number for the exact multi-class solver (λ = 0 is for AdaGrad)",
-        ));
-    }
+    check_exact_lambda(lambda)?;
     let mut model = MulticlassModel::untrained(data, k)?;
     let n = data.n();
     let c = 1.0 / (lambda * n as f64);

@@ -20,7 +20,7 @@ mod newton;
 mod objective;
 mod sgd;
 
-pub use crammer_singer::train_crammer_singer;
+pub use crammer_singer::{check_exact_lambda, train_crammer_singer};
 pub use loss::Loss;
 pub use multiclass::{
     Accumulators, AdagradOptions, MulticlassFit, MulticlassModel, margin_of, train_adagrad, train_multiclass,
