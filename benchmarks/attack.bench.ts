@@ -164,7 +164,9 @@ for (const c of selected) {
   // MNIST-1-7 pixels lie in [0, 1]: the box the reference uses there.
   const set = c.data === 'mnist17' ? FeasibleSet.fromClean(train, { upper: 1 }) : undefined
   console.error(`poisonkit: ${attack} attack on ${c.name} ...`)
-  const onProgress = (p: AttackProgress) => console.error(`  ${p.phase} ${p.done}/${p.total}, best ${pct(p.best)}, ${p.seconds.toFixed(0)} s`)
+  // The decoy phase counts nothing and ends before the sweep's clock starts.
+  const onProgress = (p: AttackProgress) =>
+    console.error(p.phase === 'decoys' ? '  decoys fitted' : `  ${p.phase} ${p.done}/${p.total}, best ${pct(p.best)}, ${p.seconds.toFixed(0)} s`)
   const options = { train, test, lambda: c.lambda, eps: c.eps ?? 0.03, set, onProgress, progressInterval: 30_000, ...c.options }
   const runs: Record<string, (o: typeof options & { seed?: number }) => Promise<AttackResult>> = {
     kkt: kktAttack,
