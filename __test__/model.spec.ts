@@ -86,6 +86,11 @@ test('bad options and data reject with stable codes', async (t) => {
   t.is(await code(train(multi, { lambda: 1 })), 'ERR_LABEL')
   const model = await train(ds, { lambda: 1 })
   t.is((t.throws(() => model.error(makeBlobs({ d: 3 })), { instanceOf: PoisonkitError }) as PoisonkitError).code, 'ERR_DIM_MISMATCH')
+  // A binary model's error on class indices would count every class but ±1 as wrong.
+  const classes = makeBlobs({ n: 30, classes: 3, d: ds.d })
+  for (const measure of [() => model.error(classes), () => model.meanLoss(classes)]) {
+    t.throws(measure, { instanceOf: PoisonkitError, code: 'ERR_LABEL', message: /a binary model needs ±1 labels, got class indices 0\.\.2/ })
+  }
 })
 
 test('an AbortSignal stops training, before or during the work', async (t) => {

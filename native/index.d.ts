@@ -34,6 +34,8 @@ export declare class Dataset {
   get numClasses(): number
   get classCounts(): Array<ClassCount>
   slice(rows: Float64Array): Dataset
+  /** `other` (named `what`) must have this training data's d and only labels of its classes. */
+  checkCompatible(other: Dataset, what: string): void
   concat(other: Dataset): Dataset
   toCsr(): CsrArrays
   static fromCsr(indptr: Float64Array, indices: Uint32Array, values: Float64Array, labels: Int32Array, d: number): Dataset

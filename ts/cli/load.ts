@@ -1,10 +1,15 @@
 /** Loading the files of a command so that they agree on the number of features. */
 import { loadDataset, type Dataset } from '../dataset.js'
+import { native } from '../errors.js'
 
-/** Loads files so that they share d (reloading any with a smaller d when d is not given). */
+/** Loads files so that they share d (reloading any with a smaller d when d is not given); the
+ * files after the first (the training data) may hold only labels of its classes. */
 export async function loadAll(paths: string[], d: number | undefined, signal?: AbortSignal): Promise<Dataset[]> {
-  const sets = await Promise.all(paths.map((p) => loadDataset(p, { d, signal })))
-  if (d !== undefined) return sets
-  const wide = Math.max(...sets.map((s) => s.d))
-  return Promise.all(sets.map((s, i) => (s.d < wide ? loadDataset(paths[i]!, { d: wide, signal }) : s)))
+  let sets = await Promise.all(paths.map((p) => loadDataset(p, { d, signal })))
+  if (d === undefined) {
+    const wide = Math.max(...sets.map((s) => s.d))
+    sets = await Promise.all(sets.map((s, i) => (s.d < wide ? loadDataset(paths[i]!, { d: wide, signal }) : s)))
+  }
+  sets.slice(1).forEach((s, i) => native(() => sets[0]!.handle.checkCompatible(s.handle, paths[i + 1]!)))
+  return sets
 }

@@ -514,7 +514,7 @@ struct Common {
     evaluation: EvaluationOptions,
 }
 
-fn common(o: &AttackOptions, train: &Dataset, prune: bool) -> Result<Common> {
+fn common(o: &AttackOptions, train: &Dataset, test: &Dataset, prune: bool) -> Result<Common> {
     // The multi-class defender may go unregularized (λ = 0, the paper's MNIST model).
     let multiclass = matches!(train.inner.classes(), Classes::Multiclass(_));
     for (name, v, zero_ok) in [("lambda", o.lambda, multiclass), ("eps", o.eps, false)] {
@@ -526,10 +526,12 @@ fn common(o: &AttackOptions, train: &Dataset, prune: bool) -> Result<Common> {
             ));
         }
     }
-    // Before any decoy is fitted: binary data need both classes, and ε at least one point.
+    // Before any decoy is fitted: binary data need both classes, the test data the training
+    // data's d and classes, and ε at least one point.
     if !multiclass {
         guard(|| train.inner.require_both_classes("training data"))?;
     }
+    guard(|| train.inner.check_compatible(&test.inner, "test data"))?;
     guard(|| attack::poison_count(&train.inner, o.eps))?;
     let knowledge = choice(
         "knowledge",
@@ -633,7 +635,7 @@ pub fn kkt_attack(
     signal: Option<AbortSignal>,
 ) -> Result<AsyncTask<AttackTask>> {
     let o = &options;
-    let common = common(o, train, false)?;
+    let common = common(o, train, test, false)?;
     let mut kkt = KktOptions::new(o.lambda, o.eps);
     kkt.round = common.round;
     kkt.repeats = positive_count("repeats", o.repeats, kkt.repeats)?;
@@ -662,7 +664,7 @@ pub fn minmax_attack(
     let o = &options;
     // The reference's min-max plays the Pareto front of the decoys (48 on Enron), but all of them
     // when the attacker knows only the training data (its `use_train` runs, digest §4.1).
-    let mut common = common(o, train, o.knowledge.as_deref() != Some("train"))?;
+    let mut common = common(o, train, test, o.knowledge.as_deref() != Some("train"))?;
     // The reference's min-max always boxes non-negative data, counts and pixels alike, by the data
     // range (digest §3.2), which `upper: "data-range"` gives; by default here by the column maxima
     // clamped to [1, 50] (the Python X_max), which for pixels is the paper's [0, 1] domain (Table 1).
@@ -723,7 +725,7 @@ pub fn influence_attack(
     signal: Option<AbortSignal>,
 ) -> Result<AsyncTask<AttackTask>> {
     let o = &options;
-    let common = common(o, train, false)?;
+    let common = common(o, train, test, false)?;
     let mut influence = InfluenceOptions::new(o.lambda, o.eps);
     influence.basic = o.basic.unwrap_or(false);
     influence.round = common.round;
@@ -767,7 +769,7 @@ pub fn label_flip_attack(
     signal: Option<AbortSignal>,
 ) -> Result<AsyncTask<AttackTask>> {
     let o = &options;
-    let common = common(o, train, false)?;
+    let common = common(o, train, test, false)?;
     let mut flips = LabelFlipOptions::new(o.lambda, o.eps);
     scoring(&common, &mut flips.evaluation);
     flips.seed = common.seed;
@@ -784,7 +786,7 @@ pub fn alfa_attack(
     signal: Option<AbortSignal>,
 ) -> Result<AsyncTask<AttackTask>> {
     let o = &options;
-    let common = common(o, train, false)?;
+    let common = common(o, train, test, false)?;
     let mut alfa = AlfaOptions::new(o.lambda, o.eps);
     alfa.max_iter = positive_count("maxIter", o.max_iter, alfa.max_iter)?;
     alfa.max_copies = o

@@ -80,6 +80,12 @@ impl Dataset {
         guard(|| self.inner.slice(&rows)).map(Dataset::wrap)
     }
 
+    /// `other` (named `what`) must have this training data's d and only labels of its classes.
+    #[napi]
+    pub fn check_compatible(&self, other: &Dataset, what: String) -> Result<()> {
+        guard(|| self.inner.check_compatible(&other.inner, &what))
+    }
+
     #[napi]
     pub fn concat(&self, other: &Dataset) -> Result<Dataset> {
         guard(|| self.inner.concat(&other.inner)).map(Dataset::wrap)

@@ -263,14 +263,20 @@ impl Dataset {
             .collect()
     }
 
-    /// Fails with `EmptyClass` unless the data are binary with points of both classes.
-    pub fn require_both_classes(&self, what: &str) -> Result<()> {
-        if let Classes::Multiclass(k) = self.classes {
-            return Err(Error::InvalidLabel {
+    /// Fails with `InvalidLabel` unless the labels are ±1.
+    pub fn require_binary(&self, what: &str) -> Result<()> {
+        match self.classes {
+            Classes::Binary => Ok(()),
+            Classes::Multiclass(k) => Err(Error::InvalidLabel {
                 location: Location::whole(what),
                 message: format!("a binary model needs ±1 labels, got class indices 0..{}", k - 1),
-            });
+            }),
         }
+    }
+
+    /// Fails with `EmptyClass` unless the data are binary with points of both classes.
+    pub fn require_both_classes(&self, what: &str) -> Result<()> {
+        self.require_binary(what)?;
         for (class, count) in self.class_counts() {
             if count == 0 {
                 return Err(Error::EmptyClass {
@@ -278,6 +284,31 @@ impl Dataset {
                     class,
                 });
             }
+        }
+        Ok(())
+    }
+
+    /// `other` (named `what`: test data, poison) must have this training data's d and its kind of
+    /// labels: ±1, or class indices below its number of classes.
+    pub fn check_compatible(&self, other: &Dataset, what: &str) -> Result<()> {
+        check_len(
+            format!("{what}: number of features (the training data's d)"),
+            self.d(),
+            other.d(),
+        )?;
+        let fits = |y: i32| match self.classes {
+            Classes::Binary => y == 1 || y == -1,
+            Classes::Multiclass(k) => usize::try_from(y).is_ok_and(|y| y < k),
+        };
+        if let Some((i, y)) = other.labels().iter().enumerate().find(|(_, y)| !fits(**y)) {
+            let classes = match self.classes {
+                Classes::Binary => "±1".to_string(),
+                Classes::Multiclass(k) => format!("0..{}", k - 1),
+            };
+            return Err(Error::InvalidLabel {
+                location: Location::row(what, i),
+                message: format!("label {y} is not a class of the training data ({classes})"),
+            });
         }
         Ok(())
     }

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use super::{Defender, Defense, Removal, ScoreInput, ScoreOptions, sanitize, scores};
 use crate::data::{Classes, Dataset};
-use crate::error::{Error, Location, Result, check_len};
+use crate::error::{Error, Location, Result};
 use crate::model::{
     AdagradOptions, Fit, Loss, MulticlassModel, Problem, SolverOptions, WarmStart, train, train_crammer_singer,
     train_multiclass, train_single_pass,
@@ -142,7 +142,7 @@ pub fn evaluate_until(
             "each defense may be listed once",
         ));
     }
-    check_compatible(train_set, test, "test data")?;
+    train_set.check_compatible(test, "test data")?;
     if let Classes::Multiclass(_) = train_set.classes()
         && (options.loss != Loss::Hinge || options.single_pass)
     {
@@ -157,7 +157,7 @@ pub fn evaluate_until(
         ));
     }
     if let Some(p) = poison {
-        check_compatible(train_set, p, "poison")?;
+        train_set.check_compatible(p, "poison")?;
         if p.n() == 0 {
             return Err(Error::parse(
                 Location::whole("poison"),
@@ -285,28 +285,6 @@ impl Trained {
             Trained::Multiclass(_, converged) => *converged,
         }
     }
-}
-
-/// `other` must have the training data's d and only labels of the training data's classes.
-fn check_compatible(train_set: &Dataset, other: &Dataset, what: &str) -> Result<()> {
-    check_len(
-        format!("{what}: number of features (the training data's d)"),
-        train_set.d(),
-        other.d(),
-    )?;
-    let classes: Vec<i32> = train_set
-        .class_counts()
-        .iter()
-        .filter(|c| c.1 > 0)
-        .map(|c| c.0)
-        .collect();
-    if let Some((i, y)) = other.labels().iter().enumerate().find(|(_, y)| !classes.contains(y)) {
-        return Err(Error::InvalidLabel {
-            location: Location::row(what, i),
-            message: format!("label {y} is not a class of the training data ({classes:?})"),
-        });
-    }
-    Ok(())
 }
 
 #[cfg(test)]

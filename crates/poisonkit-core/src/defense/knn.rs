@@ -33,9 +33,13 @@ pub fn knn_scores(query: &Dataset, reference: &Dataset, k: usize, rule: KnnRule)
     )?;
     if k == 0 || k > reference.n() {
         return Err(Error::option(
-            "k",
+            "knnK",
             k,
-            &format!("must lie in 1..={} (the size of the reference set)", reference.n()),
+            &format!(
+                "must lie in 1..={}: the k-NN defense's neighbours come from the {} points it is fitted on",
+                reference.n(),
+                reference.n()
+            ),
         ));
     }
     let csc = Csc::from(reference);
@@ -138,5 +142,8 @@ mod tests {
             knn_scores(&a, &a, 0, KnnRule::Sum).unwrap_err().code(),
             "ERR_INVALID_OPTION"
         );
+        let few = a.slice(&[0, 1, 2]).unwrap();
+        let err = knn_scores(&few, &few, 5, KnnRule::Sum).unwrap_err().to_string();
+        assert!(err.contains("option knnK = 5: must lie in 1..=3"), "{err}");
     }
 }

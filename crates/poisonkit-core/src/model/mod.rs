@@ -73,6 +73,7 @@ impl LinearModel {
 
     /// The 0-1 error: the fraction of rows whose prediction differs from the label (0 for no rows).
     pub fn error(&self, data: &Dataset) -> Result<f64> {
+        data.require_binary("data")?;
         let wrong = self
             .predict(data)?
             .iter()
@@ -88,6 +89,7 @@ impl LinearModel {
 
     /// The mean of ℓ(y_i(w·x_i + b)) over the rows (0 for no rows).
     pub fn mean_loss(&self, data: &Dataset, loss: Loss) -> Result<f64> {
+        data.require_binary("data")?;
         let f = self.decision(data)?;
         let total: f64 = f
             .iter()
