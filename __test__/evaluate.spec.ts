@@ -65,6 +65,9 @@ test('label-flipped points are scored, and a subset of defenses can be asked for
   const keepAll = await evaluate({ train, test, poison: flipped, lambda: 0.01, defenses: ['l2'], thresholds: { 1: 1e9, '-1': 1e9 } })
   t.is(keepAll.poisonKept.l2, 1)
   t.is(keepAll.l2, keepAll.none)
+  // One below every score empties its class: the error says which defense did it.
+  const emptied = evaluate({ train, test, poison: flipped, lambda: 0.01, defenses: ['slab', 'l2'], thresholds: { '-1': -1 } })
+  await t.throwsAsync(emptied, { instanceOf: PoisonkitError, code: 'ERR_EMPTY_CLASS', message: 'the points the slab defense kept: class -1 has no points' })
   const clean = await evaluate({ train, test, lambda: 0.01 })
   t.deepEqual(clean.poisonKept, {})
   t.is(typeof clean.knn, 'number')

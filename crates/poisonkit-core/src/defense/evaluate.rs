@@ -230,7 +230,14 @@ pub fn evaluate_until(
         let (s, scores_converged) = scores(defense, &input, &options.scores, should_stop)?;
         let kept = sanitize(&s, combined.labels(), &options.removal)?;
         let score_seconds = t.elapsed().as_secs_f64();
-        let (retrained, train_seconds) = fit(&combined.slice(&kept)?, Some((&undefended, &kept)))?;
+        let (retrained, train_seconds) =
+            fit(&combined.slice(&kept)?, Some((&undefended, &kept))).map_err(|e| match e {
+                Error::EmptyClass { class, .. } => Error::EmptyClass {
+                    what: format!("the points the {} defense kept", defense.name()),
+                    class,
+                },
+                e => e,
+            })?;
         let poison_count = kept.iter().filter(|&&i| i >= n_clean).count();
         let test_error = retrained.error(test)?;
         min = min.min(test_error);
