@@ -87,6 +87,8 @@ test('an empty set rejects with ERR_INFEASIBLE; bad input throws with a code', a
   const code = (f: () => unknown) => (t.throws(f, { instanceOf: PoisonkitError }) as PoisonkitError).code
   t.is(code(() => set.violation([1, 2], 1)), 'ERR_DIM_MISMATCH')
   t.is(code(() => set.violation(new Array(30).fill(0), 7)), 'ERR_INVALID_OPTION')
+  t.is(code(() => set.violation([Number.POSITIVE_INFINITY, ...new Array(29).fill(0)], 1)), 'ERR_NON_FINITE')
+  t.is(code(() => set.contains([Number.NaN, ...new Array(29).fill(0)], 1)), 'ERR_NON_FINITE')
   t.is(code(() => set.setSphereRadius(1, -1)), 'ERR_INVALID_OPTION')
   t.is(code(() => FeasibleSet.fromClean(makeBagOfWords({ n: 50, d: 5 }), { lpRelaxation: true })), 'ERR_INVALID_OPTION')
 })

@@ -240,7 +240,7 @@ pub(super) fn kkt(set: &FeasibleSet, g: &[f64], eps_pos: f64, eps_neg: f64) -> R
     let n = program.n_vars;
     let mut q = vec![0.0; n];
     q[t] = 1.0;
-    let (z, report) = program.solve(CscMatrix::zeros((n, n)), &q, "the KKT program's feasible sets")?;
+    let (z, report) = program.solve(CscMatrix::zeros((n, n)), &q, "the KKT program")?;
     let (x_pos, x_neg) = (z[xp..xp + d].to_vec(), z[xn..xn + d].to_vec());
     Ok(KktSolution {
         value: kkt_value(g, eps_pos, &x_pos, eps_neg, &x_neg),

@@ -289,7 +289,7 @@ impl DualFunction for KktDual<'_> {
     }
 
     fn what(&self) -> String {
-        "the KKT program's feasible sets".into()
+        "the KKT program".into()
     }
 }
 

@@ -267,7 +267,7 @@ impl FeasibleSet {
     /// The largest violation of class y's constraints at x (≤ 0 inside the set), for the sphere
     /// in its own form (relaxed or exact).
     pub fn violation(&self, x: &[f64], label: i32) -> Result<f64> {
-        self.check_len("point", x.len())?;
+        self.check_finite("point", x)?;
         let c = self.class(label)?;
         let mut worst = f64::NEG_INFINITY;
         if let Some(r) = c.sphere_radius {
