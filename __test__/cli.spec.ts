@@ -88,6 +88,7 @@ test('bad data exits 1 with error[CODE] naming the file and line', (t) => {
     ['1 1:1\n7.5 2:1\n', /^error\[ERR_LABEL\]: .*bad\.svm:2: label 7\.5 is neither ±1 nor a class index/],
     ['1 1:1\n-1 3:1\n', /^error\[ERR_FEATURE_INDEX\]: .*bad\.svm:2: feature index 3 is out of range for d = 2$/],
     ['1 1:1\n1 2:1\n', /^error\[ERR_EMPTY_CLASS\]: training data: class -1 has no points$/],
+    ['# no points\n', /^error\[ERR_PARSE\]: .*bad\.svm: no data points$/],
   ]
   for (const [text, pattern] of cases) {
     const bad = join(dir, 'bad.svm')

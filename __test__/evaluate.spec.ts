@@ -142,7 +142,7 @@ test('evaluate CLI: bad options exit 2, an empty poison file exits 1', (t) => {
   writeFileSync(empty, '# no points\n')
   const r3 = cli('evaluate', '--train', ok, '--test', ok, '--poison', empty, '--lambda', '1', '--d', '2')
   t.is(r3.code, 1)
-  t.regex(r3.stderr, /^error\[ERR_PARSE\]: .*empty\.svm: no poison points/)
+  t.regex(r3.stderr.trim(), /^error\[ERR_PARSE\]: .*empty\.svm: no data points$/)
 })
 
 test('evaluate CLI: λ 0 is the multi-class defender (paper §5.7), refused for binary data; --seed orders its mini-batches', async (t) => {

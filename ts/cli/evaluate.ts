@@ -55,9 +55,6 @@ export async function run(argv: string[]): Promise<void> {
 
   progress(`loading ${paths.join(', ')}`)
   const [train, test, poison] = await loadAll(paths, d)
-  if (poison !== undefined && poison.n === 0) {
-    throw new PoisonkitError('ERR_PARSE', `${o.poison}: no poison points (omit --poison to evaluate the clean data)`)
-  }
   progress(`evaluating ${defenses?.join(', ') ?? DEFENSES.join(', ')} on ${train!.n} clean + ${poison?.n ?? 0} poison points`)
   const e = await evaluate({ train: train!, test: test!, poison, lambda, loss, optimizer: dataOptimizer(optimizer, train!.numClasses, lambda), defenses, removeFraction, fit, seed })
   if (!e.converged) process.stderr.write("warning: a training or the SVD defense's eigensolver stopped before reaching its tolerance\n")

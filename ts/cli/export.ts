@@ -1,5 +1,4 @@
 /** `poisonkit export`: a poisoned training set (clean + poison, or the poison alone) for other tools. */
-import { PoisonkitError } from '../errors.js'
 import { EXPORT_FORMATS, checkExportPath, formatOf, writeDataset } from '../export.js'
 import { loadAll } from './load.js'
 import { choice, numberOption, outputFile, parse, progress, required } from './args.js'
@@ -27,7 +26,6 @@ export async function run(argv: string[]): Promise<void> {
   progress(`loading ${paths.join(', ')}`)
   const sets = await loadAll(paths, d)
   const data = sets.length === 2 ? sets[0]!.concat(sets[1]!) : sets[0]!
-  if (data.n === 0) throw new PoisonkitError('ERR_PARSE', `${poisonPath}: no points to export`)
   await writeDataset(data, out, format)
   process.stdout.write(`${data.n} points (d = ${data.d}) written to ${out} as ${format}\n`)
 }

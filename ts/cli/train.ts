@@ -71,7 +71,6 @@ export async function run(argv: string[]): Promise<void> {
 
   progress(`loading ${trainPath} and ${testPath}`)
   const [tr, te] = (await loadAll([trainPath, testPath], d)) as [Dataset, Dataset]
-  if (te.n === 0) throw new PoisonkitError('ERR_PARSE', `${testPath}: no data points`)
   if (tr.numClasses > 0) {
     for (const [name, given] of [['loss', o.loss !== 'hinge'], ['unregularized-bias', o['unregularized-bias']]] as const) {
       if (given) throw new PoisonkitError('ERR_INVALID_OPTION', `option --${name}: the multi-class model is the Crammer–Singer SVM (hinge, biases as trained)`)
