@@ -330,7 +330,7 @@ test('attack CLI: usage errors exit 2 naming the option', (t) => {
   for (const name of ['--repeats', '--rounding-trials']) expect(onMissing('kkt', name, '0'), new RegExp(`^error\\[ERR_INVALID_OPTION\\]: option ${name} = 0: must be an integer ≥ 1$`))
   expect(onMissing('minmax', '--optimizer', 'newton'), /^error\[ERR_INVALID_OPTION\]: option --optimizer = newton: must be one of exact, sgd, adagrad$/)
   // Which optimizers train the defender depends on the labels, known once the data are read.
-  expect(cli('attack', 'kkt', '--train', f, '--test', f, '--lambda', '1', '--eps', '0.5', '--out', join(dir, 'p.svm'), '--optimizer', 'adagrad'), /^error\[ERR_INVALID_OPTION\]: option --optimizer = adagrad: the defender of ±1 labels trains by one of exact, sgd$/)
+  expect(cli('attack', 'kkt', '--train', f, '--test', f, '--lambda', '1', '--eps', '0.5', '--out', join(dir, 'p.svm'), '--optimizer', 'adagrad'), /^error\[ERR_INVALID_OPTION\]: option --optimizer: adagrad does not train the defender of the training data \(±1 labels: one of exact, sgd\)$/)
   // A game's --iterative is a period (≥ 1); KKT's counts refitting rounds, 0 for none.
   expect(onMissing('minmax', '--iterative', '0'), /^error\[ERR_INVALID_OPTION\]: option --iterative = 0: must be an integer ≥ 1$/)
   t.regex(onMissing('kkt', '--iterative', '0').stderr, /^error\[ERR_FILE_NOT_FOUND\]/)

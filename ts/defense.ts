@@ -29,6 +29,19 @@ export function optimizersFor(numClasses: number): Optimizer[] {
   return numClasses > 0 ? ['adagrad', 'exact'] : ['exact', 'sgd']
 }
 
+/** Why `optimizer` cannot train at `lambda` the defender of `what`, data with `numClasses` classes
+ * (0: ±1 labels); undefined when it can. */
+export function optimizerMismatch(optimizer: Optimizer, numClasses: number, lambda: number, what: string): string | undefined {
+  const fits = optimizersFor(numClasses)
+  if (!fits.includes(optimizer)) {
+    return `${optimizer} does not train the defender of ${what} (${numClasses > 0 ? `${numClasses} classes` : '±1 labels'}: one of ${fits.join(', ')})`
+  }
+  if (numClasses > 0 && optimizer === 'exact' && !(lambda > 0)) {
+    return `exact needs λ > 0 for the multi-class defender of ${what} (λ ${lambda}; adagrad trains at λ 0)`
+  }
+  return undefined
+}
+
 /** Options of `evaluate`. */
 export interface EvaluateOptions {
   /** Clean training data. */

@@ -6,7 +6,7 @@
 import { accessSync, constants, statSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
-import { optimizersFor, type Optimizer } from '../defense.js'
+import { optimizerMismatch, type Optimizer } from '../defense.js'
 import { PoisonkitError, repeated } from '../errors.js'
 
 /** Parses `argv` for a command; unknown or malformed options are usage errors. */
@@ -89,15 +89,8 @@ export function choice<T extends string>(name: string, value: string, allowed: r
 /** `--optimizer`, once the data (of `numClasses` classes, 0 for ±1 labels) are read: one that trains
  * their defender at `lambda`. */
 export function dataOptimizer(value: Optimizer | undefined, numClasses: number, lambda: number): Optimizer | undefined {
-  if (value === undefined) return undefined
-  const fits = optimizersFor(numClasses)
-  if (!fits.includes(value)) {
-    const data = numClasses > 0 ? `class indices (${numClasses} classes)` : '±1 labels'
-    throw new PoisonkitError('ERR_INVALID_OPTION', `option --optimizer = ${value}: the defender of ${data} trains by one of ${fits.join(', ')}`)
-  }
-  if (numClasses > 0 && value === 'exact' && !(lambda > 0)) {
-    throw new PoisonkitError('ERR_INVALID_OPTION', `option --optimizer = exact: the multi-class SVM's optimum needs --lambda > 0 (adagrad trains at λ 0)`)
-  }
+  const mismatch = value === undefined ? undefined : optimizerMismatch(value, numClasses, lambda, 'the training data')
+  if (mismatch !== undefined) throw new PoisonkitError('ERR_INVALID_OPTION', `option --optimizer: ${mismatch}`)
   return value
 }
 

@@ -25,7 +25,7 @@ import {
   type CurvePoint,
 } from '../attack.js'
 import { loadDataset, makeBagOfWords, type Dataset } from '../dataset.js'
-import { evaluate, optimizersFor, type Evaluation, type Optimizer } from '../defense.js'
+import { evaluate, optimizerMismatch, type Evaluation, type Optimizer } from '../defense.js'
 import { loadAll } from '../cli/load.js'
 import { PoisonkitError } from '../errors.js'
 import { defaultOptimizer, expandCells, resolveDataPath, type Cell, type DatasetSpec, type Defender, type ExperimentSpec } from './spec.js'
@@ -215,13 +215,8 @@ function checkCell(cell: Cell, numClasses: number): Optimizer {
   // An optimizer asked for at `field` with `lambda`, checked against the data; the data's own if none.
   const optimizer = (field: string, asked: Optimizer | undefined, lambda: number): Optimizer => {
     if (asked === undefined) return defaultOptimizer(numClasses)
-    const fits = optimizersFor(numClasses)
-    if (!fits.includes(asked)) {
-      throw new PoisonkitError('ERR_INVALID_SPEC', `${field}: ${asked} does not train the defender of dataset ${cell.dataset.name} (${data}: one of ${fits.join(', ')})`)
-    }
-    if (numClasses > 0 && asked === 'exact' && !(lambda > 0)) {
-      throw new PoisonkitError('ERR_INVALID_SPEC', `${field}: exact needs λ > 0 for the multi-class defender of dataset ${cell.dataset.name} (λ ${lambda}; adagrad trains at λ 0)`)
-    }
+    const mismatch = optimizerMismatch(asked, numClasses, lambda, `dataset ${cell.dataset.name}`)
+    if (mismatch !== undefined) throw new PoisonkitError('ERR_INVALID_SPEC', `${field}: ${mismatch}`)
     return asked
   }
   optimizer(`attack ${cell.attack.label}: options.optimizer`, cell.attack.options.optimizer as Optimizer | undefined, cell.dataset.lambda)
