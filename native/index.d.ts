@@ -34,7 +34,10 @@ export declare class Dataset {
   get numClasses(): number
   get classCounts(): Array<ClassCount>
   slice(rows: Float64Array): Dataset
-  /** `other` (named `what`) must have this training data's d and only labels of its classes. */
+  /**
+   * `other` (named `what`) must have this training data's d and its kind of labels (±1, or class
+   * indices below its count).
+   */
   checkCompatible(other: Dataset, what: string): void
   concat(other: Dataset): Dataset
   toCsr(): CsrArrays

@@ -80,7 +80,8 @@ impl Dataset {
         guard(|| self.inner.slice(&rows)).map(Dataset::wrap)
     }
 
-    /// `other` (named `what`) must have this training data's d and only labels of its classes.
+    /// `other` (named `what`) must have this training data's d and its kind of labels (±1, or class
+    /// indices below its count).
     #[napi]
     pub fn check_compatible(&self, other: &Dataset, what: String) -> Result<()> {
         guard(|| self.inner.check_compatible(&other.inner, &what))
