@@ -46,18 +46,15 @@ impl Centroids {
     }
 
     /// v = (μ₋ − μ₊)/‖μ₋ − μ₊‖, the unit vector between the two class centroids (binary data only).
-    pub fn slab_direction(&self) -> Result<Vec<f64>> {
+    /// Fails with the reason there is none; the caller names the option that asked for the slab.
+    pub fn slab_direction(&self) -> std::result::Result<Vec<f64>, &'static str> {
         let (Some(neg), Some(pos)) = (self.mean(-1), self.mean(1)) else {
-            return Err(Error::option(
-                "slab",
-                true,
-                "the slab needs binary ±1 labels with both classes present",
-            ));
+            return Err("the slab needs binary ±1 labels with both classes present");
         };
         let mut v: Vec<f64> = neg.iter().zip(pos).map(|(a, b)| a - b).collect();
         let norm = dense_dot(&v, &v).sqrt();
         if norm == 0.0 {
-            return Err(Error::option("slab", true, "the two class centroids coincide"));
+            return Err("the two class centroids coincide, so the slab has no direction");
         }
         v.iter_mut().for_each(|x| *x /= norm);
         Ok(v)
@@ -102,9 +99,12 @@ pub fn l2_scores(data: &Dataset, centroids: &Centroids) -> Result<Vec<f64>> {
         .collect())
 }
 
-/// |v·x_i − v·μ_{y_i}| for every row, v the unit vector from the +1 to the −1 centroid.
+/// |v·x_i − v·μ_{y_i}| for every row, v the unit vector from the +1 to the −1 centroid. Without
+/// such a v, the error names the slab as one of the `defenses`.
 pub fn slab_scores(data: &Dataset, centroids: &Centroids) -> Result<Vec<f64>> {
-    let v = centroids.slab_direction()?;
+    let v = centroids
+        .slab_direction()
+        .map_err(|reason| Error::option("defenses", "slab", reason))?;
     let offsets = [-1, 1].map(|y| dense_dot(&v, centroids.mean(y).expect("binary centroids")));
     Ok((0..data.n())
         .into_par_iter()
@@ -133,5 +133,23 @@ mod tests {
         for (s, want) in slab.iter().zip([3.0 / r, 3.0 / r, 2.0 / r, 2.0 / r]) {
             assert_relative_eq!(*s, want, epsilon = 1e-12);
         }
+    }
+
+    #[test]
+    fn a_slab_without_direction_names_the_option_that_asked_for_it() {
+        // Both centroids at the origin: no slab direction.
+        let ds = Dataset::from_dense(&[1.0, 0.0, -1.0, 0.0, 0.0, 1.0, 0.0, -1.0], 2, vec![1, 1, -1, -1], "t").unwrap();
+        let message = |e: Error| (e.code(), e.to_string());
+        let defense = slab_scores(&ds, &Centroids::fit(&ds).unwrap()).unwrap_err();
+        let reason = "the two class centroids coincide, so the slab has no direction";
+        assert_eq!(
+            message(defense),
+            ("ERR_INVALID_OPTION", format!("option defenses = slab: {reason}"))
+        );
+        let set = crate::feasible::FeasibleSet::from_clean(&ds, &Default::default()).unwrap_err();
+        assert_eq!(
+            message(set),
+            ("ERR_INVALID_OPTION", format!("option slab = true: {reason}"))
+        );
     }
 }

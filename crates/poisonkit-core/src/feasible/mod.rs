@@ -128,7 +128,11 @@ impl FeasibleSet {
         let centroids = Centroids::fit(clean)?;
         let d = clean.d();
         let slab_direction = if options.slab {
-            Some(centroids.slab_direction()?)
+            Some(
+                centroids
+                    .slab_direction()
+                    .map_err(|reason| Error::option("slab", true, reason))?,
+            )
         } else {
             None
         };
