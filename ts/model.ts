@@ -33,7 +33,10 @@ export interface ObjectiveOptions {
 export interface TrainOptions extends ObjectiveOptions {
   /** Stop when the duality gap ≤ tol × objective (1e-6). */
   tol?: number
-  /** At most this many epochs (hinge) or Newton steps (10000). */
+  /**
+   * At most this many passes over the data (hinge: dual coordinate updates, n to a pass, so an epoch
+   * over the few points shrinking leaves active counts for those) or Newton steps (10000).
+   */
   maxIter?: number
   /** Seed of the coordinate order (0). */
   seed?: number
@@ -70,7 +73,7 @@ export class LinearModel {
     readonly objective: number,
     /** Upper bound on P(w, b) − min P. */
     readonly dualityGap: number,
-    /** Epochs or Newton steps run. */
+    /** Epochs (hinge; more than `maxIter` when shrinking left few points active) or Newton steps run. */
     readonly iterations: number,
     /** Whether the gap reached `tol`. */
     readonly converged: boolean,

@@ -26,7 +26,7 @@ export interface MulticlassTrainOptions {
   passes?: number
   /** `'exact'`: stop when the duality gap ≤ tol × objective (1e-6). */
   tol?: number
-  /** `'exact'`: at most this many epochs (10000). */
+  /** `'exact'`: at most this many passes over the data (an epoch over few active points counts for those) (10000). */
   maxIter?: number
   /** Seed of the order of the points (0). */
   seed?: number
@@ -72,7 +72,7 @@ export class MulticlassModel {
     readonly objective: number,
     /** Upper bound on the objective minus its minimum (NaN for AdaGrad, which computes none). */
     readonly dualityGap: number,
-    /** Passes over the data run. */
+    /** AdaGrad's passes over the data, or the exact solver's epochs. */
     readonly iterations: number,
     /** Whether the gap reached `tol` (AdaGrad runs a fixed budget: true). */
     readonly converged: boolean,

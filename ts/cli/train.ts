@@ -22,7 +22,8 @@ indices 0..k−1 as labels it trains the multi-class SVM (Crammer–Singer) inst
   --optimizer adagrad|exact  multi-class only: AdaGrad as the paper (η 0.02, batches of 20, 3 passes;
                        the default) or the exact optimum (λ > 0, biases regularized like the weights)
   --tol T              stop at duality gap ≤ T × objective (1e-6)
-  --max-iter N         at most N epochs / Newton steps (10000)
+  --max-iter N         at most N passes over the data (an epoch over the few points shrinking
+                       leaves active counts for those) or Newton steps (10000)
   --seed S             seed of the order of the points (0)
   --model-out FILE     write {w, bias, lambda, loss, objective} as JSON (multi-class: w and bias per
                        class, and the optimizer)
@@ -96,7 +97,7 @@ function report(
 ): void {
   if (!model.converged) {
     process.stderr.write(
-      `warning: training stopped after ${model.iterations} iterations with duality gap ${model.dualityGap.toExponential(2)} (not converged)\n`,
+      `warning: training used its --max-iter budget (${model.iterations} iterations) with duality gap ${model.dualityGap.toExponential(2)}: not converged\n`,
     )
   }
   const testError = model.error(te)

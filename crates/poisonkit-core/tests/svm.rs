@@ -189,6 +189,24 @@ fn same_seed_same_bytes_and_abort() {
 }
 
 #[test]
+fn max_iter_budgets_passes_over_the_data_not_epochs() {
+    // At a small λ the hinge solver's slow tail runs on the few points shrinking leaves active:
+    // 200 passes' worth of visits buys more than 200 such epochs, enough to converge here.
+    let data = blobs(1);
+    let problem = Problem::new(&data, 1e-3, Loss::Hinge, true, None).unwrap();
+    let budget = |max_iter| SolverOptions {
+        max_iter,
+        ..Default::default()
+    };
+    let f = train(&problem, &budget(200), None, &never).unwrap();
+    assert!(f.converged && f.iterations > 200, "{} epochs", f.iterations);
+    assert!(f.duality_gap <= 1e-6 * f.objective);
+    // The budget still binds: one pass is one full epoch, reported as not converged.
+    let one = train(&problem, &budget(1), None, &never).unwrap();
+    assert!(!one.converged && one.iterations == 1, "{} epochs", one.iterations);
+}
+
+#[test]
 fn gradient_and_hessian_match_finite_differences() {
     let data = blobs(5);
     let problem = Problem::new(&data, 0.05, Loss::SmoothHinge { t: 0.5 }, true, None).unwrap();

@@ -13,8 +13,8 @@
 //! subproblem exactly (a sort and a threshold), with liblinear's shrinking of variables that sit at
 //! their bounds. Once a pass over every variable leaves a violation below the current tolerance
 //! (0.1 at first), the duality gap P' − D' is computed: it stops when the gap ≤ tol·P', and
-//! otherwise tightens the violation tolerance tenfold; or after `max_iter` epochs (then
-//! `converged` is false).
+//! otherwise tightens the violation tolerance tenfold; or once the epochs have visited `max_iter` × n
+//! points in all (then `converged` is false), as an epoch over few active points is cheap.
 
 use rand::seq::SliceRandom;
 
@@ -68,12 +68,13 @@ pub fn train_crammer_singer(
     let (mut violation_tol, mut unshrink_at, mut full_pass) = (0.1, 1.0, true);
     let (mut gradient, mut b, mut next) = (vec![0.0; k], vec![0.0; k], vec![0.0; k]);
     let mut rng = seeded(options.seed);
-    let mut epochs = 0;
+    let (mut epochs, mut visits, max_visits) = (0, 0, options.visit_budget(n));
     loop {
         if should_stop() {
             return Err(Error::Aborted);
         }
         epochs += 1;
+        visits += n_active;
         order[..n_active].shuffle(&mut rng);
         let mut violation = f64::NEG_INFINITY;
         let mut s = 0;
@@ -129,7 +130,8 @@ pub fn train_crammer_singer(
                 }
             }
         }
-        let mut certify = epochs >= options.max_iter;
+        let spent = visits >= max_visits;
+        let mut certify = spent;
         if violation < unshrink_at {
             certify |= full_pass && violation < violation_tol;
             n_active = n;
@@ -142,7 +144,7 @@ pub fn train_crammer_singer(
         if certify {
             let (primal, dual) = primal_dual(data, &model, &labels, &alpha, c)?;
             let converged = primal - dual <= options.tol * primal;
-            if converged || epochs >= options.max_iter {
+            if converged || spent {
                 return Ok(MulticlassFit {
                     model,
                     objective: lambda * primal,

@@ -14,7 +14,9 @@
 //!   is P'(w, μ + β) minus the dual value of α rescaled per class to satisfy Σ α_i y_i = 0.
 //!
 //! Stopping: liblinear's projected-gradient rule with a tolerance that is tightened tenfold until
-//! the duality gap P' − D' ≤ tol·P'; or `max_iter` epochs in all (then `converged` is false).
+//! the duality gap P' − D' ≤ tol·P'; or once the epochs have visited `max_iter` × n coordinates in
+//! all (then `converged` is false): epochs over a shrunk active set are cheap, and the slow tail of
+//! a small λ (near hard margin) can need many of them.
 
 use rand::RngExt;
 
@@ -32,7 +34,9 @@ struct Dcd<'p, 'a> {
     qd: Vec<f64>,
     rng: Rng,
     epochs: usize,
-    max_epochs: usize,
+    /// Coordinates visited so far, and the most allowed.
+    visits: usize,
+    max_visits: usize,
 }
 
 /// The iterate: α, w = Σ α_i y_i x_i, and the bias weight (Σ α_i y_i when regularized).
@@ -67,7 +71,8 @@ pub(super) fn train(
         qd,
         rng: seeded(options.seed),
         epochs: 0,
-        max_epochs: options.max_iter,
+        visits: 0,
+        max_visits: options.visit_budget(n),
     };
 
     let alpha: Vec<f64> = match warm_dual {
@@ -142,7 +147,7 @@ impl Dcd<'_, '_> {
         let mut eps = 0.1; // liblinear's default projected-gradient tolerance, tightened below
         let (mut pg_max_old, mut pg_min_old) = (f64::INFINITY, f64::NEG_INFINITY);
         loop {
-            if self.epochs >= self.max_epochs {
+            if self.visits >= self.max_visits {
                 let (primal, dual) = self.primal_dual(it, b);
                 return Ok(Inner {
                     primal,
@@ -154,6 +159,7 @@ impl Dcd<'_, '_> {
                 return Err(Error::Aborted);
             }
             self.epochs += 1;
+            self.visits += active;
             let (mut pg_max, mut pg_min) = (f64::NEG_INFINITY, f64::INFINITY);
             for s in 0..active {
                 let j = s + self.rng.random_range(0..active - s);
@@ -249,7 +255,7 @@ impl Dcd<'_, '_> {
             }
             let (b, p, best_it) = best.as_ref().expect("set above");
             let done = *p - lower <= tol * *p;
-            if done || self.epochs >= self.max_epochs {
+            if done || self.visits >= self.max_visits {
                 return Ok((*b, *p, lower, done, best_it.clone()));
             }
             // The multiplier steps β_k shrink about geometrically (ratio r): jump by the sum of the

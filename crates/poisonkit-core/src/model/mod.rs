@@ -105,7 +105,9 @@ impl LinearModel {
 pub struct SolverOptions {
     /// Stop when the duality gap is at most `tol` × the objective; defaults to `1e-6`.
     pub tol: f64,
-    /// At most this many epochs (hinge) or Newton steps (smooth losses); defaults to `10_000`.
+    /// At most this many passes over the data (the hinge and Crammer–Singer dual solvers: n
+    /// coordinate visits to a pass, so that an epoch over a shrunk active set counts for the points
+    /// it visits) or Newton steps (smooth losses); defaults to `10_000`.
     pub max_iter: usize,
     /// Seed of the coordinate order of dual coordinate descent; defaults to `0`.
     pub seed: u64,
@@ -122,6 +124,11 @@ impl Default for SolverOptions {
 }
 
 impl SolverOptions {
+    /// The coordinate-visit budget of a dual solver on `n` points: `max_iter` passes.
+    fn visit_budget(&self, n: usize) -> usize {
+        self.max_iter.saturating_mul(n.max(1))
+    }
+
     fn validate(&self) -> Result<()> {
         if !(self.tol > 0.0 && self.tol < 1.0) {
             return Err(Error::option("tol", self.tol, "must lie in (0, 1)"));
@@ -143,9 +150,10 @@ pub struct Fit {
     /// An upper bound on P(w, b) − min P (for smooth losses with an unregularized bias: at the
     /// returned bias).
     pub duality_gap: f64,
-    /// Epochs (hinge) or Newton steps (smooth losses) run.
+    /// Epochs (hinge; more than `max_iter` when shrinking left few points active) or Newton steps
+    /// (smooth losses) run.
     pub iterations: usize,
-    /// Whether the gap reached the tolerance before `max_iter`.
+    /// Whether the gap reached the tolerance within the `max_iter` budget.
     pub converged: bool,
     /// Per point, −ℓ'(m_i) ∈ [0, 1] at the optimum (the dual variable over its bound): 0 for points
     /// beyond the margin, 1 for points inside it. Pass it back to warm-start the hinge solver.
