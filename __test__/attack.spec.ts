@@ -89,12 +89,18 @@ test('kktAttack rejects bad options with a code and stops on an abort', async (t
     [{ defenses: ['l2', 'pca'] }, /option defenses = pca/],
     [{ lossPercentile: 120 }, /option lossPercentile = 120/],
     [{ scoreAll: 'yes' }, /option scoreAll = yes/],
+    // From JavaScript: a value of the wrong type is named, not a TypeError.
+    [{ lambda: '0.05' }, /option lambda = 0.05: must be a finite number \(got a string\)/],
+    [{ test: undefined }, /option test = undefined: must be a Dataset/],
+    [{ train: train.toCsr() }, /option train = \(Object\): must be a Dataset/],
+    [{ set: {} }, /option set = \(Object\): must be a FeasibleSet/],
   ]
   for (const [extra, message] of bad) {
     const err = await t.throwsAsync(kktAttack({ ...base, ...extra } as Parameters<typeof kktAttack>[0]), { instanceOf: PoisonkitError })
     t.is(err?.code, 'ERR_INVALID_OPTION', JSON.stringify(extra))
     t.regex(err!.message, message)
   }
+  await t.throwsAsync(kktAttack(null as never), { instanceOf: PoisonkitError, code: 'ERR_INVALID_ARGUMENT', message: 'kktAttack: the options must be an object, got null' })
   // Training data of one class are named as such, before any decoy is fitted.
   const positives = train.slice(Array.from(train.labels.keys()).filter((i) => train.labels[i] === 1))
   await t.throwsAsync(kktAttack({ ...base, train: positives }), { code: 'ERR_EMPTY_CLASS', message: 'training data: class -1 has no points' })

@@ -116,6 +116,11 @@ test('bad in-memory input and bad options throw with a code', async (t) => {
   t.is(code(() => Dataset.fromCsr({ indptr: [0, 1], indices: [4], values: [1], labels: [1], d: 2 })), 'ERR_FEATURE_INDEX')
   t.is(code(() => makeBlobs().slice([5000])), 'ERR_INVALID_OPTION')
   t.is(code(() => makeBlobs({ std: -1 })), 'ERR_INVALID_OPTION')
+  // From JavaScript, arguments of the wrong shape are named.
+  t.throws(() => Dataset.fromDense({ rows: [[1]] } as never, [1]), { code: 'ERR_INVALID_OPTION', message: /^option rows = \(Object\)/ })
+  t.throws(() => Dataset.fromDense([[1]], undefined as never), { code: 'ERR_INVALID_OPTION', message: /^option labels = undefined/ })
+  t.throws(() => Dataset.fromCsr({ indptr: [0, 1], values: [1], labels: [1], d: 2 } as never), { code: 'ERR_INVALID_OPTION', message: /^option indices = undefined/ })
+  t.throws(() => makeBlobs().concat(5 as never), { code: 'ERR_INVALID_OPTION', message: /^option other = 5: must be a Dataset/ })
   const err = await t.throwsAsync(loadDataset('x.unknown'), { instanceOf: PoisonkitError })
   t.is(err!.code, 'ERR_INVALID_OPTION')
 })

@@ -106,6 +106,7 @@ test('bad evaluation input rejects with a code', async (t) => {
   t.is(await code(evaluate({ train, test, lambda: 0.01, defenses: ['pca' as never] })), 'ERR_INVALID_OPTION')
   await t.throwsAsync(evaluate({ train, test, lambda: 0.01, defenses: ['l2', 'loss', 'l2'] }), { message: 'option defenses = l2: each defense may be listed once' })
   t.is(await code(evaluate({ train, test, lambda: 0 })), 'ERR_INVALID_OPTION')
+  await t.throwsAsync(evaluate({ train, lambda: 0.01 } as never), { code: 'ERR_INVALID_OPTION', message: /^option test = undefined: must be a Dataset/ })
   t.is(await code(evaluate({ train, test, lambda: 0.01, loss: 'squared' as never })), 'ERR_INVALID_OPTION')
   t.is(await code(evaluate({ train, test, lambda: 0.01, optimizer: 'adam' as never })), 'ERR_INVALID_OPTION')
   const classes = Dataset.fromDense([[0, 1], [1, 0], [1, 1]], [0, 1, 2])

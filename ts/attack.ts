@@ -15,10 +15,10 @@
  * The candidate with the highest minimum test error wins and is evaluated against all five defenses.
  */
 import * as addon from '../native/index.js'
-import { Dataset } from './dataset.js'
+import { Dataset, datasetOption } from './dataset.js'
 import { defenseList, toEvaluation, type DefenseName, type Evaluation, type Optimizer } from './defense.js'
-import { UPPER_BOUND_RULE, isUpperBound, type FeasibleSet, type UpperBound } from './feasible.js'
-import { PoisonkitError, count, finiteNumber, invalidOption, nativeAsync } from './errors.js'
+import { FeasibleSet, UPPER_BOUND_RULE, isUpperBound, type UpperBound } from './feasible.js'
+import { PoisonkitError, count, finiteNumber, invalidOption, nativeAsync, optionsObject } from './errors.js'
 
 /** The decoy grids: the reference's quantiles and copy counts per data set. */
 export const DECOY_GRIDS = ['enron', 'imdb', 'mnist17', 'mnist', 'dogfish'] as const
@@ -262,6 +262,7 @@ export interface KktAttackResult extends AttackResult {
 
 /** Runs the KKT attack off the main thread. */
 export async function kktAttack(options: KktAttackOptions): Promise<KktAttackResult> {
+  optionsObject('kktAttack', options)
   if (options.lossPercentile !== undefined && !(finiteNumber('lossPercentile', options.lossPercentile) >= 0 && options.lossPercentile <= 100)) {
     invalidOption('lossPercentile', options.lossPercentile, 'must lie in [0, 100]')
   }
@@ -273,6 +274,7 @@ export async function kktAttack(options: KktAttackOptions): Promise<KktAttackRes
 
 /** Runs the min-max attack off the main thread: every decoy (or none, with `basic`), in parallel. */
 export async function minmaxAttack(options: MinmaxAttackOptions): Promise<AttackResult> {
+  optionsObject('minmaxAttack', options)
   if (options.basic !== undefined && typeof options.basic !== 'boolean') invalidOption('basic', options.basic, 'must be true or false')
   for (const name of ['eta', 'burn', 'lossCap'] as const) {
     if (options[name] !== undefined) finiteNumber(name, options[name])
@@ -289,6 +291,7 @@ export async function minmaxAttack(options: MinmaxAttackOptions): Promise<Attack
  * scored every `scoreEvery` steps by the defenses.
  */
 export async function influenceAttack(options: InfluenceAttackOptions): Promise<InfluenceAttackResult> {
+  optionsObject('influenceAttack', options)
   if (options.basic !== undefined && typeof options.basic !== 'boolean') invalidOption('basic', options.basic, 'must be true or false')
   if (options.stepSizes !== undefined) {
     if (!Array.isArray(options.stepSizes) || options.stepSizes.length === 0) invalidOption('stepSizes', options.stepSizes, 'must be a non-empty list of positive numbers')
@@ -310,12 +313,14 @@ export async function influenceAttack(options: InfluenceAttackOptions): Promise<
 
 /** Random feasible label flips: round(εn) flipped dev points drawn with replacement from those inside the feasible set. */
 export async function labelFlipAttack(options: AttackOptions): Promise<AttackResult> {
+  optionsObject('labelFlipAttack', options)
   const { residual: _residual, stepSize: _step, iteration: _iteration, ...result } = await run(addon.labelFlipAttack, options, {})
   return result
 }
 
 /** alfa (Xiao et al. 2012) as adapted in the paper's Appendix D: copies of flipped dev points inside the feasible set, chosen by alternating a weighted SVM and an LP. */
 export async function alfaAttack(options: AlfaAttackOptions): Promise<AttackResult> {
+  optionsObject('alfaAttack', options)
   for (const name of ['maxIter', 'maxCopies'] as const) {
     if (options[name] !== undefined) count(name, options[name])
   }
@@ -333,7 +338,10 @@ async function run(
   own: Partial<addon.AttackOptions>,
 ): Promise<AttackResult & { residual?: number; stepSize?: number; iteration?: number }> {
   const started = performance.now()
-  const { train, test, signal, onProgress } = options
+  const { signal, onProgress } = options
+  const train = datasetOption('train', options.train)
+  const test = datasetOption('test', options.test)
+  if (options.set !== undefined && !(options.set instanceof FeasibleSet)) invalidOption('set', options.set, 'must be a FeasibleSet (FeasibleSet.fromClean)')
   const lambda = finiteNumber('lambda', options.lambda)
   if (!(lambda >= 0)) invalidOption('lambda', lambda, 'must be a number ≥ 0 (0 only for the multi-class defender)')
   const eps = finiteNumber('eps', options.eps)

@@ -3,7 +3,7 @@
  * construction, slicing, concatenation, writing svmlight, and seeded synthetic data.
  */
 import * as addon from '../native/index.js'
-import { PoisonkitError, count, invalidOption, native, nativeAsync } from './errors.js'
+import { PoisonkitError, count, invalidOption, native, nativeAsync, optionsObject } from './errors.js'
 
 /** File formats `loadDataset` reads. */
 export type Format = 'svmlight' | 'csv' | 'npz'
@@ -48,6 +48,8 @@ export class Dataset {
 
   /** Builds a data set from CSR arrays (0-based column indices; unsorted rows are sorted). */
   static fromCsr(csr: { indptr: ArrayLike<number>; indices: ArrayLike<number>; values: ArrayLike<number>; labels: ArrayLike<number>; d: number }): Dataset {
+    optionsObject('Dataset.fromCsr', csr)
+    for (const name of ['indptr', 'indices', 'values', 'labels'] as const) arrayLike(name, csr[name])
     count('d', csr.d)
     return new Dataset(
       native(() =>
@@ -71,6 +73,7 @@ export class Dataset {
       dim = count('d', d)
       flat = rows
     } else {
+      if (!Array.isArray(rows)) invalidOption('rows', rows, 'must be an array of rows or a row-major Float64Array')
       dim = rows.length > 0 ? rows[0]!.length : count('d', d ?? 0)
       flat = new Float64Array(rows.length * dim)
       rows.forEach((row, i) => {
@@ -117,7 +120,7 @@ export class Dataset {
 
   /** This data set followed by `other` (same d, same kind of labels). */
   concat(other: Dataset): Dataset {
-    return new Dataset(native(() => this.handle.concat(other.handle)))
+    return new Dataset(native(() => this.handle.concat(datasetOption('other', other).handle)))
   }
 
   /** The CSR arrays (copies). */
@@ -131,7 +134,22 @@ export class Dataset {
   }
 }
 
+/** `value` if it is a Dataset, else throws naming the option or argument `name`. */
+export function datasetOption(name: string, value: unknown): Dataset {
+  if (!(value instanceof Dataset)) invalidOption(name, value, 'must be a Dataset (from loadDataset, Dataset.fromCsr, makeBlobs, ...)')
+  return value
+}
+
+/** `value` if it has a numeric length (an array or typed array), else throws naming the option. */
+function arrayLike(name: string, value: unknown): ArrayLike<unknown> {
+  if (value === null || typeof value !== 'object' || typeof (value as ArrayLike<unknown>).length !== 'number') {
+    invalidOption(name, value, 'must be an array or a typed array')
+  }
+  return value as ArrayLike<unknown>
+}
+
 function toLabels(labels: ArrayLike<number>): Int32Array {
+  arrayLike('labels', labels)
   const out = new Int32Array(labels.length)
   for (let i = 0; i < labels.length; i++) {
     const y = labels[i]!

@@ -11,8 +11,8 @@
  * - `knn`: sum of the distances to the 5 nearest neighbours, the point itself included.
  */
 import * as addon from '../native/index.js'
-import type { Dataset } from './dataset.js'
-import { PoisonkitError, count, finiteNumber, invalidOption, nativeAsync, repeated } from './errors.js'
+import { datasetOption, type Dataset } from './dataset.js'
+import { PoisonkitError, count, finiteNumber, invalidOption, nativeAsync, optionsObject, repeated } from './errors.js'
 
 /** The five defenses of the paper. */
 export const DEFENSES = ['l2', 'slab', 'loss', 'svd', 'knn'] as const
@@ -133,7 +133,10 @@ export function defenseList(name: string, list: DefenseName[] | undefined, nonEm
 
 /** Scores a poisoned training set against the defenses, off the main thread. */
 export async function evaluate(options: EvaluateOptions): Promise<Evaluation> {
-  const { train, test, poison, signal, defenses, removeFraction, knnK, seed, tol } = options
+  const { signal, defenses, removeFraction, knnK, seed, tol } = optionsObject('evaluate', options)
+  const train = datasetOption('train', options.train)
+  const test = datasetOption('test', options.test)
+  const poison = options.poison === undefined ? undefined : datasetOption('poison', options.poison)
   const lambda = finiteNumber('lambda', options.lambda)
   if (!(lambda >= 0)) invalidOption('lambda', lambda, 'must be a number ≥ 0 (0 only for the multi-class defender)')
   defenseList('defenses', defenses, false)

@@ -46,23 +46,37 @@ export async function nativeAsync<T>(p: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Throws `ERR_INVALID_OPTION` for option `name`. */
+/** Throws `ERR_INVALID_OPTION` for option `name` (an object value is shown by its class). */
 export function invalidOption(name: string, value: unknown, rule: string): never {
-  throw new PoisonkitError('ERR_INVALID_OPTION', `option ${name} = ${String(value)}: ${rule}`)
+  const shown = value !== null && typeof value === 'object' && !Array.isArray(value) ? `(${value.constructor?.name ?? 'object'})` : String(value)
+  throw new PoisonkitError('ERR_INVALID_OPTION', `option ${name} = ${shown}: ${rule}`)
+}
+
+/** " (a string)" for a value of another type than `expected`, to show why "1" is not a number. */
+function typeNote(value: unknown, expected: string): string {
+  return typeof value === expected || value === undefined ? '' : ` (got a ${value === null ? 'null' : typeof value})`
 }
 
 /** `value` if it is a finite number, else throws naming the option. */
 export function finiteNumber(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isFinite(value)) invalidOption(name, value, 'must be a finite number')
+  if (typeof value !== 'number' || !Number.isFinite(value)) invalidOption(name, value, `must be a finite number${typeNote(value, 'number')}`)
   return value
 }
 
 /** `value` if it is a non-negative integer, else throws naming the option. */
 export function count(name: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    invalidOption(name, value, 'must be a non-negative integer')
+    invalidOption(name, value, `must be a non-negative integer up to 2^53 − 1${typeNote(value, 'number')}`)
   }
   return value
+}
+
+/** `options` if it is an object, else throws naming the function it was passed to. */
+export function optionsObject<T>(fn: string, options: T): T {
+  if (options === null || typeof options !== 'object') {
+    throw new PoisonkitError('ERR_INVALID_ARGUMENT', `${fn}: the options must be an object, got ${options === null ? 'null' : typeof options}`)
+  }
+  return options
 }
 
 /** The first value of `list` that appeared earlier in it, if any. */

@@ -6,7 +6,7 @@
  */
 import { writeFileSync } from 'node:fs'
 import { zipSync } from 'fflate'
-import type { Dataset } from './dataset.js'
+import { datasetOption, type Dataset } from './dataset.js'
 import { PoisonkitError } from './errors.js'
 
 /** The formats `writeDataset` and `poisonkit export` write. */
@@ -67,6 +67,7 @@ export function checkExportPath(path: string, format: ExportFormat): void {
 
 /** Writes `data` to `path` in `format` (default: from the file name). */
 export async function writeDataset(data: Dataset, path: string, format: ExportFormat = formatOf(path)): Promise<void> {
+  datasetOption('data', data)
   checkExportPath(path, format)
   if (format === 'svmlight') return data.writeSvmlight(path)
   try {

@@ -6,7 +6,7 @@
  * (numpy's linear interpolation), as the reference's attackers use.
  */
 import * as addon from '../native/index.js'
-import { Dataset } from './dataset.js'
+import { Dataset, datasetOption } from './dataset.js'
 import { count, finiteNumber, invalidOption, native, nativeAsync } from './errors.js'
 
 /** Options of `FeasibleSet.fromClean`. */
@@ -98,7 +98,7 @@ export class FeasibleSet {
   static fromClean(clean: Dataset, options: FeasibleSetOptions = {}): FeasibleSet {
     if (options.percentile !== undefined) finiteNumber('percentile', options.percentile)
     if (typeof options.upper === 'number') finiteNumber('upper', options.upper)
-    return new FeasibleSet(native(() => addon.FeasibleSet.fromClean(clean.handle, options)))
+    return new FeasibleSet(native(() => addon.FeasibleSet.fromClean(datasetOption('clean', clean).handle, options)))
   }
 
   /** Number of features. */
@@ -188,5 +188,5 @@ export function roundPoints(points: Dataset, options: RoundOptions = {}): Datase
   const { repeats, independent, seed } = options
   if (repeats !== undefined && count('repeats', repeats) < 1) invalidOption('repeats', repeats, 'must be at least 1')
   if (seed !== undefined) count('seed', seed)
-  return new Dataset(native(() => addon.roundPoints(points.handle, repeats, independent, seed)))
+  return new Dataset(native(() => addon.roundPoints(datasetOption('points', points).handle, repeats, independent, seed)))
 }

@@ -9,8 +9,8 @@
  * when the duality gap is at most `tol` × P.
  */
 import * as addon from '../native/index.js'
-import type { Dataset } from './dataset.js'
-import { PoisonkitError, count, finiteNumber, invalidOption, native, nativeAsync } from './errors.js'
+import { datasetOption, type Dataset } from './dataset.js'
+import { PoisonkitError, count, finiteNumber, invalidOption, native, nativeAsync, optionsObject } from './errors.js'
 
 /** A margin loss: hinge max(0, 1−m), logistic log(1+e^−m), or smooth-hinge t·log(1+e^((1−m)/t)). */
 export type LossName = 'hinge' | 'logistic' | 'smooth-hinge'
@@ -85,19 +85,19 @@ export class LinearModel {
 
   /** w·x + b for every row of `data`. */
   decision(data: Dataset): Float64Array {
-    return native(() => addon.decisionFunction(data.handle, this.w, this.bias))
+    return native(() => addon.decisionFunction(datasetOption('data', data).handle, this.w, this.bias))
   }
   /** Predicted labels ±1. */
   predict(data: Dataset): Int32Array {
-    return native(() => addon.predict(data.handle, this.w, this.bias))
+    return native(() => addon.predict(datasetOption('data', data).handle, this.w, this.bias))
   }
   /** The 0-1 error on `data`, a fraction in [0, 1]. */
   error(data: Dataset): number {
-    return native(() => addon.zeroOneError(data.handle, this.w, this.bias))
+    return native(() => addon.zeroOneError(datasetOption('data', data).handle, this.w, this.bias))
   }
   /** The mean loss on `data` (the training loss by default). */
   meanLoss(data: Dataset, loss: LossName = this.objectiveOptions.loss ?? 'hinge'): number {
-    return native(() => addon.meanLoss(data.handle, this.w, this.bias, loss, this.objectiveOptions.temperature))
+    return native(() => addon.meanLoss(datasetOption('data', data).handle, this.w, this.bias, loss, this.objectiveOptions.temperature))
   }
   /** `{ w, bias, lambda, loss, objective }`. */
   toJSON(): ModelJson {
@@ -129,7 +129,8 @@ function objectiveArgs(o: ObjectiveOptions): addon.ObjectiveOptions {
 
 /** Trains the defender on `data` (binary ±1 labels, both classes present), off the main thread. */
 export async function train(data: Dataset, options: TrainOptions): Promise<LinearModel> {
-  const objective = objectiveArgs(options)
+  const handle = datasetOption('data', data).handle
+  const objective = objectiveArgs(optionsObject('train', options))
   const { tol, maxIter, seed, warmStart, signal } = options
   if (tol !== undefined) finiteNumber('tol', tol)
   if (maxIter !== undefined) count('maxIter', maxIter)
@@ -137,7 +138,7 @@ export async function train(data: Dataset, options: TrainOptions): Promise<Linea
   if (signal?.aborted) throw new PoisonkitError('ERR_ABORTED', 'aborted before training started')
   const fit = await nativeAsync(() =>
     addon.train(
-      data.handle,
+      handle,
       objective,
       {
         tol,
@@ -172,17 +173,17 @@ export interface Weights {
 
 /** P(w, b) on `data`. */
 export function objectiveValue(data: Dataset, model: Weights, options: ObjectiveOptions): number {
-  return native(() => addon.objectiveValue(data.handle, model.w, model.bias, objectiveArgs(options)))
+  return native(() => addon.objectiveValue(datasetOption('data', data).handle, model.w, model.bias, objectiveArgs(options)))
 }
 
 /** ∇P(w, b) on `data` (a subgradient for the hinge). */
 export function objectiveGradient(data: Dataset, model: Weights, options: ObjectiveOptions): Weights {
-  return native(() => addon.objectiveGradient(data.handle, model.w, model.bias, objectiveArgs(options)))
+  return native(() => addon.objectiveGradient(datasetOption('data', data).handle, model.w, model.bias, objectiveArgs(options)))
 }
 
 /** ∇²P(w, b)·v, exact for smooth losses (the influence attack's inner product). */
 export function hessianVectorProduct(data: Dataset, model: Weights, v: Weights, options: ObjectiveOptions): Weights {
   return native(() =>
-    addon.hessianVectorProduct(data.handle, model.w, model.bias, v.w, v.bias, objectiveArgs(options)),
+    addon.hessianVectorProduct(datasetOption('data', data).handle, model.w, model.bias, v.w, v.bias, objectiveArgs(options)),
   )
 }

@@ -9,8 +9,8 @@
  * `LinearSVC(multi_class='crammer_singer')`; it stops when the duality gap ≤ tol × P).
  */
 import * as addon from '../native/index.js'
-import type { Dataset } from './dataset.js'
-import { PoisonkitError, count, finiteNumber, invalidOption, native, nativeAsync } from './errors.js'
+import { datasetOption, type Dataset } from './dataset.js'
+import { PoisonkitError, count, finiteNumber, invalidOption, native, nativeAsync, optionsObject } from './errors.js'
 
 /** Options of `trainMulticlass`. */
 export interface MulticlassTrainOptions {
@@ -89,15 +89,15 @@ export class MulticlassModel {
   }
   /** The predicted class of every row of `data`. */
   predict(data: Dataset): Int32Array {
-    return native(() => addon.multiclassPredict(data.handle, this.weights, this.bias))
+    return native(() => addon.multiclassPredict(datasetOption('data', data).handle, this.weights, this.bias))
   }
   /** The 0-1 error on `data` (labels 0..k−1), a fraction in [0, 1]. */
   error(data: Dataset): number {
-    return native(() => addon.multiclassError(data.handle, this.weights, this.bias))
+    return native(() => addon.multiclassError(datasetOption('data', data).handle, this.weights, this.bias))
   }
   /** The mean multi-class hinge on `data`. */
   meanHinge(data: Dataset): number {
-    return native(() => addon.multiclassMeanHinge(data.handle, this.weights, this.bias))
+    return native(() => addon.multiclassMeanHinge(datasetOption('data', data).handle, this.weights, this.bias))
   }
   /** `{ w, bias, lambda, optimizer, objective }`. */
   toJSON(): MulticlassModelJson {
@@ -113,6 +113,7 @@ export class MulticlassModel {
 
 /** Trains the multi-class defender on `data` (labels 0..k−1), off the main thread. */
 export async function trainMulticlass(data: Dataset, options: MulticlassTrainOptions): Promise<MulticlassModel> {
+  optionsObject('trainMulticlass', options)
   const lambda = finiteNumber('lambda', options.lambda)
   if (!(lambda >= 0)) invalidOption('lambda', lambda, 'must be a number ≥ 0')
   const optimizer = options.optimizer ?? 'adagrad'
@@ -123,7 +124,7 @@ export async function trainMulticlass(data: Dataset, options: MulticlassTrainOpt
   if (tol !== undefined) finiteNumber('tol', tol)
   if (signal?.aborted) throw new PoisonkitError('ERR_ABORTED', 'aborted before training started')
   const fit = await nativeAsync(() =>
-    addon.trainMulticlass(data.handle, { lambda, optimizer, eta, batch, passes, tol, maxIter, seed }, signal),
+    addon.trainMulticlass(datasetOption('data', data).handle, { lambda, optimizer, eta, batch, passes, tol, maxIter, seed }, signal),
   )
   return new MulticlassModel(
     fit.w,
