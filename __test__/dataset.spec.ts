@@ -103,6 +103,9 @@ test('bad svmlight input names the file and line and has a stable code', async (
     t.is(err.code, code, text)
     t.true(err.message.startsWith(`${path}:2:`), err.message)
   }
+  // A mix of ±1 and class indices names both lines (a comment line does not count as a point).
+  const mixed = await badFile(t, '# header\n-1 1:1\n0 2:1\n', undefined)
+  t.is(mixed.err.message, `${mixed.path}:3: label 0 mixes binary labels (±1, first −1 at ${mixed.path}:2) with class indices (first 0 at ${mixed.path}:3)`)
   const missing = await t.throwsAsync(loadDataset('/no/such/file.svm'), { instanceOf: PoisonkitError })
   t.is(missing!.code, 'ERR_FILE_NOT_FOUND')
   t.regex(missing!.message, /\/no\/such\/file\.svm/)

@@ -52,7 +52,7 @@ export function invalidOption(name: string, value: unknown, rule: string): never
   throw new PoisonkitError('ERR_INVALID_OPTION', `option ${name} = ${shown}: ${rule}`)
 }
 
-/** " (a string)" for a value of another type than `expected`, to show why "1" is not a number. */
+/** " (got a string)" and the like when `value` is defined but not of type `expected`: why "1" is no number. */
 function typeNote(value: unknown, expected: string): string {
   return typeof value === expected || value === undefined ? '' : ` (got a ${value === null ? 'null' : typeof value})`
 }

@@ -77,9 +77,11 @@ pub(crate) fn classify_labels(labels: &[i32], locate: impl Fn(usize) -> Location
         (Some(a), Some(b)) => Err(Error::InvalidLabel {
             location: locate(a.max(b)),
             message: format!(
-                "label {} mixes binary labels (±1, first −1 at row {a}) with class indices (first {} at row {b})",
+                "label {} mixes binary labels (±1, first −1 at {}) with class indices (first {} at {})",
                 labels[a.max(b)],
-                labels[b]
+                locate(a),
+                labels[b],
+                locate(b)
             ),
         }),
         (_, Some(_)) => Ok(Classes::Multiclass(max as usize + 1)),
@@ -421,7 +423,10 @@ mod tests {
         );
         let err = classify_labels(&[1, -1, 0], |i| Location::row("t", i)).unwrap_err();
         assert_eq!(err.code(), "ERR_LABEL");
-        assert!(err.to_string().contains("t row 2"), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "t row 2: label 0 mixes binary labels (±1, first −1 at t row 1) with class indices (first 0 at t row 2)"
+        );
         assert_eq!(
             classify_labels(&[-2], |i| Location::row("t", i)).unwrap_err().code(),
             "ERR_LABEL"
