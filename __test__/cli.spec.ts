@@ -96,12 +96,13 @@ test('bad data exits 1 with error[CODE] naming the file and line', (t) => {
     expectError(t, cli('train', '--train', bad, '--test', good, '--lambda', '1', '--d', '2'), 1, pattern)
   }
   expectError(t, cli('train', '--train', join(dir, 'missing.svm'), '--test', good, '--lambda', '1'), 1, /^error\[ERR_FILE_NOT_FOUND\]: .*missing\.svm/)
-  // The files after the training data may hold only its classes: every command says which file.
+  // The files after the training data may hold only its kind of labels: every command names the
+  // file and line (a comment line counted).
   const classes = join(dir, 'classes.svm')
-  writeFileSync(classes, '0 1:1\n2 2:1\n1 1:1\n')
-  const foreign = /^error\[ERR_LABEL\]: .*classes\.svm row 0: label 0 is not a class of the training data \(±1\)$/
+  writeFileSync(classes, '# three classes\n0 1:1\n2 2:1\n1 1:1\n')
+  const foreign = /^error\[ERR_LABEL\]: .*classes\.svm:2: label 0 is not a class of the training data \(±1\)$/
   expectError(t, cli('train', '--train', good, '--test', classes, '--lambda', '1'), 1, foreign)
   expectError(t, cli('evaluate', '--train', good, '--test', good, '--poison', classes, '--lambda', '1'), 1, foreign)
   expectError(t, cli('export', '--train', good, '--poison', classes, '--out', join(dir, 'both.svm')), 1, foreign)
-  expectError(t, cli('attack', 'minmax', '--train', classes, '--test', good, '--lambda', '0', '--eps', '0.5', '--out', join(dir, 'p.svm')), 1, /^error\[ERR_LABEL\]: .*good\.svm row 1: label -1 is not a class of the training data \(0\.\.2\)$/)
+  expectError(t, cli('attack', 'minmax', '--train', classes, '--test', good, '--lambda', '0', '--eps', '0.5', '--out', join(dir, 'p.svm')), 1, /^error\[ERR_LABEL\]: .*good\.svm:2: label -1 is not a class of the training data \(0\.\.2\)$/)
 })

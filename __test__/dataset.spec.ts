@@ -106,6 +106,12 @@ test('bad svmlight input names the file and line and has a stable code', async (
   // A mix of ±1 and class indices names both lines (a comment line does not count as a point).
   const mixed = await badFile(t, '# header\n-1 1:1\n0 2:1\n', undefined)
   t.is(mixed.err.message, `${mixed.path}:3: label 0 mixes binary labels (±1, first −1 at ${mixed.path}:2) with class indices (first 0 at ${mixed.path}:3)`)
+  // Read as test data for a 3-class training set, a ±1 label is refused at its line.
+  const path = join(tmp(), 'binary.svm')
+  writeFileSync(path, '# comment\n-1 2:1\n')
+  await t.throwsAsync(loadDataset(path, { trainingClasses: 3 }), { code: 'ERR_LABEL', message: `${path}:2: label -1 is not a class of the training data (0..2)` })
+  t.is((await loadDataset(path, { trainingClasses: 0 })).n, 1)
+  await t.throwsAsync(loadDataset(path, { trainingClasses: -1 }), { code: 'ERR_INVALID_OPTION' })
   const missing = await t.throwsAsync(loadDataset('/no/such/file.svm'), { instanceOf: PoisonkitError })
   t.is(missing!.code, 'ERR_FILE_NOT_FOUND')
   t.regex(missing!.message, /\/no\/such\/file\.svm/)

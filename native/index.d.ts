@@ -34,11 +34,6 @@ export declare class Dataset {
   get numClasses(): number
   get classCounts(): Array<ClassCount>
   slice(rows: Float64Array): Dataset
-  /**
-   * `other` (named `what`) must have this training data's d and its kind of labels (±1, or class
-   * indices below its count).
-   */
-  checkCompatible(other: Dataset, what: string): void
   concat(other: Dataset): Dataset
   toCsr(): CsrArrays
   static fromCsr(indptr: Float64Array, indices: Uint32Array, values: Float64Array, labels: Int32Array, d: number): Dataset
@@ -332,6 +327,8 @@ export interface LoadOptions {
   d?: number
   format?: string
   labelColumn?: string
+  /** The training data's `numClasses` (0: ±1 labels, k: class indices 0..k−1). */
+  trainingClasses?: number
 }
 
 export declare function makeBagOfWords(options?: BagOfWordsOptions | undefined | null): Dataset

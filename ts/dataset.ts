@@ -16,6 +16,11 @@ export interface LoadOptions {
   format?: Format
   /** CSV only: the label column, by 0-based position or header name (default: `label`, `y`, else the first). */
   labelColumn?: number | string
+  /**
+   * The training data's `numClasses`, when reading test or poison data for it: a label of another
+   * kind (not ±1 for 0; not a class index below k for k) is an `ERR_LABEL` naming its line.
+   */
+  trainingClasses?: number
   /** Stops the read (svmlight and CSV between blocks of lines, gzip between blocks of bytes); it rejects with `ERR_ABORTED`. */
   signal?: AbortSignal
 }
@@ -164,8 +169,9 @@ function toLabels(labels: ArrayLike<number>): Int32Array {
 /** Reads a data set from a file (off the main thread). */
 export async function loadDataset(path: string, options: LoadOptions = {}): Promise<Dataset> {
   if (typeof path !== 'string' || path === '') invalidOption('path', path, 'must be a file path')
-  const { d, format, labelColumn, signal } = options
+  const { d, format, labelColumn, trainingClasses, signal } = options
   if (d !== undefined) count('d', d)
+  if (trainingClasses !== undefined) count('trainingClasses', trainingClasses)
   if (signal?.aborted) throw new PoisonkitError('ERR_ABORTED', `aborted before reading ${path}`)
   const handle = await nativeAsync(() =>
     addon.loadDataset(
@@ -174,6 +180,7 @@ export async function loadDataset(path: string, options: LoadOptions = {}): Prom
         d,
         format,
         labelColumn: labelColumn === undefined ? undefined : String(labelColumn),
+        trainingClasses,
       },
       signal,
     ),

@@ -80,13 +80,6 @@ impl Dataset {
         guard(|| self.inner.slice(&rows)).map(Dataset::wrap)
     }
 
-    /// `other` (named `what`) must have this training data's d and its kind of labels (±1, or class
-    /// indices below its count).
-    #[napi]
-    pub fn check_compatible(&self, other: &Dataset, what: String) -> Result<()> {
-        guard(|| self.inner.check_compatible(&other.inner, &what))
-    }
-
     #[napi]
     pub fn concat(&self, other: &Dataset) -> Result<Dataset> {
         guard(|| self.inner.concat(&other.inner)).map(Dataset::wrap)
@@ -162,6 +155,8 @@ pub struct LoadOptions {
     pub d: Option<f64>,
     pub format: Option<String>,
     pub label_column: Option<String>,
+    /// The training data's `numClasses` (0: ±1 labels, k: class indices 0..k−1).
+    pub training_classes: Option<f64>,
 }
 
 pub struct LoadTask {
@@ -204,6 +199,11 @@ pub fn load_dataset(
             d,
             format,
             label_column: o.label_column,
+            training_classes: match o.training_classes.map(|k| count("trainingClasses", k)).transpose()? {
+                None => None,
+                Some(0) => Some(Classes::Binary),
+                Some(k) => Some(Classes::Multiclass(k)),
+            },
         },
         cancel,
     };

@@ -89,6 +89,30 @@ pub(crate) fn classify_labels(labels: &[i32], locate: impl Fn(usize) -> Location
     }
 }
 
+/// Fails with `InvalidLabel` at the first of `labels` that is not of the training data's kind
+/// `classes` (±1, or a class index below k); `locate(i)` names row i.
+pub(crate) fn check_training_classes(
+    classes: Classes,
+    labels: &[i32],
+    locate: impl Fn(usize) -> Location,
+) -> Result<()> {
+    let fits = |y: i32| match classes {
+        Classes::Binary => y == 1 || y == -1,
+        Classes::Multiclass(k) => usize::try_from(y).is_ok_and(|y| y < k),
+    };
+    let Some((i, y)) = labels.iter().enumerate().find(|(_, y)| !fits(**y)) else {
+        return Ok(());
+    };
+    let kind = match classes {
+        Classes::Binary => "±1".to_string(),
+        Classes::Multiclass(k) => format!("0..{}", k - 1),
+    };
+    Err(Error::InvalidLabel {
+        location: locate(i),
+        message: format!("label {y} is not a class of the training data ({kind})"),
+    })
+}
+
 impl Dataset {
     /// Builds a data set from CSR arrays, checking everything. `what` names the input in errors.
     /// Rows whose indices are not sorted are sorted; a repeated index in a row is an error.
@@ -298,21 +322,7 @@ impl Dataset {
             self.d(),
             other.d(),
         )?;
-        let fits = |y: i32| match self.classes {
-            Classes::Binary => y == 1 || y == -1,
-            Classes::Multiclass(k) => usize::try_from(y).is_ok_and(|y| y < k),
-        };
-        if let Some((i, y)) = other.labels().iter().enumerate().find(|(_, y)| !fits(**y)) {
-            let classes = match self.classes {
-                Classes::Binary => "±1".to_string(),
-                Classes::Multiclass(k) => format!("0..{}", k - 1),
-            };
-            return Err(Error::InvalidLabel {
-                location: Location::row(what, i),
-                message: format!("label {y} is not a class of the training data ({classes})"),
-            });
-        }
-        Ok(())
+        check_training_classes(self.classes, other.labels(), |i| Location::row(what, i))
     }
 
     /// The rows `rows` (in that order, repeats allowed) as a new data set.

@@ -10,10 +10,11 @@ use std::io::{Cursor, Read};
 
 use npyz::{NpyFile, TypeChar};
 
-use super::Dataset;
+use super::{Dataset, ReadOptions, check_training_classes};
 use crate::error::{Error, Location, Result};
 
-pub(super) fn parse(path: &str, bytes: &[u8], d: Option<usize>) -> Result<Dataset> {
+pub(super) fn parse(path: &str, bytes: &[u8], options: &ReadOptions) -> Result<Dataset> {
+    let d = options.d;
     let mut archive = Archive::open(path, bytes)?;
     let labels_name = ["y", "Y", "labels"]
         .into_iter()
@@ -25,6 +26,11 @@ pub(super) fn parse(path: &str, bytes: &[u8], d: Option<usize>) -> Result<Datase
         .enumerate()
         .map(|(i, &v)| super::label_from_f64(v, || Location::row(&format!("{path}: {labels_name}"), i)))
         .collect::<Result<Vec<i32>>>()?;
+    if let Some(training) = options.training_classes {
+        check_training_classes(training, &labels, |i| {
+            Location::row(&format!("{path}: {labels_name}"), i)
+        })?;
+    }
     let what = path.to_string();
 
     let (dataset, cols) = if archive.has("indptr") {
@@ -243,7 +249,7 @@ mod tests {
             ),
             ("y", npy("<i8", &[2], &le(&[1i64, -1], i64::to_le_bytes))),
         ]);
-        let ds = parse("t.npz", &bytes, None).unwrap();
+        let ds = parse("t.npz", &bytes, &Default::default()).unwrap();
         assert_eq!((ds.n(), ds.d(), ds.nnz()), (2, 3, 3));
         assert_eq!(ds.row(1), (&[1u32][..], &[3.0][..]));
         assert_eq!(ds.labels(), &[1, -1]);
@@ -253,12 +259,15 @@ mod tests {
     fn reads_dense_and_reports_missing_labels() {
         let x = npy("<f8", &[2, 2], &le(&[0.0f64, 1.5, 2.0, 0.0], f64::to_le_bytes));
         let y = npy("<f8", &[2], &le(&[0.0f64, 1.0], f64::to_le_bytes));
-        let ds = parse("t.npz", &npz(&[("X", x.clone()), ("labels", y)]), None).unwrap();
+        let ds = parse("t.npz", &npz(&[("X", x.clone()), ("labels", y)]), &Default::default()).unwrap();
         assert_eq!(ds.labels(), &[0, 1]);
         assert_eq!(ds.row(0), (&[1u32][..], &[1.5][..]));
-        let err = parse("t.npz", &npz(&[("X", x)]), None).unwrap_err();
+        let err = parse("t.npz", &npz(&[("X", x)]), &Default::default()).unwrap_err();
         assert_eq!(err.code(), "ERR_PARSE");
         assert!(err.to_string().contains("no label array"), "{err}");
-        assert_eq!(parse("t.npz", b"not a zip", None).unwrap_err().code(), "ERR_PARSE");
+        assert_eq!(
+            parse("t.npz", b"not a zip", &Default::default()).unwrap_err().code(),
+            "ERR_PARSE"
+        );
     }
 }

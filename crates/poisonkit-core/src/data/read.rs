@@ -2,7 +2,7 @@
 
 use std::io::Read;
 
-use super::{Dataset, csv, npz, svmlight};
+use super::{Classes, Dataset, csv, npz, svmlight};
 use crate::error::{Error, Result};
 
 /// A file format the readers understand.
@@ -55,6 +55,9 @@ pub struct ReadOptions {
     pub format: Option<Format>,
     /// CSV: the label column, by 0-based position or by header name; the first column by default.
     pub label_column: Option<String>,
+    /// The training data's kind of labels, when reading test or poison data for it: a label of
+    /// another kind (not ±1, or not a class index below k) is an error at its line.
+    pub training_classes: Option<Classes>,
 }
 
 /// Reads a data set from `path`; `should_stop` is polled while it decompresses and every
@@ -69,13 +72,8 @@ pub fn read_dataset(path: &str, options: &ReadOptions, should_stop: &dyn Fn() ->
     };
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, &e))?;
     match format {
-        Format::Npz => npz::parse(path, &bytes, options.d),
-        Format::Svmlight => svmlight::parse(
-            path,
-            &gunzip_if_needed(path, bytes, should_stop)?,
-            options.d,
-            should_stop,
-        ),
+        Format::Npz => npz::parse(path, &bytes, options),
+        Format::Svmlight => svmlight::parse(path, &gunzip_if_needed(path, bytes, should_stop)?, options, should_stop),
         Format::Csv => csv::parse(path, &gunzip_if_needed(path, bytes, should_stop)?, options, should_stop),
     }
 }

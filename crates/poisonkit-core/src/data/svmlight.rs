@@ -3,11 +3,13 @@
 
 use std::io::Write;
 
-use super::{Dataset, classify_labels, label_from_f64};
+use super::{Dataset, ReadOptions, check_training_classes, classify_labels, label_from_f64};
 use crate::error::{Error, Location, Result};
 
-/// Parses svmlight text. `path` is only used to name errors; `d` bounds the indices when given.
-pub(super) fn parse(path: &str, text: &[u8], d: Option<usize>, should_stop: &dyn Fn() -> bool) -> Result<Dataset> {
+/// Parses svmlight text. `path` is only used to name errors; `options.d` bounds the indices when
+/// given.
+pub(super) fn parse(path: &str, text: &[u8], options: &ReadOptions, should_stop: &dyn Fn() -> bool) -> Result<Dataset> {
+    let d = options.d;
     let mut indptr = vec![0usize];
     let (mut indices, mut values, mut labels) = (Vec::new(), Vec::new(), Vec::new());
     let mut line_of_row = Vec::new();
@@ -101,7 +103,11 @@ pub(super) fn parse(path: &str, text: &[u8], d: Option<usize>, should_stop: &dyn
         }
         indptr.push(indices.len());
     }
-    let classes = classify_labels(&labels, |i| Location::line(path, line_of_row[i]))?;
+    let locate = |i: usize| Location::line(path, line_of_row[i]);
+    let classes = classify_labels(&labels, locate)?;
+    if let Some(training) = options.training_classes {
+        check_training_classes(training, &labels, locate)?;
+    }
     let d = d.unwrap_or(max_index as usize);
     Ok(Dataset::from_checked_parts(indptr, indices, values, labels, d, classes))
 }
@@ -148,7 +154,11 @@ mod tests {
     use super::*;
 
     fn parse_str(text: &str, d: Option<usize>) -> Result<Dataset> {
-        parse("t.svm", text.as_bytes(), d, &|| false)
+        let options = ReadOptions {
+            d,
+            ..Default::default()
+        };
+        parse("t.svm", text.as_bytes(), &options, &|| false)
     }
 
     #[test]
