@@ -260,7 +260,9 @@ fn polish<D: DualFunction>(dual: &D, lambda: &mut [f64]) {
                     continue;
                 }
                 (hi, g_hi) = (start, g_start);
-                let mut step = 1e-6 * start;
+                // At least the smallest normal number: from a subnormal start, 1e-6 × start is 0 and
+                // the bracket would never move.
+                let mut step = (1e-6 * start).max(f64::MIN_POSITIVE);
                 loop {
                     lo = (start - step).max(0.0);
                     g_lo = g_at(lo, lambda);
@@ -436,4 +438,52 @@ pub(super) fn maximize<D: DualFunction>(
         status: "MaxIterations".into(),
         iterations: max_iter as u32,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The projection of `target` onto x ≤ b in one dimension: x(λ) = target − λ, g = x − b.
+    struct HalfLine {
+        target: f64,
+        b: f64,
+    }
+
+    impl DualFunction for HalfLine {
+        type Inner = f64;
+        fn m(&self) -> usize {
+            1
+        }
+        fn inner(&self, lambda: &[f64]) -> f64 {
+            self.target - lambda[0]
+        }
+        fn constraints(&self, x: &f64) -> Vec<f64> {
+            vec![x - self.b]
+        }
+        fn objective(&self, x: &f64) -> f64 {
+            0.5 * (x - self.target).powi(2)
+        }
+        fn curvature(&self, _: &f64, free: &[usize]) -> DMatrix<f64> {
+            DMatrix::identity(free.len(), free.len())
+        }
+        fn scales(&self) -> Vec<f64> {
+            vec![1.0]
+        }
+        fn what(&self) -> String {
+            "the half-line".into()
+        }
+    }
+
+    #[test]
+    fn polish_moves_a_subnormal_multiplier() {
+        // Inactive constraint: the multiplier goes to 0 (it used to loop forever from 6e-320).
+        let mut lambda = [5.9e-320];
+        polish(&HalfLine { target: 0.0, b: 1.0 }, &mut lambda);
+        assert_eq!(lambda, [0.0]);
+        // Active constraint: the root λ = target − b, from the same start.
+        let mut lambda = [5.9e-320];
+        polish(&HalfLine { target: 3.0, b: 1.0 }, &mut lambda);
+        assert!((lambda[0] - 2.0).abs() <= 1e-12, "{lambda:?}");
+    }
 }
