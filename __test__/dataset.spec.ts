@@ -112,6 +112,13 @@ test('bad svmlight input names the file and line and has a stable code', async (
   await t.throwsAsync(loadDataset(path, { trainingClasses: 3 }), { code: 'ERR_LABEL', message: `${path}:2: label -1 is not a class of the training data (0..2)` })
   t.is((await loadDataset(path, { trainingClasses: 0 })).n, 1)
   await t.throwsAsync(loadDataset(path, { trainingClasses: -1 }), { code: 'ERR_INVALID_OPTION' })
+  // Labels all 1 are binary by themselves, but 3-class data when read for 3-class training data.
+  const ones = join(tmp(), 'ones.svm')
+  writeFileSync(ones, '1 1:1\n1 2:1\n')
+  t.is((await loadDataset(ones)).numClasses, 0)
+  const asTest = await loadDataset(ones, { trainingClasses: 3 })
+  t.is(asTest.numClasses, 3)
+  t.deepEqual(asTest.classCounts, { 0: 0, 1: 2, 2: 0 })
   const missing = await t.throwsAsync(loadDataset('/no/such/file.svm'), { instanceOf: PoisonkitError })
   t.is(missing!.code, 'ERR_FILE_NOT_FOUND')
   t.regex(missing!.message, /\/no\/such\/file\.svm/)

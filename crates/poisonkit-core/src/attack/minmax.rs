@@ -222,7 +222,7 @@ impl Player for LinearModel {
                 options.eta,
             );
         }
-        last_points(&points, count, d)
+        last_points(&points, count, train_set)
     }
 }
 
@@ -392,7 +392,7 @@ impl GameSets {
             && round > 0
             && round.is_multiple_of(every)
         {
-            let tail = last_points(points, count.min(points.len()), self.set.d())?;
+            let tail = last_points(points, count.min(points.len()), train_set)?;
             self.set = self.set.refit(&train_set.concat(&tail)?)?;
             self.columns.iter_mut().for_each(Vec::clear);
             self.empty.iter_mut().for_each(|e| *e = None);
@@ -429,9 +429,10 @@ impl GameSets {
     }
 }
 
-/// The last `count` points as the poison.
-pub(super) fn last_points(points: &[(Vec<f64>, i32)], count: usize, d: usize) -> Result<Dataset> {
+/// The last `count` points as the poison, its labels of the training data's kind.
+pub(super) fn last_points(points: &[(Vec<f64>, i32)], count: usize, train_set: &Dataset) -> Result<Dataset> {
     let tail = &points[points.len() - count..];
     let dense: Vec<f64> = tail.iter().flat_map(|(x, _)| x.iter().copied()).collect();
-    Dataset::from_dense(&dense, d, tail.iter().map(|(_, l)| *l).collect(), "poison")
+    Dataset::from_dense(&dense, train_set.d(), tail.iter().map(|(_, l)| *l).collect(), "poison")?
+        .with_classes(train_set.classes(), "poison")
 }

@@ -46,7 +46,7 @@ impl Player for MulticlassModel {
         seed: u64,
         should_stop: &dyn Fn() -> bool,
     ) -> Result<Dataset> {
-        let (k, d, n) = (clean.k(), set.d(), train_set.n());
+        let (k, n) = (clean.k(), train_set.n());
         let mut set = set.clone();
         if let Some(decoy) = decoy {
             for y in 0..k {
@@ -107,7 +107,7 @@ impl Player for MulticlassModel {
             }
             adagrad(&mut model.bias, &grad_bias, &mut bias_sq, options.eta);
         }
-        last_points(&points, count, d)
+        last_points(&points, count, train_set)
     }
 }
 

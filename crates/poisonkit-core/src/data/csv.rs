@@ -1,7 +1,7 @@
 //! Dense CSV: one point per record, one column of labels, every other column a feature. A first
 //! record with a non-numeric field is a header.
 
-use super::{Dataset, ReadOptions, check_training_classes, classify_labels, label_from_f64};
+use super::{Dataset, ReadOptions, classes_of, label_from_f64};
 use crate::error::{Error, Location, Result};
 
 pub(super) fn parse(path: &str, text: &[u8], options: &ReadOptions, should_stop: &dyn Fn() -> bool) -> Result<Dataset> {
@@ -87,10 +87,7 @@ pub(super) fn parse(path: &str, text: &[u8], options: &ReadOptions, should_stop:
         });
     }
     let locate = |i: usize| Location::line(path, lines[i]);
-    let classes = classify_labels(&labels, locate)?;
-    if let Some(training) = options.training_classes {
-        check_training_classes(training, &labels, locate)?;
-    }
+    let classes = classes_of(&labels, options.training_classes, locate)?;
     Ok(Dataset::from_checked_parts(
         indptr,
         indices,

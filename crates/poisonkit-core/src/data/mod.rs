@@ -89,6 +89,20 @@ pub(crate) fn classify_labels(labels: &[i32], locate: impl Fn(usize) -> Location
     }
 }
 
+/// The kind of labels read for training data of kind `training` (test data, poison): that kind,
+/// every label checked against it (so an all-1 test set for k-class training data is k-class data,
+/// not binary); without training data, the kind the labels show ([`classify_labels`]).
+pub(crate) fn classes_of(
+    labels: &[i32],
+    training: Option<Classes>,
+    locate: impl Fn(usize) -> Location,
+) -> Result<Classes> {
+    match training {
+        Some(classes) => check_training_classes(classes, labels, locate).map(|()| classes),
+        None => classify_labels(labels, locate),
+    }
+}
+
 /// Fails with `InvalidLabel` at the first of `labels` that is not of the training data's kind
 /// `classes` (±1, or a class index below k); `locate(i)` names row i.
 pub(crate) fn check_training_classes(
@@ -344,9 +358,14 @@ impl Dataset {
             labels.push(self.labels[i]);
             indptr.push(indices.len());
         }
-        let classes = classify_labels(&labels, |i| Location::row("slice", i))?;
+        // A subset of the labels: the same kind (k classes even if the top one is left out).
         Ok(Self::from_checked_parts(
-            indptr, indices, values, labels, self.d, classes,
+            indptr,
+            indices,
+            values,
+            labels,
+            self.d,
+            self.classes,
         ))
     }
 
@@ -376,10 +395,31 @@ impl Dataset {
         values.extend_from_slice(&other.values);
         let mut labels = self.labels.clone();
         labels.extend_from_slice(&other.labels);
-        let classes = classify_labels(&labels, |i| Location::row("concat", i))?;
+        // Class indices if either part has them (an all-1 part is then of that kind), up to the
+        // larger k; a −1 among them is an error.
+        let locate = |i: usize| Location::row("concat", i);
+        let classes = match (self.classes, other.classes, classify_labels(&labels, locate)?) {
+            (Classes::Multiclass(a), Classes::Multiclass(b), _) => Classes::Multiclass(a.max(b)),
+            (Classes::Multiclass(k), _, found) | (_, Classes::Multiclass(k), found) => {
+                check_training_classes(Classes::Multiclass(k), &labels, locate)?;
+                match found {
+                    Classes::Multiclass(m) => Classes::Multiclass(k.max(m)),
+                    Classes::Binary => Classes::Multiclass(k),
+                }
+            }
+            (Classes::Binary, Classes::Binary, found) => found,
+        };
         Ok(Self::from_checked_parts(
             indptr, indices, values, labels, self.d, classes,
         ))
+    }
+
+    /// The same data as labels of kind `classes` (test data or poison for training data of that
+    /// kind): every label must be of it; `what` names the data in the error.
+    pub fn with_classes(mut self, classes: Classes, what: &str) -> Result<Self> {
+        check_training_classes(classes, &self.labels, |i| Location::row(what, i))?;
+        self.classes = classes;
+        Ok(self)
     }
 }
 
@@ -423,6 +463,37 @@ mod tests {
         assert_eq!(c.n(), 5);
         assert_eq!(c.row(4), (&[0u32][..], &[1.0][..]));
         assert!(ds.slice(&[3]).is_err());
+    }
+
+    #[test]
+    fn subsets_and_joins_keep_the_kind_of_class_indices() {
+        let three = Dataset::from_dense(&[1.0, 2.0, 3.0], 1, vec![0, 1, 2], "three").unwrap();
+        // Rows all of class 1 are still 3-class data, not binary.
+        let ones = three.slice(&[1, 1]).unwrap();
+        assert_eq!(ones.classes(), Classes::Multiclass(3));
+        assert_eq!(ones.class_counts(), vec![(0, 0), (1, 2), (2, 0)]);
+        // An all-1 part read by itself is binary; joined to class indices it takes their kind.
+        let binary_ones = Dataset::from_dense(&[4.0], 1, vec![1], "one").unwrap();
+        assert_eq!(binary_ones.classes(), Classes::Binary);
+        assert_eq!(three.concat(&binary_ones).unwrap().classes(), Classes::Multiclass(3));
+        assert_eq!(binary_ones.concat(&ones).unwrap().classes(), Classes::Multiclass(3));
+        let minus = Dataset::from_dense(&[4.0], 1, vec![-1], "minus").unwrap();
+        assert_eq!(
+            ones.concat(&minus).unwrap_err().to_string(),
+            "concat row 2: label -1 is not a class of the training data (0..2)"
+        );
+        assert_eq!(
+            binary_ones
+                .clone()
+                .with_classes(Classes::Multiclass(3), "t")
+                .unwrap()
+                .classes(),
+            Classes::Multiclass(3)
+        );
+        assert_eq!(
+            minus.with_classes(Classes::Multiclass(3), "t").unwrap_err().code(),
+            "ERR_LABEL"
+        );
     }
 
     #[test]

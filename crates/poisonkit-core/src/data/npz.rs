@@ -10,7 +10,7 @@ use std::io::{Cursor, Read};
 
 use npyz::{NpyFile, TypeChar};
 
-use super::{Dataset, ReadOptions, check_training_classes};
+use super::{Dataset, ReadOptions, classes_of};
 use crate::error::{Error, Location, Result};
 
 pub(super) fn parse(path: &str, bytes: &[u8], options: &ReadOptions) -> Result<Dataset> {
@@ -26,11 +26,9 @@ pub(super) fn parse(path: &str, bytes: &[u8], options: &ReadOptions) -> Result<D
         .enumerate()
         .map(|(i, &v)| super::label_from_f64(v, || Location::row(&format!("{path}: {labels_name}"), i)))
         .collect::<Result<Vec<i32>>>()?;
-    if let Some(training) = options.training_classes {
-        check_training_classes(training, &labels, |i| {
-            Location::row(&format!("{path}: {labels_name}"), i)
-        })?;
-    }
+    let classes = classes_of(&labels, options.training_classes, |i| {
+        Location::row(&format!("{path}: {labels_name}"), i)
+    })?;
     let what = path.to_string();
 
     let (dataset, cols) = if archive.has("indptr") {
@@ -75,7 +73,8 @@ pub(super) fn parse(path: &str, bytes: &[u8], options: &ReadOptions) -> Result<D
             got: cols,
         });
     }
-    Ok(dataset)
+    // Its labels were checked above: training data's kind, or their own.
+    dataset.with_classes(classes, &what)
 }
 
 fn check_rows(path: &str, rows: usize, labels: usize) -> Result<()> {

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use super::{Dataset, ReadOptions, check_training_classes, classify_labels, label_from_f64};
+use super::{Dataset, ReadOptions, classes_of, label_from_f64};
 use crate::error::{Error, Location, Result};
 
 /// Parses svmlight text. `path` is only used to name errors; `options.d` bounds the indices when
@@ -104,10 +104,7 @@ pub(super) fn parse(path: &str, text: &[u8], options: &ReadOptions, should_stop:
         indptr.push(indices.len());
     }
     let locate = |i: usize| Location::line(path, line_of_row[i]);
-    let classes = classify_labels(&labels, locate)?;
-    if let Some(training) = options.training_classes {
-        check_training_classes(training, &labels, locate)?;
-    }
+    let classes = classes_of(&labels, options.training_classes, locate)?;
     let d = d.unwrap_or(max_index as usize);
     Ok(Dataset::from_checked_parts(indptr, indices, values, labels, d, classes))
 }
