@@ -114,6 +114,13 @@ test('kktAttack rejects bad options with a code and stops on an abort', async (t
   }, 50)
   await t.throwsAsync(running, { instanceOf: PoisonkitError, code: 'ERR_ABORTED' })
   t.true(Date.now() - abortedAt < 5000, `stopped ${Date.now() - abortedAt} ms after the abort`)
+  // A progress callback that throws stops the attack, which rejects with its error (the process lives on).
+  const boom = new Error('boom')
+  const onProgress = () => {
+    throw boom
+  }
+  const thrown = kktAttack({ ...base, quantiles: [0.05, 0.1, 0.15, 0.2, 0.25], copies: [1, 2, 3, 5, 8], progressInterval: 1, onProgress })
+  t.is(await t.throwsAsync(thrown), boom)
 })
 
 test('minmaxAttack on count data: one candidate per decoy, scored by all five defenses; basic has no decoy; same seed same bytes', async (t) => {

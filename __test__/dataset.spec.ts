@@ -139,4 +139,11 @@ test('bad in-memory input and bad options throw with a code', async (t) => {
   t.throws(() => makeBlobs().concat(5 as never), { code: 'ERR_INVALID_OPTION', message: /^option other = 5: must be a Dataset/ })
   const err = await t.throwsAsync(loadDataset('x.unknown'), { instanceOf: PoisonkitError })
   t.is(err!.code, 'ERR_INVALID_OPTION')
+  // Values that a typed array would wrap are refused, not read as other labels or indices.
+  t.throws(() => Dataset.fromDense([[1], [2]], [0, 2 ** 32]), { code: 'ERR_LABEL', message: 'labels[1] = 4294967296: neither ±1 nor a class index 0, 1, 2, ...' })
+  const csr = { indptr: [0, 1], indices: [2 ** 32 + 1], values: [1], labels: [1], d: 3 }
+  t.throws(() => Dataset.fromCsr(csr), { code: 'ERR_FEATURE_INDEX', message: 'indices[0] = 4294967297: not a 0-based feature index' })
+  t.throws(() => Dataset.fromCsr({ ...csr, indices: [1.5] }), { code: 'ERR_FEATURE_INDEX' })
+  t.throws(() => Dataset.fromCsr({ ...csr, indices: [0], d: 2 ** 32 + 2 }), { code: 'ERR_PARSE', message: /4294967298 features: at most 67108864 are supported/ })
+  t.throws(() => Dataset.fromDense([[1], [2]], [0, 100000000]), { code: 'ERR_LABEL', message: /label 100000000: class indices above 65535 are not supported/ })
 })

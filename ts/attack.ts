@@ -383,7 +383,22 @@ async function run(
       }
     }
   }
-  const timer = onProgress === undefined ? undefined : setInterval(() => report(), interval)
+  // A callback that throws stops the attack, which then rejects with the callback's error.
+  const stop = new AbortController()
+  const forward = () => stop.abort()
+  signal?.addEventListener('abort', forward, { once: true })
+  let thrown: { error: unknown } | undefined
+  const timer =
+    onProgress === undefined
+      ? undefined
+      : setInterval(() => {
+          try {
+            report()
+          } catch (error) {
+            thrown ??= { error }
+            stop.abort()
+          }
+        }, interval)
   timer?.unref()
   let outcome: addon.AttackOutcome
   try {
@@ -414,13 +429,17 @@ async function run(
         },
         options.set?.handle,
         progress,
-        signal,
+        stop.signal,
       ),
     )
     report()
+  } catch (error) {
+    throw thrown ? thrown.error : error
   } finally {
     if (timer !== undefined) clearInterval(timer)
+    signal?.removeEventListener('abort', forward)
   }
+  if (thrown) throw thrown.error
   const summary = outcome.takeSummary()
   const poison = new Dataset(outcome.poison)
   return {

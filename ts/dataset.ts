@@ -60,7 +60,7 @@ export class Dataset {
       native(() =>
         addon.Dataset.fromCsr(
           Float64Array.from(csr.indptr),
-          Uint32Array.from(csr.indices),
+          featureIndices(csr.indices),
           Float64Array.from(csr.values),
           toLabels(csr.labels),
           csr.d,
@@ -153,12 +153,25 @@ function arrayLike(name: string, value: unknown): ArrayLike<unknown> {
   return value as ArrayLike<unknown>
 }
 
+/** 0-based feature indices as the native side takes them; any other value throws, naming its place. */
+function featureIndices(indices: ArrayLike<number>): Uint32Array {
+  const out = new Uint32Array(indices.length)
+  for (let i = 0; i < indices.length; i++) {
+    const j = indices[i]!
+    if (!Number.isInteger(j) || j < 0 || j > 2 ** 32 - 1) {
+      throw new PoisonkitError('ERR_FEATURE_INDEX', `indices[${i}] = ${j}: not a 0-based feature index`)
+    }
+    out[i] = j
+  }
+  return out
+}
+
 function toLabels(labels: ArrayLike<number>): Int32Array {
   arrayLike('labels', labels)
   const out = new Int32Array(labels.length)
   for (let i = 0; i < labels.length; i++) {
     const y = labels[i]!
-    if (!Number.isInteger(y) || y < -1) {
+    if (!Number.isInteger(y) || y < -1 || y > 2 ** 31 - 1) {
       throw new PoisonkitError('ERR_LABEL', `labels[${i}] = ${y}: neither ±1 nor a class index 0, 1, 2, ...`)
     }
     out[i] = y

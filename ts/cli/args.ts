@@ -39,7 +39,8 @@ export function required(name: string, value: string | undefined): string {
 
 /** An option that must be a number (optionally > 0, ≥ 0, an integer ≥ 0 or an integer ≥ 1). */
 export function numberOption(name: string, value: string, rule: 'positive' | 'nonnegative' | 'count' | 'positive-count' | 'any' = 'any'): number {
-  const v = value.trim() === '' ? NaN : Number(value)
+  // Decimal notation only: Number() would also take 0x10, 0b1 and 0o7.
+  const v = /^\s*[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i.test(value) ? Number(value) : NaN
   const bad =
     !Number.isFinite(v) ||
     (rule === 'positive' && !(v > 0)) ||
@@ -54,7 +55,8 @@ export function numberOption(name: string, value: string, rule: 'positive' | 'no
       'positive-count': 'an integer ≥ 1',
       any: 'a number',
     }[rule]
-    throw new PoisonkitError('ERR_INVALID_OPTION', `option --${name} = ${value}: must be ${what}`)
+    const beyond = (rule === 'count' || rule === 'positive-count') && Number.isInteger(v) && !Number.isSafeInteger(v) && v > 0
+    throw new PoisonkitError('ERR_INVALID_OPTION', `option --${name} = ${value}: must be ${what}${beyond ? ' up to 2^53 − 1' : ''}`)
   }
   return v
 }
@@ -96,7 +98,12 @@ export function dataOptimizer(value: Optimizer | undefined, numClasses: number, 
 
 /** A comma-separated list of values from `allowed`, each at most once. */
 export function listOption<T extends string>(name: string, value: string, allowed: readonly T[]): T[] {
-  const list = value.split(',').map((v) => choice(name, v.trim(), allowed))
+  const list = value.split(',').map((v) => {
+    if (!(allowed as readonly string[]).includes(v.trim())) {
+      throw new PoisonkitError('ERR_INVALID_OPTION', `option --${name} = ${value}: '${v.trim()}' is not one of ${allowed.join(', ')}`)
+    }
+    return v.trim() as T
+  })
   const twice = repeated(list)
   if (twice !== undefined) throw new PoisonkitError('ERR_INVALID_OPTION', `option --${name} = ${value}: ${twice} is listed twice`)
   return list

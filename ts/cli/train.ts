@@ -97,7 +97,7 @@ function report(
 ): void {
   if (!model.converged) {
     process.stderr.write(
-      `warning: training used its --max-iter budget (${model.iterations} iterations) with duality gap ${model.dualityGap.toExponential(2)}: not converged\n`,
+      `warning: training did not converge (duality gap ${model.dualityGap.toExponential(2)} after ${model.iterations} iterations): raise --max-iter, or rescale the data if the gap stays\n`,
     )
   }
   const testError = model.error(te)

@@ -86,6 +86,14 @@ export function mergeExperiments(out: string, from: string[]): CellResult[] {
   if (from.length === 0) throw new PoisonkitError('ERR_USAGE', 'merge: give the shard folders to merge')
   // Every folder is read and checked against the others before anything is written.
   const shards = from.map((dir) => ({ dir, cells: readCells(dir) }))
+  // Shards of one experiment share its spec; the tables would silently leave out another's cells.
+  const specs = [...from, out]
+    .filter((dir) => existsSync(join(dir, 'spec.json')))
+    .map((dir) => ({ dir, spec: JSON.stringify(JSON.parse(readFileSync(join(dir, 'spec.json'), 'utf8'))) }))
+  const other = specs.find((s) => s.spec !== specs[0]!.spec)
+  if (other !== undefined) {
+    throw new PoisonkitError('ERR_MERGE', `${other.dir}/spec.json differs from ${specs[0]!.dir}/spec.json: merge the shards of one experiment (poisonkit experiment --shard i/N)`)
+  }
   const seen = new Map<string, string>()
   for (const { dir, cells } of shards) {
     for (const c of cells) {

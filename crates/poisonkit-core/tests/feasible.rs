@@ -426,3 +426,33 @@ fn fast_kkt_program_agrees_with_clarabel_on_enron() {
     assert_eq!(err.code(), "ERR_INVALID_OPTION");
     assert!(err.to_string().contains("tolerance"), "{err}");
 }
+
+#[test]
+fn extreme_scales_give_answers_not_nan() {
+    // A zero radius: the sphere is its centroid, which the projection returns (the fast path's
+    // multipliers overflow there, and it hands over to the conic solver).
+    let (_, mut set) = small_set(false);
+    set.class_mut(1).unwrap().sphere_radius = Some(0.0);
+    let centroid = set.class(1).unwrap().centroid.clone();
+    let x0: Vec<f64> = (0..set.d()).map(|j| j as f64).collect();
+    let p = set.project(&x0, 1).unwrap();
+    assert!(
+        p.x.iter().zip(&centroid).all(|(a, b)| (a - b).abs() < 1e-6),
+        "{:?}",
+        p.x
+    );
+    // A cost whose square overflows has the minimizer of the same cost scaled down.
+    let (_, set) = small_set(true);
+    let mut c = vec![0.0; set.d()];
+    c[0] = 1.0;
+    let unit = set.minimize_linear(&c, 1).unwrap();
+    c[0] = 1e155;
+    let huge = set.minimize_linear(&c, 1).unwrap();
+    assert_eq!(huge.x, unit.x);
+    assert!(
+        (huge.value / (1e155 * unit.value) - 1.0).abs() < 1e-12,
+        "{} vs {}",
+        huge.value,
+        unit.value
+    );
+}

@@ -260,3 +260,45 @@ fn bad_problems_are_rejected() {
     assert_eq!(err.code(), "ERR_EMPTY_CLASS");
     assert!(err.to_string().contains("class -1"), "{err}");
 }
+
+#[test]
+fn degenerate_and_extreme_data_converge_or_say_why() {
+    // One point with both labels: the optimum is w = 0, b = 0 (objective 1, the mean hinge loss).
+    // Both projected gradients stay equal on the way there, which once ended the solve early.
+    let both = Dataset::from_dense(&[1.0, 2.0, 1.0, 2.0], 2, vec![1, -1], "both").unwrap();
+    for regularize_bias in [true, false] {
+        let problem = Problem::new(&both, 0.1, Loss::Hinge, regularize_bias, None).unwrap();
+        let f = train(&problem, &SolverOptions::default(), None, &never).unwrap();
+        assert!(
+            f.converged && (f.objective - 1.0).abs() < 1e-6,
+            "{} {:?}",
+            f.objective,
+            f.model
+        );
+    }
+    // Weights whose sum overflows give the model of equal weights.
+    let data = blobs(2);
+    let fit_with = |w: f64| {
+        let weights = vec![w; data.n()];
+        let problem = Problem::new(&data, 0.05, Loss::Hinge, true, Some(&weights)).unwrap();
+        train(&problem, &SolverOptions::default(), None, &never).unwrap().model
+    };
+    let (huge, unit) = (fit_with(1e308), fit_with(1.0));
+    assert!(
+        huge.w.iter().zip(&unit.w).all(|(a, b)| (a - b).abs() < 1e-9),
+        "{huge:?} vs {unit:?}"
+    );
+    // Values whose squares overflow: a clear error, not an infinite objective called converged.
+    let scaled = Dataset::from_dense(&[1e155, 0.0, 0.0, 1e155], 2, vec![1, -1], "scaled").unwrap();
+    let err = Problem::new(&scaled, 0.1, Loss::Logistic, true, None).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "training data row 0: its squared norm overflows (a value of magnitude 1e155): rescale the data"
+    );
+    let large = Dataset::from_dense(&[1e100, 0.0, 0.0, 1e100], 2, vec![1, -1], "large").unwrap();
+    let problem = Problem::new(&large, 0.1, Loss::Logistic, true, None).unwrap();
+    match train(&problem, &SolverOptions::default(), None, &never) {
+        Ok(f) => assert!(f.objective.is_finite(), "{f:?}"),
+        Err(e) => assert_eq!(e.code(), "ERR_SOLVER", "{e}"),
+    }
+}

@@ -1,5 +1,7 @@
-//! Dense CSV: one point per record, one column of labels, every other column a feature. A first
-//! record with a non-numeric field is a header.
+//! Dense CSV: one point per record, one column of labels, every other column a feature. The first
+//! record is a header when the label column is named, or when its field in the label column (by
+//! position, else the first) is not a number: a typo in a first data row's features is then an
+//! error at line 1, not a header that silently drops the point.
 
 use super::{Dataset, ReadOptions, classes_of, label_from_f64};
 use crate::error::{Error, Location, Result};
@@ -16,9 +18,14 @@ pub(super) fn parse(path: &str, text: &[u8], options: &ReadOptions, should_stop:
         Error::parse(Location::line(path, line), e.to_string())
     };
 
-    // A header is a first record with a field that is not a number.
+    let named = options.label_column.as_deref().filter(|o| o.parse::<usize>().is_err());
+    let position = options
+        .label_column
+        .as_deref()
+        .and_then(|o| o.parse::<usize>().ok())
+        .unwrap_or(0);
     let header = match records.peek() {
-        Some(Ok(first)) if first.iter().any(|f| f.parse::<f64>().is_err()) => {
+        Some(Ok(first)) if named.is_some() || first.get(position).is_some_and(|f| f.parse::<f64>().is_err()) => {
             Some(records.next().unwrap().map_err(csv_error)?)
         }
         _ => None,
@@ -88,14 +95,7 @@ pub(super) fn parse(path: &str, text: &[u8], options: &ReadOptions, should_stop:
     }
     let locate = |i: usize| Location::line(path, lines[i]);
     let classes = classes_of(&labels, options.training_classes, locate)?;
-    Ok(Dataset::from_checked_parts(
-        indptr,
-        indices,
-        values,
-        labels,
-        options.d.unwrap_or(d),
-        classes,
-    ))
+    Dataset::from_checked_parts(indptr, indices, values, labels, options.d.unwrap_or(d), classes, path)
 }
 
 /// The label column: the option as a 0-based position or a header name; else a header column named
@@ -144,5 +144,8 @@ mod tests {
         assert_eq!(read("1,inf\n", None).unwrap_err().code(), "ERR_NON_FINITE");
         assert_eq!(read("a,b\n1,2\n", Some("c")).unwrap_err().code(), "ERR_INVALID_OPTION");
         assert_eq!(read("0.5,2\n", None).unwrap_err().code(), "ERR_LABEL");
+        // A typo in the first row's features is that row's error, not a header.
+        let typo = read("1,1.5x,2\n-1,2,1\n", None).unwrap_err().to_string();
+        assert!(typo.starts_with("t.csv:1:") && typo.contains("1.5x"), "{typo}");
     }
 }

@@ -24,6 +24,37 @@ pub enum Classes {
     Multiclass(usize),
 }
 
+/// The most features a data set may have: every model keeps dense vectors of d doubles (512 MiB
+/// each at this bound), and the largest public LIBSVM sets (kdd2012, 54.7 million features) fit.
+/// A larger d is almost always a stray index or a typo in `d`, which would otherwise end in an
+/// allocation failure that kills the process.
+pub const MAX_FEATURES: usize = 1 << 26;
+/// The most classes (class indices 0..65535); a larger index is almost always a stray label.
+pub const MAX_CLASSES: usize = 1 << 16;
+/// The most weights (k × d) a multi-class model may have: 2 GiB of doubles.
+pub const MAX_WEIGHTS: usize = 1 << 28;
+
+/// Fails unless data with `d` features and labels of kind `classes` fit the bounds above.
+fn check_size(d: usize, classes: Classes, what: &str) -> Result<()> {
+    if d > MAX_FEATURES {
+        return Err(Error::parse(
+            Location::whole(what),
+            format!("{d} features: at most {MAX_FEATURES} are supported (a model keeps d doubles)"),
+        ));
+    }
+    if let Classes::Multiclass(k) = classes
+        && k.saturating_mul(d) > MAX_WEIGHTS
+    {
+        return Err(Error::InvalidLabel {
+            location: Location::whole(what),
+            message: format!(
+                "{k} classes × {d} features: a multi-class model of more than {MAX_WEIGHTS} weights is not supported"
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// A labelled sparse data set in CSR form.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
@@ -63,6 +94,12 @@ pub(crate) fn classify_labels(labels: &[i32], locate: impl Fn(usize) -> Location
             return Err(Error::InvalidLabel {
                 location: locate(i),
                 message: format!("label {y} is neither ±1 nor a class index 0, 1, 2, ..."),
+            });
+        }
+        if y >= MAX_CLASSES as i32 {
+            return Err(Error::InvalidLabel {
+                location: locate(i),
+                message: format!("label {y}: class indices above {} are not supported", MAX_CLASSES - 1),
             });
         }
         if y == -1 && first_minus_one.is_none() {
@@ -158,11 +195,15 @@ impl Dataset {
                 ),
             ));
         }
+        // Non-decreasing from 0 to the number of values: every row's range then lies inside.
+        if let Some(i) = (0..n).find(|&i| indptr[i] > indptr[i + 1]) {
+            return Err(Error::parse(
+                Location::row(what, i),
+                format!("indptr decreases ({} then {})", indptr[i], indptr[i + 1]),
+            ));
+        }
         for i in 0..n {
             let (a, b) = (indptr[i], indptr[i + 1]);
-            if a > b {
-                return Err(Error::parse(Location::row(what, i), "indptr decreases"));
-            }
             sort_row(&mut indices[a..b], &mut values[a..b]);
             for k in a..b {
                 if indices[k] as usize >= d {
@@ -187,14 +228,7 @@ impl Dataset {
             }
         }
         let classes = classify_labels(&labels, |i| Location::row(what, i))?;
-        Ok(Dataset {
-            indptr,
-            indices,
-            values,
-            labels,
-            d,
-            classes,
-        })
+        Self::from_checked_parts(indptr, indices, values, labels, d, classes, what)
     }
 
     /// Builds a data set from a dense row-major `n × d` array (zeros are not stored).
@@ -222,7 +256,8 @@ impl Dataset {
         Self::from_csr(indptr, indices, values, labels, d, what)
     }
 
-    /// Assembles a data set from parts already checked by a reader.
+    /// Assembles a data set from parts already checked by a reader, within the size bounds
+    /// ([`MAX_FEATURES`], [`MAX_WEIGHTS`]); `what` names it in errors.
     pub(crate) fn from_checked_parts(
         indptr: Vec<usize>,
         indices: Vec<u32>,
@@ -230,15 +265,17 @@ impl Dataset {
         labels: Vec<i32>,
         d: usize,
         classes: Classes,
-    ) -> Self {
-        Dataset {
+        what: &str,
+    ) -> Result<Self> {
+        check_size(d, classes, what)?;
+        Ok(Dataset {
             indptr,
             indices,
             values,
             labels,
             d,
             classes,
-        }
+        })
     }
 
     /// Number of rows (points).
@@ -293,14 +330,20 @@ impl Dataset {
     /// The number of points of each class, in label order: (−1, +1) for binary data (both always
     /// listed), (0, 1, ..., k−1) for class indices.
     pub fn class_counts(&self) -> Vec<(i32, usize)> {
+        // One pass: slot 0 holds −1, slot c + 1 holds label c (1 for binary data).
+        let slots = match self.classes {
+            Classes::Binary => 3,
+            Classes::Multiclass(k) => k + 1,
+        };
+        let mut counts = vec![0; slots];
+        for &y in &self.labels {
+            counts[(y + 1) as usize] += 1;
+        }
         let labels: Vec<i32> = match self.classes {
             Classes::Binary => vec![-1, 1],
             Classes::Multiclass(k) => (0..k as i32).collect(),
         };
-        labels
-            .into_iter()
-            .map(|c| (c, self.labels.iter().filter(|&&y| y == c).count()))
-            .collect()
+        labels.into_iter().map(|c| (c, counts[(c + 1) as usize])).collect()
     }
 
     /// Fails with `InvalidLabel` unless the labels are ±1.
@@ -359,28 +402,22 @@ impl Dataset {
             indptr.push(indices.len());
         }
         // A subset of the labels: the same kind (k classes even if the top one is left out).
-        Ok(Self::from_checked_parts(
-            indptr,
-            indices,
-            values,
-            labels,
-            self.d,
-            self.classes,
-        ))
+        Self::from_checked_parts(indptr, indices, values, labels, self.d, self.classes, "slice")
     }
 
     /// The same points with other labels (one per point).
     pub fn with_labels(&self, labels: Vec<i32>) -> Result<Self> {
         check_len("labels: one per point", self.n(), labels.len())?;
         let classes = classify_labels(&labels, |i| Location::row("labels", i))?;
-        Ok(Self::from_checked_parts(
+        Self::from_checked_parts(
             self.indptr.clone(),
             self.indices.clone(),
             self.values.clone(),
             labels,
             self.d,
             classes,
-        ))
+            "labels",
+        )
     }
 
     /// This data set followed by `other` (same d; labels of the same kind).
@@ -409,9 +446,7 @@ impl Dataset {
             }
             (Classes::Binary, Classes::Binary, found) => found,
         };
-        Ok(Self::from_checked_parts(
-            indptr, indices, values, labels, self.d, classes,
-        ))
+        Self::from_checked_parts(indptr, indices, values, labels, self.d, classes, "concat")
     }
 
     /// The same data as labels of kind `classes` (test data or poison for training data of that
@@ -524,5 +559,28 @@ mod tests {
         assert_eq!(unsorted.row(0), (&[0u32, 2][..], &[2.0, 1.0][..]));
         let dup = Dataset::from_csr(vec![0, 2], vec![1, 1], vec![1.0, 2.0], vec![1], 3, "m");
         assert_eq!(dup.unwrap_err().code(), "ERR_PARSE");
+        // A row range past the values, then a decrease: refused before any row is read.
+        let past = Dataset::from_csr(vec![0, 2, 9, 6, 6], vec![0; 6], vec![1.0; 6], vec![1; 4], 3, "m");
+        assert_eq!(past.unwrap_err().to_string(), "m row 2: indptr decreases (9 then 6)");
+    }
+
+    #[test]
+    fn sizes_beyond_the_bounds_are_refused_not_allocated() {
+        let wide = Dataset::from_csr(vec![0, 0], vec![], vec![], vec![1], MAX_FEATURES + 1, "m");
+        assert_eq!(
+            wide.unwrap_err().to_string(),
+            format!(
+                "m: {} features: at most {MAX_FEATURES} are supported (a model keeps d doubles)",
+                MAX_FEATURES + 1
+            )
+        );
+        let label = MAX_CLASSES as i32;
+        let stray = Dataset::from_dense(&[1.0, 2.0], 1, vec![0, label], "m").unwrap_err();
+        assert_eq!(
+            stray.to_string(),
+            "m row 1: label 65536: class indices above 65535 are not supported"
+        );
+        let many = Dataset::from_csr(vec![0, 0, 0], vec![], vec![], vec![0, 9999], MAX_FEATURES, "m");
+        assert_eq!(many.unwrap_err().code(), "ERR_LABEL");
     }
 }

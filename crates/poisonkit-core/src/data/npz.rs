@@ -38,11 +38,11 @@ pub(super) fn parse(path: &str, bytes: &[u8], options: &ReadOptions) -> Result<D
                 return Err(archive.layout_error(&format!("sparse format {format:?}: only csr is supported")));
             }
         }
-        let shape = archive.numbers("shape")?.1;
+        let shape = to_usize(path, "shape", &archive.numbers("shape")?.1)?;
         if shape.len() != 2 {
             return Err(archive.layout_error("shape must have two entries"));
         }
-        let (rows, cols) = (shape[0] as usize, shape[1] as usize);
+        let (rows, cols) = (shape[0], shape[1]);
         let indptr = to_usize(path, "indptr", &archive.numbers("indptr")?.1)?;
         let indices = to_usize(path, "indices", &archive.numbers("indices")?.1)?;
         let indices = indices.into_iter().map(|j| j.min(u32::MAX as usize) as u32).collect();
@@ -97,7 +97,7 @@ fn to_usize(path: &str, name: &str, values: &[f64]) -> Result<Vec<usize>> {
             } else {
                 Err(Error::parse(
                     Location::whole(&format!("{path}: {name}")),
-                    format!("{v} is not a valid index"),
+                    format!("{v} is not a non-negative integer"),
                 ))
             }
         })
@@ -152,7 +152,13 @@ impl<'a> Archive<'a> {
         let npyz::DType::Plain(ts) = npy.dtype() else {
             return Err(self.member_error(name, "structured arrays are not supported"));
         };
-        let err = |e: std::io::Error| self.member_error(name, e);
+        let err = |e: std::io::Error| match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => self.member_error(
+                name,
+                format!("fewer values than its shape {shape:?} needs (a truncated or mislabelled array)"),
+            ),
+            _ => self.member_error(name, e),
+        };
         let values: Vec<f64> = match (ts.type_char(), ts.size_field()) {
             (TypeChar::Float, 8) => npy.into_vec::<f64>().map_err(err)?,
             (TypeChar::Float, 4) => widen(npy.into_vec::<f32>(), err)?,

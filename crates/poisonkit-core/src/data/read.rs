@@ -2,7 +2,7 @@
 
 use std::io::Read;
 
-use super::{Classes, Dataset, csv, npz, svmlight};
+use super::{Classes, Dataset, MAX_FEATURES, csv, npz, svmlight};
 use crate::error::{Error, Result};
 
 /// A file format the readers understand.
@@ -63,8 +63,14 @@ pub struct ReadOptions {
 /// Reads a data set from `path`; `should_stop` is polled while it decompresses and every
 /// [`POLL_LINES`] lines of text.
 pub fn read_dataset(path: &str, options: &ReadOptions, should_stop: &dyn Fn() -> bool) -> Result<Dataset> {
-    if options.d == Some(0) {
-        return Err(Error::option("d", 0, "must be a positive number of features"));
+    if let Some(d) = options.d
+        && !(1..=MAX_FEATURES).contains(&d)
+    {
+        return Err(Error::option(
+            "d",
+            d,
+            &format!("must be a number of features from 1 to {MAX_FEATURES}"),
+        ));
     }
     let format = match options.format {
         Some(f) => f,

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use super::{Dataset, ReadOptions, classes_of, label_from_f64};
+use super::{Dataset, MAX_FEATURES, ReadOptions, classes_of, label_from_f64};
 use crate::error::{Error, Location, Result};
 
 /// Parses svmlight text. `path` is only used to name errors; `options.d` bounds the indices when
@@ -73,12 +73,11 @@ pub(super) fn parse(path: &str, text: &[u8], options: &ReadOptions, should_stop:
                         d,
                     });
                 }
-            } else if index > u32::MAX as u64 {
-                return Err(Error::FeatureIndex {
-                    location: at(),
-                    index,
-                    d: u32::MAX as usize,
-                });
+            } else if index > MAX_FEATURES as u64 {
+                return Err(Error::parse(
+                    at(),
+                    format!("feature index {index}: at most {MAX_FEATURES} features are supported"),
+                ));
             }
             let v = parse_f64(value).ok_or_else(|| {
                 Error::parse(
@@ -106,7 +105,7 @@ pub(super) fn parse(path: &str, text: &[u8], options: &ReadOptions, should_stop:
     let locate = |i: usize| Location::line(path, line_of_row[i]);
     let classes = classes_of(&labels, options.training_classes, locate)?;
     let d = d.unwrap_or(max_index as usize);
-    Ok(Dataset::from_checked_parts(indptr, indices, values, labels, d, classes))
+    Dataset::from_checked_parts(indptr, indices, values, labels, d, classes, path)
 }
 
 fn parse_f64(token: &[u8]) -> Option<f64> {

@@ -164,14 +164,7 @@ pub fn make_bag_of_words(o: &BagOfWordsOptions) -> Result<Dataset> {
         indptr.push(indices.len());
         labels.push(if positive { 1 } else { -1 });
     }
-    Ok(Dataset::from_checked_parts(
-        indptr,
-        indices,
-        values,
-        labels,
-        o.d,
-        Classes::Binary,
-    ))
+    Dataset::from_checked_parts(indptr, indices, values, labels, o.d, Classes::Binary, "bag of words")
 }
 
 fn positive(name: &str, v: f64) -> Result<()> {

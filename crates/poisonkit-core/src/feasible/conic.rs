@@ -1,6 +1,6 @@
 //! The general path: one class's feasible set as a conic program for Clarabel (Goulart & Chen,
 //! 2024), `min ½zᵀPz + qᵀz s.t. Az + s = b, s ∈ K`, with z = x, or z = (x, e) when the sphere is
-//! LP-relaxed (e_j ≥ (2k − 1)x_j − k(k − 1) for k = 1..⌈u_j⌉, Σ e − 2μ·x ≤ r² − ‖μ‖²).
+//! LP-relaxed (e_j ≥ (2k − 1)x_j − k(k − 1) for k = 1..⌈min(u_j, μ_j + r)⌉, Σ e − 2μ·x ≤ r² − ‖μ‖²).
 //! Linear constraints go to the non-negative cone, the exact sphere to a second-order cone
 //! (r, x − μ). Clarabel stops at gap tolerances of 1e-12 (feasibility 1e-8); its status is reported, and a
 //! primal-infeasibility certificate becomes [`Error::Infeasible`].
@@ -13,6 +13,9 @@ use clarabel::solver::{
 use super::{ClassSet, FeasibleSet};
 use crate::error::{Error, Result};
 use crate::linalg::dense_dot;
+
+/// The most envelope rows the relaxed sphere may need: a bound far past real count data.
+const MAX_RELAXATION_ROWS: f64 = 1e7;
 
 /// What to minimize over the set.
 pub(super) enum Objective<'a> {
@@ -92,7 +95,7 @@ impl Program {
     }
 
     /// Adds class y's constraints on the d variables starting at column `x`.
-    fn class(&mut self, set: &FeasibleSet, class: &ClassSet, x: usize) {
+    fn class(&mut self, set: &FeasibleSet, class: &ClassSet, x: usize) -> Result<()> {
         let d = set.d;
         let mu = &class.centroid;
         let rows = &mut self.linear;
@@ -114,14 +117,37 @@ impl Program {
         for (a, b) in &class.halfspaces {
             rows.push(a.iter().enumerate().map(|(j, &c)| (x + j, c)), *b);
         }
-        let Some(r) = class.sphere_radius else { return };
+        let Some(r) = class.sphere_radius else { return Ok(()) };
         if set.lp_relaxation {
-            // e_j ≥ (2k − 1)x_j − k(k − 1) for k = 1..⌈u_j⌉, Σ e − 2μ·x ≤ r² − ‖μ‖².
+            // e_j ≥ (2k − 1)x_j − k(k − 1) for k = 1..K_j, Σ e − 2μ·x ≤ r² − ‖μ‖². The envelope is
+            // ≥ x², so the relaxation implies ‖x − μ‖ ≤ r and x_j ≤ μ_j + r: with that bound
+            // stated, pieces past K_j = ⌈min(u_j, μ_j + r)⌉ are never active and are left out (a
+            // box far wider than the sphere costs no more rows than the sphere reaches).
+            let upper = set.upper.as_ref().expect("the relaxation has an upper bound");
+            let tops: Vec<f64> = upper
+                .iter()
+                .zip(mu)
+                .map(|(&u, &m)| u.min(m + r).ceil().max(1.0))
+                .collect();
+            let pieces: f64 = tops.iter().sum();
+            if pieces > MAX_RELAXATION_ROWS {
+                return Err(Error::option(
+                    "lpRelaxation",
+                    true,
+                    &format!(
+                        "the relaxed sphere needs {pieces:e} rows (a piece per integer up to the box's upper end or the sphere's reach, \
+                         {:e} at most): lower the upper bound or rescale the data",
+                        MAX_RELAXATION_ROWS
+                    ),
+                ));
+            }
             let e = self.vars(d);
             let rows = &mut self.linear;
-            let upper = set.upper.as_ref().expect("the relaxation has an upper bound");
-            for (j, &u) in upper.iter().enumerate() {
-                for k in 1..=(u.ceil().max(1.0) as usize) {
+            for (j, (&u, &top)) in upper.iter().zip(&tops).enumerate() {
+                if top < u {
+                    rows.push([(x + j, 1.0)], top);
+                }
+                for k in 1..=(top as usize) {
                     let k = k as f64;
                     rows.push([(x + j, 2.0 * k - 1.0), (e + j, -1.0)], k * (k - 1.0));
                 }
@@ -136,6 +162,7 @@ impl Program {
             let b = std::iter::once(r).chain(mu.iter().map(|m| -m)).collect();
             self.socs.push(Soc { entries, b });
         }
+        Ok(())
     }
 
     /// Solves min ½zᵀPz + qᵀz over the constraints; returns z and how the solver ended, or the
@@ -195,7 +222,7 @@ pub(super) fn solve(set: &FeasibleSet, class: &ClassSet, objective: Objective) -
     let d = set.d;
     let mut program = Program::default();
     let x = program.vars(d);
-    program.class(set, class, x);
+    program.class(set, class, x)?;
     let n = program.n_vars;
     let (p, q) = match objective {
         Objective::Distance(x0) => {
@@ -227,8 +254,8 @@ pub(super) fn kkt(set: &FeasibleSet, g: &[f64], eps_pos: f64, eps_neg: f64) -> R
     let t = program.vars(1);
     let xp = program.vars(d);
     let xn = program.vars(d);
-    program.class(set, set.class(1)?, xp);
-    program.class(set, set.class(-1)?, xn);
+    program.class(set, set.class(1)?, xp)?;
+    program.class(set, set.class(-1)?, xn)?;
     // s = (t, g − ε₊x₊ + ε₋x₋) = b − A z.
     let mut entries = vec![(0, t, -1.0)];
     for j in 0..d {

@@ -172,6 +172,15 @@ fn project_from(
         lambda[0] = (dist / r.max(f64::MIN_POSITIVE) - 1.0).max(0.0);
     }
     let ascent = maximize(&dual, lambda, MAX_ITER, "dual-newton")?;
+    // A zero radius or a point of extreme scale can overflow the multipliers: no answer, so the
+    // caller falls back to the conic solver.
+    if !(ascent.inner.dist_sq.is_finite() && ascent.inner.x.iter().all(|v| v.is_finite())) {
+        return Err(Error::Solver {
+            solver: "dual-newton",
+            status: "the projection overflowed (a zero radius or a point of extreme scale)".into(),
+            iterations: ascent.iterations,
+        });
+    }
     let solution = Solution {
         value: ascent.inner.dist_sq.sqrt(),
         x: ascent.inner.x,

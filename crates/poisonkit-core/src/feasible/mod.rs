@@ -384,6 +384,19 @@ impl FeasibleSet {
         if !carried.iter().all(in_box) {
             return Err(Error::option("columns", "(points)", "must be points of the set's box"));
         }
+        // A cost whose square overflows (or underflows) is scaled by a power of two: the same
+        // minimizer, and its value scaled back exactly.
+        let top = c.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        if top > 0.0 && !(1e-150..=1e150).contains(&top) {
+            let scale = 2f64.powi(top.log2().floor() as i32);
+            let scaled: Vec<f64> = c.iter().map(|v| v / scale).collect();
+            *columns = carried;
+            let solution = self.minimize_linear_from(&scaled, label, method, columns)?;
+            return Ok(Solution {
+                value: solution.value * scale,
+                ..solution
+            });
+        }
         solve_by(
             method,
             || {

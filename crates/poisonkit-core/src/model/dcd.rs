@@ -16,7 +16,8 @@
 //! Stopping: liblinear's projected-gradient rule with a tolerance that is tightened tenfold until
 //! the duality gap P' − D' ≤ tol·P'; or once the epochs have visited `max_iter` × n coordinates in
 //! all (then `converged` is false): epochs over a shrunk active set are cheap, and the slow tail of
-//! a small λ (near hard margin) can need many of them.
+//! a small λ (near hard margin) can need many of them; or when an epoch over all the data moves no
+//! coordinate (stuck in rounding; `converged` tells whether the gap was reached).
 
 use rand::RngExt;
 
@@ -205,12 +206,16 @@ impl Dcd<'_, '_> {
                 }
                 s += 1;
             }
-            if pg_max - pg_min <= eps {
+            // No coordinate moved in this epoch.
+            let still = pg_max <= 1e-12 && pg_min >= -1e-12;
+            if pg_max - pg_min <= eps || still {
                 // The gap pass is exact whatever the active set: check it before unshrinking.
                 let (primal, dual) = self.primal_dual(it, b);
                 let gap = primal - dual;
-                if gap <= tol * primal || eps < 1e-14 {
-                    // (At eps < 1e-14 the projected gradient vanishes to rounding: report the gap.)
+                // Still over the whole data, the iterate is stuck in rounding: the gap is reported
+                // as it is. (A small spread alone is not enough: symmetric points, e.g. one point
+                // with both labels, have equal projected gradients far from the optimum.)
+                if gap <= tol * primal || (still && active == n) {
                     return Ok(Inner {
                         primal,
                         dual,

@@ -188,8 +188,8 @@ pub fn train(
     if let Some(ws) = warm {
         ws.model.check_dim(problem.data())?;
     }
-    if problem.loss().is_smooth() {
-        newton::train(problem, options, warm.map(|w| w.model), should_stop)
+    let fit = if problem.loss().is_smooth() {
+        newton::train(problem, options, warm.map(|w| w.model), should_stop)?
     } else {
         let dual = match warm {
             None => None,
@@ -202,6 +202,18 @@ pub fn train(
                 ));
             }
         };
-        dcd::train(problem, options, dual, should_stop)
+        dcd::train(problem, options, dual, should_stop)?
+    };
+    // Data of extreme scale can overflow the loss: a solver failure, not a converged model.
+    if !(fit.objective.is_finite() && fit.model.w.iter().all(|v| v.is_finite())) {
+        return Err(Error::Solver {
+            solver: if problem.loss().is_smooth() { "newton" } else { "dcd" },
+            status: format!(
+                "the objective is {} (data of extreme scale overflow the loss: rescale them)",
+                fit.objective
+            ),
+            iterations: fit.iterations as u32,
+        });
     }
+    Ok(fit)
 }

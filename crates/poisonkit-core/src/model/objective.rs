@@ -56,13 +56,27 @@ impl<'a> Problem<'a> {
                 if total <= 0.0 {
                     return Err(Error::option("sampleWeights", "(all zero)", "must not all be zero"));
                 }
-                s.iter().map(|v| v / total).collect()
+                if total.is_finite() {
+                    s.iter().map(|v| v / total).collect()
+                } else {
+                    // Weights near the largest double: their sum overflows, their ratios do not.
+                    let top = s.iter().fold(0.0f64, |m, &v| m.max(v));
+                    let total: f64 = s.iter().map(|v| v / top).sum();
+                    s.iter().map(|v| v / top / total).collect()
+                }
             }
         };
         let y = data.labels().iter().map(|&y| y as f64).collect();
-        let row_sq_norms = (0..data.n())
+        let row_sq_norms: Vec<f64> = (0..data.n())
             .map(|i| 1.0 + data.row(i).1.iter().map(|v| v * v).sum::<f64>())
             .collect();
+        if let Some(i) = row_sq_norms.iter().position(|q| !q.is_finite()) {
+            let top = data.row(i).1.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            return Err(Error::parse(
+                crate::error::Location::row("training data", i),
+                format!("its squared norm overflows (a value of magnitude {top:e}): rescale the data"),
+            ));
+        }
         Ok(Problem {
             data,
             lambda,
