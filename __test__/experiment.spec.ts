@@ -151,6 +151,13 @@ test('three shards run as separate processes and merged equal one unsharded run,
   for (const f of ['defenses.png', 'curve.png', 'eps.png', 'lambda.png']) {
     t.deepEqual([...readFileSync(join(dir, 'merged', 'figures', f)).subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47], f)
   }
+  // A folder of another spec is refused, not silently left out of the tables.
+  const other = join(dir, 'shard2', 'spec.json')
+  writeFileSync(other, JSON.stringify({ ...JSON.parse(readFileSync(other, 'utf8')), name: 'another' }))
+  const mixed = cli('merge', '--out', join(dir, 'mixed'), join(dir, 'shard0'), join(dir, 'shard2'))
+  t.is(mixed.code, 1)
+  t.regex(mixed.stderr, /^error\[ERR_MERGE\]: .*shard2\/spec\.json differs from .*shard0\/spec\.json/)
+  t.false(existsSync(join(dir, 'mixed')))
 })
 
 // Serial: a concurrent test's spawnSync would block the polling timer until the run has finished.
