@@ -98,6 +98,27 @@ impl Program {
     fn class(&mut self, set: &FeasibleSet, class: &ClassSet, x: usize) -> Result<()> {
         let d = set.d;
         let mu = &class.centroid;
+        // The relaxed sphere implies ‖x − μ‖ ≤ r (its envelope is ≥ x²), so x_j ≤ μ_j + r: the box's
+        // upper end is lowered to K_j = ⌈min(u_j, μ_j + r)⌉ (the same set), and the envelope's
+        // pieces past K_j, never active, are left out. A box far wider than the sphere then costs
+        // no more rows than the sphere reaches, and no huge bound reaches the solver.
+        let tops: Option<Vec<f64>> = match (set.lp_relaxation, class.sphere_radius, &set.upper) {
+            (true, Some(r), Some(u)) => Some(u.iter().zip(mu).map(|(&u, &m)| u.min(m + r).ceil().max(1.0)).collect()),
+            _ => None,
+        };
+        if let Some(tops) = &tops {
+            let pieces: f64 = tops.iter().sum();
+            if pieces > MAX_RELAXATION_ROWS {
+                return Err(Error::option(
+                    "lpRelaxation",
+                    true,
+                    &format!(
+                        "the relaxed sphere needs {pieces:e} rows (a piece per integer up to the box's upper end or the sphere's reach, \
+                         {MAX_RELAXATION_ROWS:e} at most): lower the upper bound or rescale the data"
+                    ),
+                ));
+            }
+        }
         let rows = &mut self.linear;
         if let Some(l) = set.lower {
             for j in 0..d {
@@ -106,7 +127,7 @@ impl Program {
         }
         if let Some(u) = &set.upper {
             for (j, &u) in u.iter().enumerate() {
-                rows.push([(x + j, 1.0)], u);
+                rows.push([(x + j, 1.0)], tops.as_ref().map_or(u, |t| u.min(t[j])));
             }
         }
         if let Some((v, s)) = &class.slab {
@@ -118,35 +139,11 @@ impl Program {
             rows.push(a.iter().enumerate().map(|(j, &c)| (x + j, c)), *b);
         }
         let Some(r) = class.sphere_radius else { return Ok(()) };
-        if set.lp_relaxation {
-            // e_j ≥ (2k − 1)x_j − k(k − 1) for k = 1..K_j, Σ e − 2μ·x ≤ r² − ‖μ‖². The envelope is
-            // ≥ x², so the relaxation implies ‖x − μ‖ ≤ r and x_j ≤ μ_j + r: with that bound
-            // stated, pieces past K_j = ⌈min(u_j, μ_j + r)⌉ are never active and are left out (a
-            // box far wider than the sphere costs no more rows than the sphere reaches).
-            let upper = set.upper.as_ref().expect("the relaxation has an upper bound");
-            let tops: Vec<f64> = upper
-                .iter()
-                .zip(mu)
-                .map(|(&u, &m)| u.min(m + r).ceil().max(1.0))
-                .collect();
-            let pieces: f64 = tops.iter().sum();
-            if pieces > MAX_RELAXATION_ROWS {
-                return Err(Error::option(
-                    "lpRelaxation",
-                    true,
-                    &format!(
-                        "the relaxed sphere needs {pieces:e} rows (a piece per integer up to the box's upper end or the sphere's reach, \
-                         {:e} at most): lower the upper bound or rescale the data",
-                        MAX_RELAXATION_ROWS
-                    ),
-                ));
-            }
+        if let Some(tops) = tops {
+            // e_j ≥ (2k − 1)x_j − k(k − 1) for k = 1..K_j, Σ e − 2μ·x ≤ r² − ‖μ‖².
             let e = self.vars(d);
             let rows = &mut self.linear;
-            for (j, (&u, &top)) in upper.iter().zip(&tops).enumerate() {
-                if top < u {
-                    rows.push([(x + j, 1.0)], top);
-                }
+            for (j, &top) in tops.iter().enumerate() {
                 for k in 1..=(top as usize) {
                     let k = k as f64;
                     rows.push([(x + j, 2.0 * k - 1.0), (e + j, -1.0)], k * (k - 1.0));
