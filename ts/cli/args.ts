@@ -80,10 +80,11 @@ export function outputFile(name: string, path: string, inputs: Record<string, st
   return path
 }
 
-/** An option restricted to a list of values. */
-export function choice<T extends string>(name: string, value: string, allowed: readonly T[]): T {
+/** An option restricted to a list of values; `list`, when `value` is an item of a list option. */
+export function choice<T extends string>(name: string, value: string, allowed: readonly T[], list?: string): T {
   if (!(allowed as readonly string[]).includes(value)) {
-    throw new PoisonkitError('ERR_INVALID_OPTION', `option --${name} = ${value}: must be one of ${allowed.join(', ')}`)
+    const what = list === undefined ? `${value}: must be` : `${list}: '${value}' is not`
+    throw new PoisonkitError('ERR_INVALID_OPTION', `option --${name} = ${what} one of ${allowed.join(', ')}`)
   }
   return value as T
 }
@@ -98,12 +99,7 @@ export function dataOptimizer(value: Optimizer | undefined, numClasses: number, 
 
 /** A comma-separated list of values from `allowed`, each at most once. */
 export function listOption<T extends string>(name: string, value: string, allowed: readonly T[]): T[] {
-  const list = value.split(',').map((v) => {
-    if (!(allowed as readonly string[]).includes(v.trim())) {
-      throw new PoisonkitError('ERR_INVALID_OPTION', `option --${name} = ${value}: '${v.trim()}' is not one of ${allowed.join(', ')}`)
-    }
-    return v.trim() as T
-  })
+  const list = value.split(',').map((v) => choice(name, v.trim(), allowed, value))
   const twice = repeated(list)
   if (twice !== undefined) throw new PoisonkitError('ERR_INVALID_OPTION', `option --${name} = ${value}: ${twice} is listed twice`)
   return list
