@@ -111,6 +111,11 @@ pub fn sq_norm(values: &[f64]) -> f64 {
     values.iter().map(|v| v * v).sum()
 }
 
+/// max |values[k]| (0 for none).
+pub fn max_abs(values: &[f64]) -> f64 {
+    values.iter().fold(0.0, |m, v| m.max(v.abs()))
+}
+
 /// Σ a[k]·b[k] for dense vectors.
 #[inline]
 pub fn dense_dot(a: &[f64], b: &[f64]) -> f64 {

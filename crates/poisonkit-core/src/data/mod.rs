@@ -433,18 +433,16 @@ impl Dataset {
         let mut labels = self.labels.clone();
         labels.extend_from_slice(&other.labels);
         // Class indices if either part has them (an all-1 part is then of that kind), up to the
-        // larger k; a −1 among them is an error.
+        // larger k; a −1 among them is an error (the mix error when the −1 is the binary part's).
         let locate = |i: usize| Location::row("concat", i);
-        let classes = match (self.classes, other.classes, classify_labels(&labels, locate)?) {
-            (Classes::Multiclass(a), Classes::Multiclass(b), _) => Classes::Multiclass(a.max(b)),
-            (Classes::Multiclass(k), _, found) | (_, Classes::Multiclass(k), found) => {
+        let classes = match (self.classes, other.classes) {
+            (Classes::Binary, Classes::Binary) => Classes::Binary,
+            (Classes::Multiclass(a), Classes::Multiclass(b)) => Classes::Multiclass(a.max(b)),
+            (Classes::Multiclass(k), Classes::Binary) | (Classes::Binary, Classes::Multiclass(k)) => {
+                classify_labels(&labels, locate)?;
                 check_training_classes(Classes::Multiclass(k), &labels, locate)?;
-                match found {
-                    Classes::Multiclass(m) => Classes::Multiclass(k.max(m)),
-                    Classes::Binary => Classes::Multiclass(k),
-                }
+                Classes::Multiclass(k)
             }
-            (Classes::Binary, Classes::Binary, found) => found,
         };
         Self::from_checked_parts(indptr, indices, values, labels, self.d, classes, "concat")
     }

@@ -33,7 +33,7 @@ pub use rounding::{Repeats, round_points};
 use crate::data::Dataset;
 use crate::defense::Centroids;
 use crate::error::{Error, Result};
-use crate::linalg::dense_dot;
+use crate::linalg::{dense_dot, max_abs};
 
 /// Which solver an operation uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -386,7 +386,7 @@ impl FeasibleSet {
         }
         // A cost whose square overflows (or underflows) is scaled by a power of two: the same
         // minimizer, and its value scaled back exactly.
-        let top = c.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let top = max_abs(c);
         if top > 0.0 && !(1e-150..=1e150).contains(&top) {
             let scale = 2f64.powi(top.log2().floor() as i32);
             let scaled: Vec<f64> = c.iter().map(|v| v / scale).collect();

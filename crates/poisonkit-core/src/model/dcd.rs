@@ -26,6 +26,9 @@ use crate::error::{Error, Result};
 use crate::linalg::{dense_dot, sq_norm};
 use crate::rng::{Rng, seeded};
 
+/// A coordinate whose projected gradient is at most this in size is not moved.
+const STILL: f64 = 1e-12;
+
 /// The state shared by the inner solves.
 struct Dcd<'p, 'a> {
     problem: &'p Problem<'a>,
@@ -191,7 +194,7 @@ impl Dcd<'_, '_> {
                 };
                 pg_max = pg_max.max(pg);
                 pg_min = pg_min.min(pg);
-                if pg.abs() > 1e-12 {
+                if pg.abs() > STILL {
                     let new = if self.qd[i] > 0.0 {
                         (a - g / self.qd[i]).clamp(0.0, c)
                     } else if g < 0.0 {
@@ -207,7 +210,7 @@ impl Dcd<'_, '_> {
                 s += 1;
             }
             // No coordinate moved in this epoch.
-            let still = pg_max <= 1e-12 && pg_min >= -1e-12;
+            let still = pg_max <= STILL && pg_min >= -STILL;
             if pg_max - pg_min <= eps || still {
                 // The gap pass is exact whatever the active set: check it before unshrinking.
                 let (primal, dual) = self.primal_dual(it, b);

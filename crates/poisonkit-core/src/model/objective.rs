@@ -4,7 +4,7 @@
 use super::{LinearModel, Loss};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::linalg::dense_dot;
+use crate::linalg::{dense_dot, max_abs};
 
 /// A training problem: data, λ, loss, bias regularization and sample weights.
 #[derive(Debug, Clone)]
@@ -60,7 +60,7 @@ impl<'a> Problem<'a> {
                     s.iter().map(|v| v / total).collect()
                 } else {
                     // Weights near the largest double: their sum overflows, their ratios do not.
-                    let top = s.iter().fold(0.0f64, |m, &v| m.max(v));
+                    let top = max_abs(s);
                     let total: f64 = s.iter().map(|v| v / top).sum();
                     s.iter().map(|v| v / top / total).collect()
                 }
@@ -71,7 +71,7 @@ impl<'a> Problem<'a> {
             .map(|i| 1.0 + data.row(i).1.iter().map(|v| v * v).sum::<f64>())
             .collect();
         if let Some(i) = row_sq_norms.iter().position(|q| !q.is_finite()) {
-            let top = data.row(i).1.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            let top = max_abs(data.row(i).1);
             return Err(Error::parse(
                 crate::error::Location::row("training data", i),
                 format!("its squared norm overflows (a value of magnitude {top:e}): rescale the data"),
