@@ -456,3 +456,31 @@ fn extreme_scales_give_answers_not_nan() {
         unit.value
     );
 }
+
+#[test]
+fn huge_kkt_gradients_are_solved_and_only_empty_sets_are_infeasible() {
+    use poisonkit_core::feasible::{KKT_GAP_TOL, Method};
+    // The program's constraints do not involve g. At ‖g‖ ≥ 1e9 Clarabel used to certify the
+    // (non-empty) sets infeasible within two iterations; the cone's rows are now scaled by
+    // max |g_j|, and both methods agree.
+    for lp in [false, true] {
+        let (_, set) = small_set(lp);
+        for scale in [1e9, 1e12, 1e15] {
+            let g: Vec<f64> = (0..set.d()).map(|j| scale * ((j % 7) as f64 - 3.0)).collect();
+            let value = |method| set.kkt_program_with(&g, 0.02, 0.01, method, KKT_GAP_TOL).unwrap().value;
+            let (fast, conic) = (value(Method::Fast), value(Method::Conic));
+            assert!(
+                (fast / conic - 1.0).abs() < 1e-9,
+                "lp {lp}, scale {scale:e}: {fast} vs {conic}"
+            );
+        }
+        // An empty set is still reported as such: x ≥ 0 and Σx ≤ −1.
+        let mut empty = set.clone();
+        empty.add_halfspace(-1, vec![1.0; set.d()], -1.0).unwrap();
+        let g = vec![0.1; set.d()];
+        for method in [Method::Fast, Method::Conic] {
+            let e = empty.kkt_program_with(&g, 0.02, 0.01, method, KKT_GAP_TOL).unwrap_err();
+            assert_eq!(e.code(), "ERR_INFEASIBLE", "{e}");
+        }
+    }
+}

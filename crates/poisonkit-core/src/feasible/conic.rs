@@ -12,7 +12,7 @@ use clarabel::solver::{
 
 use super::{ClassSet, FeasibleSet};
 use crate::error::{Error, Result};
-use crate::linalg::dense_dot;
+use crate::linalg::{dense_dot, max_abs};
 
 /// The most envelope rows the relaxed sphere may need: a bound far past real count data.
 const MAX_RELAXATION_ROWS: f64 = 1e7;
@@ -253,13 +253,16 @@ pub(super) fn kkt(set: &FeasibleSet, g: &[f64], eps_pos: f64, eps_neg: f64) -> R
     let xn = program.vars(d);
     program.class(set, set.class(1)?, xp)?;
     program.class(set, set.class(-1)?, xn)?;
-    // s = (t, g − ε₊x₊ + ε₋x₋) = b − A z.
+    // s = (t, c(g − ε₊x₊ + ε₋x₋)) = b − A z, with c = 1 / max(1, max_j |g_j|): the same cone and
+    // minimizer (t is c times the norm), but b of order 1. Unscaled, a g of 1e9 made Clarabel
+    // certify non-empty sets infeasible within two iterations.
+    let c = 1.0 / max_abs(g).max(1.0);
     let mut entries = vec![(0, t, -1.0)];
     for j in 0..d {
-        entries.push((1 + j, xp + j, eps_pos));
-        entries.push((1 + j, xn + j, -eps_neg));
+        entries.push((1 + j, xp + j, c * eps_pos));
+        entries.push((1 + j, xn + j, -c * eps_neg));
     }
-    let b = std::iter::once(0.0).chain(g.iter().copied()).collect();
+    let b = std::iter::once(0.0).chain(g.iter().map(|v| c * v)).collect();
     program.socs.push(Soc { entries, b });
     let n = program.n_vars;
     let mut q = vec![0.0; n];
