@@ -94,18 +94,31 @@ defender: { lambda: [0.05, 0.5] }
   for (const s of shards) for (const c of s) t.true(s.filter((d) => d.attackId === c.attackId).length === 2)
 })
 
-test('a λ of 0 on ±1 labels is rejected once the data are read, before any attack runs', (t) => {
+test('a cell its data cannot run is rejected once the data are read, before any attack runs, and by --dry-run', (t) => {
   const dir = tmp()
+  // A second dataset whose cells are bad: the run must not start on the first one.
+  const other = { ...small.datasets[0], name: 'syn2' }
   for (const [spec, message] of [
     [{ ...small, attacks: ['labelflip'], eps: [0.03], defender: { lambda: [0.05, 0] } }, /defender\.lambda: λ 0 for dataset syn \(±1 labels\) must be positive/],
-    [{ ...small, attacks: ['labelflip'], eps: [0.03], datasets: [{ ...small.datasets[0], lambda: 0 }], defender: {} }, /datasets\[\]\.lambda: λ 0 for dataset syn \(±1 labels\) must be positive/],
+    [{ ...small, attacks: ['labelflip'], eps: [0.03], datasets: [small.datasets[0], { ...other, lambda: 0 }], defender: {} }, /datasets\[\]\.lambda: λ 0 for dataset syn2 \(±1 labels\) must be positive/],
+    // 300 training points: ε 0.001 gives round(0.3) = 0 poison points.
+    [{ ...small, attacks: ['labelflip'], eps: [0.03, 0.001] }, /eps: option eps = 0\.001: gives round\(ε·n\) = 0 poison points of dataset syn \(n = 300\)/],
   ] as const) {
+    const specPath = writeSpec(dir, spec)
+    const dry = cli('experiment', specPath, '--dry-run')
+    t.is(dry.code, 2, dry.stderr)
+    t.regex(dry.stderr, message)
+    t.is(dry.stdout, '', 'no cell listed')
     const out = join(dir, `out${message.source.length}`)
-    const r = cli('experiment', writeSpec(dir, spec), '--out', out)
+    const r = cli('experiment', specPath, '--out', out)
     t.is(r.code, 2, r.stderr)
     t.regex(r.stderr, message)
     t.deepEqual(readdirSync(join(out, 'attacks')), [], 'no attack ran')
   }
+  // A good spec: --dry-run lists its cells and writes nothing.
+  const dry = cli('experiment', writeSpec(dir, small), '--dry-run')
+  t.is(dry.code, 0, dry.stderr)
+  t.deepEqual(dry.stdout.trim().split('\n'), expandCells(checkSpec(small, dir)).map((c) => c.id))
 })
 
 test('the shard comes from --shard, Slurm array jobs or Kubernetes indexed Jobs', (t) => {

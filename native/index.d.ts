@@ -386,6 +386,9 @@ export interface ObjectiveOptions {
 /** P(w, b) of the training objective. */
 export declare function objectiveValue(data: Dataset, w: Float64Array, bias: number, objective: ObjectiveOptions): number
 
+/** The number of poison points of fraction ε of `train`: round(ε·n), an error unless at least 1. */
+export declare function poisonCount(train: Dataset, eps: number): number
+
 /** Predicted labels ±1 (+1 iff w·x + b > 0). */
 export declare function predict(data: Dataset, w: Float64Array, bias: number): Int32Array
 

@@ -773,7 +773,7 @@ if (
   }
 }
 
-const { AttackOutcome, AttackProgress, Dataset, FeasibleSet, alfaAttack, decisionFunction, evaluate, hessianVectorProduct, influenceAttack, kktAttack, labelFlipAttack, loadDataset, makeBagOfWords, makeBlobs, meanLoss, minmaxAttack, multiclassError, multiclassMeanHinge, multiclassPredict, objectiveGradient, objectiveValue, predict, roundPoints, train, trainMulticlass, zeroOneError } = nativeBinding
+const { AttackOutcome, AttackProgress, Dataset, FeasibleSet, alfaAttack, decisionFunction, evaluate, hessianVectorProduct, influenceAttack, kktAttack, labelFlipAttack, loadDataset, makeBagOfWords, makeBlobs, meanLoss, minmaxAttack, multiclassError, multiclassMeanHinge, multiclassPredict, objectiveGradient, objectiveValue, poisonCount, predict, roundPoints, train, trainMulticlass, zeroOneError } = nativeBinding
 export { AttackOutcome }
 export { AttackProgress }
 export { Dataset }
@@ -795,6 +795,7 @@ export { multiclassMeanHinge }
 export { multiclassPredict }
 export { objectiveGradient }
 export { objectiveValue }
+export { poisonCount }
 export { predict }
 export { roundPoints }
 export { train }

@@ -18,7 +18,7 @@ import * as addon from '../native/index.js'
 import { Dataset, datasetOption } from './dataset.js'
 import { defenseList, toEvaluation, type DefenseName, type Evaluation, type Optimizer } from './defense.js'
 import { FeasibleSet, UPPER_BOUND_RULE, isUpperBound, type UpperBound } from './feasible.js'
-import { PoisonkitError, count, finiteNumber, invalidOption, nativeAsync, optionsObject } from './errors.js'
+import { PoisonkitError, count, finiteNumber, invalidOption, native, nativeAsync, optionsObject } from './errors.js'
 
 /** The decoy grids: the reference's quantiles and copy counts per data set. */
 export const DECOY_GRIDS = ['enron', 'imdb', 'mnist17', 'mnist', 'dogfish'] as const
@@ -258,6 +258,11 @@ export interface KktAttackResult extends AttackResult {
   decoy: DecoyInfo
   /** ‖g − ε₊x₊ + ε₋x₋‖ of the winning program. */
   residual: number
+}
+
+/** The number of poison points every attack makes at fraction `eps` of `train`: round(ε·n), an `ERR_INVALID_OPTION` unless at least 1. */
+export function poisonCount(train: Dataset, eps: number): number {
+  return native(() => addon.poisonCount(datasetOption('train', train).handle, finiteNumber('eps', eps)))
 }
 
 /** Runs the KKT attack off the main thread. */

@@ -10,6 +10,7 @@ export {
   kktAttack,
   labelFlipAttack,
   minmaxAttack,
+  poisonCount,
   type AlfaAttackOptions,
   type AttackFailure,
   type AttackOptions,
@@ -84,7 +85,7 @@ export {
   type Shard,
   type SyntheticSpec,
 } from './experiment/spec.js'
-export { loadSpecData, runExperiment, type CellResult, type ExperimentProgress, type RunOptions } from './experiment/run.js'
+export { checkCells, loadSpecData, runExperiment, type CellResult, type CheckedCells, type ExperimentProgress, type RunOptions } from './experiment/run.js'
 export { mergeExperiments, readCells } from './experiment/results.js'
 export { figureSpecs, renderFigure, writeFigures, writeTablesAndFigures, type VegaLite } from './experiment/plot.js'
 export { EXPORT_FORMATS, writeDataset, type ExportFormat } from './export.js'

@@ -1,7 +1,7 @@
 /** `poisonkit experiment SPEC --out DIR`: runs an experiment spec's cells, resumably, then writes its tables and figures. */
 import { resolve, dirname } from 'node:path'
 import { PoisonkitError } from '../errors.js'
-import { runExperiment, type ExperimentProgress } from '../experiment/run.js'
+import { checkCells, runExperiment, type ExperimentProgress } from '../experiment/run.js'
 import { expandCells, readSpec, resolveShard, shardCells } from '../experiment/spec.js'
 import { writeTablesAndFigures } from '../experiment/plot.js'
 import { numberOption, parseWithPositionals } from './args.js'
@@ -18,7 +18,8 @@ gets results.csv, results.jsonl, REPORT.md and figures/ (SVG and PNG).
                          default: Slurm's SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT, or a
                          Kubernetes indexed Job's JOB_COMPLETION_INDEX with --shard-count
   --shard-count N        the number of shards of a Kubernetes indexed Job (its completions)
-  --dry-run              list the cells this run would do, and do nothing
+  --dry-run              read the data, check every cell against them, and list the cells this
+                         run would do; run no attack
   --json                 print the cells' results as JSON lines on stdout
 Merge the shards' folders with 'poisonkit merge'.`
 
@@ -69,6 +70,7 @@ export async function run(argv: string[]): Promise<void> {
   const all = expandCells(spec)
   const cells = shard === undefined ? all : shardCells(all, shard)
   if (o['dry-run']) {
+    await checkCells(cells, dirname(resolve(specPath)))
     process.stdout.write(cells.map((c) => c.id).join('\n') + '\n')
     return
   }

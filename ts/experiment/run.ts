@@ -19,6 +19,7 @@ import {
   kktAttack,
   labelFlipAttack,
   minmaxAttack,
+  poisonCount,
   type AttackOptions,
   type AttackProgress,
   type AttackResult,
@@ -200,11 +201,17 @@ async function runAttack(cell: Cell, train: Dataset, test: Dataset, onProgress: 
   return result
 }
 
-/** Checks the cell against its data of `numClasses` classes (0: ±1 labels) before its attack runs:
- * the attacker's and the defender's λ, the defender's loss, and the optimizers of the defender and of
- * the one the attack scores against; returns the defender's optimizer. */
-function checkCell(cell: Cell, numClasses: number): Optimizer {
+/** Checks the cell against its training data before its attack runs: the attacker's and the
+ * defender's λ, the defender's loss, the optimizers of the defender and of the one the attack scores
+ * against, and ε giving at least one poison point; returns the defender's optimizer. */
+function checkCell(cell: Cell, train: Dataset): Optimizer {
+  const numClasses = train.numClasses
   const data = numClasses > 0 ? `${numClasses} classes` : '±1 labels'
+  try {
+    poisonCount(train, cell.eps)
+  } catch (err) {
+    throw new PoisonkitError('ERR_INVALID_SPEC', `eps: ${(err as Error).message} of dataset ${cell.dataset.name} (n = ${train.n})`)
+  }
   if (numClasses === 0) {
     for (const [field, lambda] of [['datasets[].lambda', cell.dataset.lambda], ['defender.lambda', cell.defender.lambda]] as const) {
       if (!(lambda > 0)) throw new PoisonkitError('ERR_INVALID_SPEC', `${field}: λ ${lambda} for dataset ${cell.dataset.name} (${data}) must be positive; λ 0 is the multi-class defender's only`)
@@ -231,6 +238,32 @@ function attackEvaluationServes(cell: Cell, optimizer: Optimizer, numClasses: nu
   return d.lambda === cell.dataset.lambda && d.loss === 'hinge' && optimizer === attacker && cell.removeFraction === 0.05
 }
 
+/** The data of some cells, read and checked. */
+export interface CheckedCells {
+  /** Training and test data by dataset name. */
+  data: Map<string, [Dataset, Dataset]>
+  /** The defender's optimizer by cell id. */
+  optimizers: Map<string, Optimizer>
+}
+
+/**
+ * Reads the data of `cells`, each data set once, and checks every cell against its data, so that a
+ * bad cell fails before any attack runs (`poisonkit experiment --dry-run` does only this).
+ */
+export async function checkCells(cells: Cell[], specDir: string, signal?: AbortSignal): Promise<CheckedCells> {
+  const data = new Map<string, [Dataset, Dataset]>()
+  const optimizers = new Map<string, Optimizer>()
+  for (const cell of cells) {
+    let pair = data.get(cell.dataset.name)
+    if (pair === undefined) {
+      pair = await loadSpecData(cell.dataset, specDir, signal)
+      data.set(cell.dataset.name, pair)
+    }
+    optimizers.set(cell.id, checkCell(cell, pair[0]))
+  }
+  return { data, optimizers }
+}
+
 /**
  * Runs the cells of `spec` into `options.out`, skipping finished ones, off the main thread; resolves
  * to the results of all of them. It writes the cells' files, not the tables and figures
@@ -252,17 +285,13 @@ export async function runExperiment(spec: ExperimentSpec, options: RunOptions): 
   const report = (extra: Partial<ExperimentProgress> = {}) => onProgress?.({ done: results.size, total: cells.length, skipped, ...extra })
   report()
 
-  const data = new Map<string, Promise<[Dataset, Dataset]>>()
-  const optimizerOf = new Map<string, Optimizer>()
+  // Every cell left to run is checked against its data before any attack runs.
+  const { data, optimizers: optimizerOf } = await checkCells([...groups.values()].flat(), specDir, signal)
   const started = performance.now()
   let groupsDone = 0
   for (const [attackId, group] of groups) {
     const first = group[0]!
-    const loaded = data.has(first.dataset.name)
-    if (!loaded) data.set(first.dataset.name, loadSpecData(first.dataset, specDir, signal))
-    const [train, test] = await data.get(first.dataset.name)!
-    // Every cell on these data is checked once they are read, before any of their attacks runs.
-    if (!loaded) for (const cell of cells.filter((c) => c.dataset.name === first.dataset.name)) optimizerOf.set(cell.id, checkCell(cell, train.numClasses))
+    const [train, test] = data.get(first.dataset.name)!
     const optimizers = group.map((cell) => optimizerOf.get(cell.id)!)
     // Seconds left: the mean time of the attacks run so far, for the rest, less this one's elapsed.
     const groupStart = performance.now()

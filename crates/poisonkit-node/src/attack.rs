@@ -796,3 +796,9 @@ pub fn alfa_attack(
     scoring(&common, &mut alfa.evaluation);
     Ok(task(train, test, common, Kind::Alfa(alfa), set, progress, signal))
 }
+
+/// The number of poison points of fraction ε of `train`: round(ε·n), an error unless at least 1.
+#[napi]
+pub fn poison_count(train: &Dataset, eps: f64) -> Result<f64> {
+    guard(|| attack::poison_count(&train.inner, eps)).map(|m| m as f64)
+}
