@@ -91,6 +91,16 @@ test('an empty set rejects with ERR_INFEASIBLE; bad input throws with a code', a
   t.is(code(() => set.contains([Number.NaN, ...new Array(29).fill(0)], 1)), 'ERR_NON_FINITE')
   t.is(code(() => set.setSphereRadius(1, -1)), 'ERR_INVALID_OPTION')
   t.is(code(() => FeasibleSet.fromClean(makeBagOfWords({ n: 50, d: 5 }), { lpRelaxation: true })), 'ERR_INVALID_OPTION')
+  // A label that is no integer, or a method that is no string, names its argument (1.5 used to
+  // reach class 1, and napi's conversion message named neither).
+  const zero = new Array(30).fill(0)
+  const message = (f: () => unknown) => (t.throws(f, { instanceOf: PoisonkitError }) as PoisonkitError).message
+  t.regex(message(() => set.violation(zero, 1.5)), /^option label = 1\.5: must be a label/)
+  t.regex(message(() => set.setSlabRadius('1' as unknown as number, 1)), /^option label = 1: .* \(got a string\)$/)
+  for (const call of [() => set.project(zero, 1, { method: 'fast' } as never), () => set.minimizeLinear(zero, 1, 3 as never), () => set.kktProgram(zero, 0.01, 0.01, null as never)]) {
+    const e = await t.throwsAsync(call, { instanceOf: PoisonkitError })
+    t.regex(e!.message, /^option method = .*: must be one of fast, conic$/)
+  }
 })
 
 test('randomized rounding: integer, unbiased, seeded, with shared or independent repeats', (t) => {

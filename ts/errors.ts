@@ -57,6 +57,14 @@ function typeNote(value: unknown, expected: string): string {
   return typeof value === expected || value === undefined ? '' : ` (got a ${value === null ? 'null' : typeof value})`
 }
 
+/** `value` if it is an integer label (±1 or a class index), else throws naming the option: 1.5 is no class. */
+export function labelOption(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || Math.abs(value) > 2 ** 31 - 1) {
+    invalidOption(name, value, `must be a label, ±1 or a class index 0, 1, 2, ...${typeNote(value, 'number')}`)
+  }
+  return value
+}
+
 /** `value` if it is a finite number, else throws naming the option. */
 export function finiteNumber(name: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isFinite(value)) invalidOption(name, value, `must be a finite number${typeNote(value, 'number')}`)

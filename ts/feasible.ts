@@ -7,7 +7,7 @@
  */
 import * as addon from '../native/index.js'
 import { Dataset, datasetOption } from './dataset.js'
-import { count, finiteNumber, invalidOption, native, nativeAsync } from './errors.js'
+import { count, finiteNumber, invalidOption, labelOption, native, nativeAsync } from './errors.js'
 
 /** Options of `FeasibleSet.fromClean`. */
 export interface FeasibleSetOptions {
@@ -87,6 +87,14 @@ export interface ClassConstraints {
   halfspaces: number
 }
 
+const METHODS = ['fast', 'conic'] as const
+
+/** The solver path asked for, named in the error when it is none (a string only reaches the addon). */
+function methodOption(method: unknown): (typeof METHODS)[number] {
+  if (!METHODS.includes(method as never)) invalidOption('method', method, `must be one of ${METHODS.join(', ')}`)
+  return method as (typeof METHODS)[number]
+}
+
 /** Per-class feasible sets. Infeasible sets reject with `ERR_INFEASIBLE`; solver failures with `ERR_SOLVER`. */
 export class FeasibleSet {
   private constructor(
@@ -112,28 +120,28 @@ export class FeasibleSet {
 
   /** Sets class `label`'s sphere radius (`null` removes the sphere). */
   setSphereRadius(label: number, radius: number | null): void {
-    native(() => this.handle.setSphereRadius(label, radius))
+    native(() => this.handle.setSphereRadius(labelOption('label', label), radius === null ? null : finiteNumber('radius', radius)))
   }
   /** Sets class `label`'s slab radius. */
   setSlabRadius(label: number, radius: number): void {
-    native(() => this.handle.setSlabRadius(label, radius))
+    native(() => this.handle.setSlabRadius(labelOption('label', label), finiteNumber('radius', radius)))
   }
   /** Sets class `label`'s centroid (e.g. refitted on clean + poison, as iterative attacks do). */
   setCentroid(label: number, centroid: ArrayLike<number>): void {
-    native(() => this.handle.setCentroid(label, Float64Array.from(centroid)))
+    native(() => this.handle.setCentroid(labelOption('label', label), Float64Array.from(centroid)))
   }
   /** Adds the decoy-loss cap 1 − y(θ·x + b) ≤ τ to class y = `label`. */
   addLossCap(label: number, theta: ArrayLike<number>, bias: number, tau: number): void {
-    native(() => this.handle.addLossCap(label, Float64Array.from(theta), finiteNumber('bias', bias), finiteNumber('tau', tau)))
+    native(() => this.handle.addLossCap(labelOption('label', label), Float64Array.from(theta), finiteNumber('bias', bias), finiteNumber('tau', tau)))
   }
   /** Adds the halfspace a·x ≤ b to class `label`. */
   addHalfspace(label: number, a: ArrayLike<number>, b: number): void {
-    native(() => this.handle.addHalfspace(label, Float64Array.from(a), finiteNumber('b', b)))
+    native(() => this.handle.addHalfspace(labelOption('label', label), Float64Array.from(a), finiteNumber('b', b)))
   }
 
   /** The largest constraint violation of x for class `label` (≤ 0 inside the set). */
   violation(x: ArrayLike<number>, label: number): number {
-    return native(() => this.handle.violation(Float64Array.from(x), label))
+    return native(() => this.handle.violation(Float64Array.from(x), labelOption('label', label)))
   }
   /** Whether x lies in class `label`'s set, up to `tol` (1e-9). */
   contains(x: ArrayLike<number>, label: number, tol = 1e-9): boolean {
@@ -146,7 +154,7 @@ export class FeasibleSet {
    */
   project(x0: ArrayLike<number>, label: number, method: 'fast' | 'conic' = 'fast'): Promise<SetSolution> {
     const v = Float64Array.from(x0)
-    return nativeAsync(() => this.handle.project(v, label, method))
+    return nativeAsync(() => this.handle.project(v, labelOption('label', label), methodOption(method)))
   }
   /**
    * The KKT attack's program (paper eq. 17): argmin ‖g − ε₊x₊ + ε₋x₋‖ over x₊ in the +1 set and
@@ -157,7 +165,7 @@ export class FeasibleSet {
   kktProgram(g: ArrayLike<number>, epsPos: number, epsNeg: number, method: 'fast' | 'conic' = 'fast'): Promise<KktSolution> {
     const v = Float64Array.from(g)
     return nativeAsync(() =>
-      this.handle.kktProgram(v, finiteNumber('epsPos', epsPos), finiteNumber('epsNeg', epsNeg), method),
+      this.handle.kktProgram(v, finiteNumber('epsPos', epsPos), finiteNumber('epsNeg', epsNeg), methodOption(method)),
     )
   }
 
@@ -169,7 +177,7 @@ export class FeasibleSet {
    */
   minimizeLinear(c: ArrayLike<number>, label: number, method: 'fast' | 'conic' = 'fast'): Promise<SetSolution> {
     const v = Float64Array.from(c)
-    return nativeAsync(() => this.handle.minimizeLinear(v, label, method))
+    return nativeAsync(() => this.handle.minimizeLinear(v, labelOption('label', label), methodOption(method)))
   }
 }
 
