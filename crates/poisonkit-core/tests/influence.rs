@@ -2,30 +2,18 @@
 
 #![allow(clippy::print_stderr)]
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use common::words;
 use poisonkit_core::attack::{
     AlfaOptions, InfluenceOptions, LabelFlipOptions, alfa_attack, flip_pool, influence_attack, label_flip_attack,
 };
-use poisonkit_core::data::{BagOfWordsOptions, Dataset, make_bag_of_words};
+use poisonkit_core::data::Dataset;
 use poisonkit_core::defense::{Defense, EvaluationOptions, evaluate};
 use poisonkit_core::error::Error;
 use poisonkit_core::feasible::{FeasibleOptions, FeasibleSet, Upper};
-
-/// A training and a test set of 300 documents each from one distribution.
-fn words(seed: u64) -> (Dataset, Dataset) {
-    let all = make_bag_of_words(&BagOfWordsOptions {
-        n: 600,
-        d: 30,
-        doc_length: 20.0,
-        signal: 0.3,
-        seed,
-        ..Default::default()
-    })
-    .unwrap();
-    let rows: Vec<usize> = (0..600).collect();
-    (all.slice(&rows[..300]).unwrap(), all.slice(&rows[300..]).unwrap())
-}
 
 /// The clean sets with the LP relaxation in the box [0, column max], as for Enron.
 fn lp_set(clean: &Dataset) -> FeasibleSet {
@@ -180,17 +168,19 @@ fn influence_rejects_bad_options_and_aborts() {
     assert!(matches!(aborted, Err(Error::Aborted)));
 }
 
+/// The feasible sets of `dev` without the slab, where the flips are drawn from.
+fn without_slab(dev: &Dataset) -> FeasibleSet {
+    let options = FeasibleOptions {
+        slab: false,
+        ..Default::default()
+    };
+    FeasibleSet::from_clean(dev, &options).unwrap()
+}
+
 #[test]
 fn label_flips_come_from_the_feasible_pool() {
     let (clean, test) = words(5);
-    let set = FeasibleSet::from_clean(
-        &test,
-        &FeasibleOptions {
-            slab: false,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let set = without_slab(&test);
     let pool = flip_pool(&test, &set).unwrap();
     assert!(pool.n() > 0 && pool.n() < test.n());
     for i in 0..pool.n() {
@@ -206,14 +196,7 @@ fn label_flips_come_from_the_feasible_pool() {
 #[test]
 fn alfa_puts_its_copies_where_the_lp_says() {
     let (clean, test) = words(6);
-    let set = FeasibleSet::from_clean(
-        &test,
-        &FeasibleOptions {
-            slab: false,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let set = without_slab(&test);
     let o = AlfaOptions::new(0.05, 0.1);
     let one = alfa_attack(&clean, &test, &set, &o, &|| false, &|_| {}).unwrap();
     assert_eq!(one.poison.n(), 30);

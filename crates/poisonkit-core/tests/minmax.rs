@@ -3,30 +3,18 @@
 
 #![allow(clippy::print_stderr)]
 
+mod common;
+
 use std::sync::Mutex;
 
+use common::words;
 use poisonkit_core::attack::{
     Decoy, DecoyOptions, Knowledge, MinmaxOptions, Progress, generate_decoys, minmax_attack, minmax_points,
 };
-use poisonkit_core::data::{BagOfWordsOptions, Dataset, make_bag_of_words};
+use poisonkit_core::data::Dataset;
 use poisonkit_core::defense::Defense;
 use poisonkit_core::feasible::{FeasibleOptions, FeasibleSet, Upper};
 use poisonkit_core::model::{LinearModel, Loss, Problem, SolverOptions, train};
-
-/// A training and a test set of 300 documents each from one distribution.
-fn words(seed: u64) -> (Dataset, Dataset) {
-    let all = make_bag_of_words(&BagOfWordsOptions {
-        n: 600,
-        d: 30,
-        doc_length: 20.0,
-        signal: 0.3,
-        seed,
-        ..Default::default()
-    })
-    .unwrap();
-    let rows: Vec<usize> = (0..600).collect();
-    (all.slice(&rows[..300]).unwrap(), all.slice(&rows[300..]).unwrap())
-}
 
 fn fit(data: &Dataset) -> LinearModel {
     let problem = Problem::new(data, 0.05, Loss::Hinge, true, None).unwrap();

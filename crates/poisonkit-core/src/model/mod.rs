@@ -74,17 +74,7 @@ impl LinearModel {
     /// The 0-1 error: the fraction of rows whose prediction differs from the label (0 for no rows).
     pub fn error(&self, data: &Dataset) -> Result<f64> {
         data.require_binary("data")?;
-        let wrong = self
-            .predict(data)?
-            .iter()
-            .zip(data.labels())
-            .filter(|(p, y)| p != y)
-            .count();
-        Ok(if data.n() == 0 {
-            0.0
-        } else {
-            wrong as f64 / data.n() as f64
-        })
+        Ok(error_rate(&self.predict(data)?, data.labels()))
     }
 
     /// The mean of ℓ(y_i(w·x_i + b)) over the rows (0 for no rows).
@@ -216,4 +206,14 @@ pub fn train(
         });
     }
     Ok(fit)
+}
+
+/// The fraction of predictions that differ from their labels (0 for none).
+fn error_rate(predicted: &[i32], labels: &[i32]) -> f64 {
+    let wrong = predicted.iter().zip(labels).filter(|(p, y)| p != y).count();
+    if labels.is_empty() {
+        0.0
+    } else {
+        wrong as f64 / labels.len() as f64
+    }
 }

@@ -119,17 +119,7 @@ impl MulticlassModel {
     /// The fraction of rows whose predicted class differs from the label (0 for no rows).
     pub fn error(&self, data: &Dataset) -> Result<f64> {
         self.check_dim(data)?;
-        let wrong = self
-            .predict(data)?
-            .iter()
-            .zip(data.labels())
-            .filter(|(p, y)| p != y)
-            .count();
-        Ok(if data.n() == 0 {
-            0.0
-        } else {
-            wrong as f64 / data.n() as f64
-        })
+        Ok(super::error_rate(&self.predict(data)?, data.labels()))
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use poisonkit_core::data::{Dataset, ReadOptions, read_dataset};
+use poisonkit_core::data::{BagOfWordsOptions, Dataset, ReadOptions, make_bag_of_words, read_dataset};
 
 /// `$POISONKIT_DATA` (relative paths are taken from the repository root), default `../shared/data`.
 pub fn data_dir() -> PathBuf {
@@ -32,4 +32,19 @@ pub fn load(name: &str, d: usize) -> Option<(Dataset, Dataset)> {
         read_dataset(path.to_str().unwrap(), &options, &|| false).unwrap()
     };
     Some((read("train"), read("test")))
+}
+
+/// A training and a test set of 300 documents each from one distribution.
+pub fn words(seed: u64) -> (Dataset, Dataset) {
+    let all = make_bag_of_words(&BagOfWordsOptions {
+        n: 600,
+        d: 30,
+        doc_length: 20.0,
+        signal: 0.3,
+        seed,
+        ..Default::default()
+    })
+    .unwrap();
+    let rows: Vec<usize> = (0..600).collect();
+    (all.slice(&rows[..300]).unwrap(), all.slice(&rows[300..]).unwrap())
 }
