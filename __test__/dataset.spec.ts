@@ -1,7 +1,7 @@
 import test from 'ava'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { Dataset, PoisonkitError, loadDataset, makeBagOfWords, makeBlobs } from '../ts/index.js'
+import { Dataset, FeasibleSet, PoisonkitError, evaluate, kktAttack, loadDataset, makeBagOfWords, makeBlobs, roundPoints, train, writeDataset } from '../ts/index.js'
 import { data, hasData, tmp } from './helpers.js'
 
 const realData = hasData ? test : test.skip
@@ -146,4 +146,33 @@ test('bad in-memory input and bad options throw with a code', async (t) => {
   t.throws(() => Dataset.fromCsr({ ...csr, indices: [1.5] }), { code: 'ERR_FEATURE_INDEX' })
   t.throws(() => Dataset.fromCsr({ ...csr, indices: [0], d: 2 ** 32 + 2 }), { code: 'ERR_PARSE', message: /4294967298 features: at most 67108864 are supported/ })
   t.throws(() => Dataset.fromDense([[1], [2]], [0, 100000000]), { code: 'ERR_LABEL', message: /label 100000000: class indices above 65535 are not supported/ })
+})
+
+test('arguments of the wrong type across the API are named, never a conversion message or a silent default', async (t) => {
+  const data = makeBagOfWords({ n: 60, d: 8, seed: 1 })
+  const model = await train(data, { lambda: 0.1 })
+  const base = { train: data, test: data, lambda: 0.1 }
+  // Each used to give napi's "Failed to convert ..." (no option named), a TypeError, or no error at all.
+  const cases: [string, () => unknown, RegExp][] = [
+    ['slice of a number (0 rows before)', () => data.slice(3 as never), /^option rows = 3: must be an array/],
+    ['fromDense d against the rows (ignored before)', () => Dataset.fromDense([[1, 2]], [1], 3), /^fromDense: d = 3, but the rows have 2 values$/],
+    ['fromDense d -1', () => Dataset.fromDense([[1, 2]], [1], -1), /^option d = -1: must be a non-negative integer/],
+    ['writeSvmlight path', () => data.writeSvmlight(3 as never), /^option path = 3: must be a file path$/],
+    ['loadDataset format', () => loadDataset('x.svm', { format: 3 as never }), /^option format = 3: must be one of svmlight, csv, npz$/],
+    ['makeBagOfWords n', () => makeBagOfWords({ n: '5' as never }), /^option n = 5: must be a finite number \(got a string\)$/],
+    ['meanLoss loss', () => model.meanLoss(data, 3 as never), /^option loss = 3: must be one of hinge, logistic, smooth-hinge$/],
+    ['roundPoints independent', () => roundPoints(data, { independent: 'yes' as never }), /^option independent = yes: must be true or false$/],
+    ['fromClean sphere', () => FeasibleSet.fromClean(data, { sphere: 'yes' as never }), /^option sphere = yes: must be true or false$/],
+    ['evaluate thresholds (ignored before)', () => evaluate({ ...base, thresholds: 3 as never }), /^option thresholds = 3: must be an object/],
+    ['evaluate signal', () => evaluate({ ...base, signal: 3 as never }), /^option signal = 3: must be an AbortSignal$/],
+    ['train signal', () => train(data, { lambda: 0.1, signal: {} as never }), /^option signal = \(Object\): must be an AbortSignal$/],
+    ['writeDataset format (CSV written before)', () => writeDataset(data, join(tmp(), 'x.csv'), 3 as never), /^option format = 3: must be one of svmlight, csv, npz$/],
+    ['kktAttack round', () => kktAttack({ ...base, eps: 0.05, round: 'no' as never }), /^option round = no: must be true or false$/],
+    ['kktAttack signal (a TypeError before)', () => kktAttack({ ...base, eps: 0.05, signal: 3 as never }), /^option signal = 3: must be an AbortSignal$/],
+  ]
+  for (const [what, call, message] of cases) {
+    const error = await t.throwsAsync(async () => call(), { instanceOf: PoisonkitError }, what)
+    t.is(error?.code, message.source.startsWith('^option') ? 'ERR_INVALID_OPTION' : 'ERR_DIM_MISMATCH', what)
+    t.regex(error!.message, message, what)
+  }
 })

@@ -18,7 +18,7 @@ import * as addon from '../native/index.js'
 import { Dataset, datasetOption } from './dataset.js'
 import { defenseList, toEvaluation, type DefenseName, type Evaluation, type Optimizer } from './defense.js'
 import { FeasibleSet, UPPER_BOUND_RULE, isUpperBound, type UpperBound } from './feasible.js'
-import { PoisonkitError, count, finiteNumber, invalidOption, native, nativeAsync, optionsObject } from './errors.js'
+import { PoisonkitError, booleanOption, count, finiteNumber, invalidOption, native, nativeAsync, optionsObject, signalOption } from './errors.js'
 
 /** The decoy grids: the reference's quantiles and copy counts per data set. */
 export const DECOY_GRIDS = ['enron', 'imdb', 'mnist17', 'mnist', 'dogfish'] as const
@@ -280,7 +280,7 @@ export async function kktAttack(options: KktAttackOptions): Promise<KktAttackRes
 /** Runs the min-max attack off the main thread: every decoy (or none, with `basic`), in parallel. */
 export async function minmaxAttack(options: MinmaxAttackOptions): Promise<AttackResult> {
   optionsObject('minmaxAttack', options)
-  if (options.basic !== undefined && typeof options.basic !== 'boolean') invalidOption('basic', options.basic, 'must be true or false')
+  booleanOption('basic', options.basic)
   for (const name of ['eta', 'burn', 'lossCap'] as const) {
     if (options[name] !== undefined) finiteNumber(name, options[name])
   }
@@ -297,7 +297,7 @@ export async function minmaxAttack(options: MinmaxAttackOptions): Promise<Attack
  */
 export async function influenceAttack(options: InfluenceAttackOptions): Promise<InfluenceAttackResult> {
   optionsObject('influenceAttack', options)
-  if (options.basic !== undefined && typeof options.basic !== 'boolean') invalidOption('basic', options.basic, 'must be true or false')
+  booleanOption('basic', options.basic)
   if (options.stepSizes !== undefined) {
     if (!Array.isArray(options.stepSizes) || options.stepSizes.length === 0) invalidOption('stepSizes', options.stepSizes, 'must be a non-empty list of positive numbers')
     options.stepSizes.forEach((v, i) => {
@@ -363,7 +363,7 @@ async function run(
   for (const name of ['repeats', 'roundingTrials', 'refine', 'shortlist', 'seed'] as const) {
     if (options[name] !== undefined) count(name, options[name])
   }
-  if (options.scoreAll !== undefined && typeof options.scoreAll !== 'boolean') invalidOption('scoreAll', options.scoreAll, 'must be true or false')
+  for (const name of ['scoreAll', 'prune', 'round'] as const) booleanOption(name, options[name])
   const defenses = defenseList('defenses', options.defenses, true)
   const evaluationDefenses = defenseList('evaluationDefenses', options.evaluationDefenses, true)
   const interval = options.progressInterval ?? 100
@@ -372,7 +372,7 @@ async function run(
   if (upper !== undefined && !isUpperBound(upper)) invalidOption('upper', upper, UPPER_BOUND_RULE)
   if (upper !== undefined && options.set !== undefined) invalidOption('upper', upper, 'give either a set or upper')
   if (onProgress !== undefined && typeof onProgress !== 'function') invalidOption('onProgress', onProgress, 'must be a function')
-  if (signal?.aborted) throw new PoisonkitError('ERR_ABORTED', 'aborted before the attack started')
+  if (signalOption(signal)?.aborted) throw new PoisonkitError('ERR_ABORTED', 'aborted before the attack started')
 
   const progress = new addon.AttackProgress()
   let last = ''

@@ -3,10 +3,11 @@
  * construction, slicing, concatenation, writing svmlight, and seeded synthetic data.
  */
 import * as addon from '../native/index.js'
-import { PoisonkitError, count, invalidOption, native, nativeAsync, optionsObject } from './errors.js'
+import { PoisonkitError, count, invalidOption, native, nativeAsync, numberFields, oneOf, optionsObject, signalOption } from './errors.js'
 
 /** File formats `loadDataset` reads. */
 export type Format = 'svmlight' | 'csv' | 'npz'
+const FORMATS: readonly Format[] = ['svmlight', 'csv', 'npz']
 
 /** Options of `loadDataset`. */
 export interface LoadOptions {
@@ -79,7 +80,9 @@ export class Dataset {
       flat = rows
     } else {
       if (!Array.isArray(rows)) invalidOption('rows', rows, 'must be an array of rows or a row-major Float64Array')
-      dim = rows.length > 0 ? rows[0]!.length : count('d', d ?? 0)
+      const given = d === undefined ? undefined : count('d', d)
+      dim = rows.length > 0 ? rows[0]!.length : (given ?? 0)
+      if (given !== undefined && given !== dim) throw new PoisonkitError('ERR_DIM_MISMATCH', `fromDense: d = ${given}, but the rows have ${dim} values`)
       flat = new Float64Array(rows.length * dim)
       rows.forEach((row, i) => {
         if (row.length !== dim) {
@@ -120,7 +123,7 @@ export class Dataset {
 
   /** The given rows, in that order (repeats allowed). */
   slice(rows: ArrayLike<number>): Dataset {
-    return new Dataset(native(() => this.handle.slice(Float64Array.from(rows))))
+    return new Dataset(native(() => this.handle.slice(Float64Array.from(arrayLike('rows', rows) as ArrayLike<number>))))
   }
 
   /** This data set followed by `other` (same d, same kind of labels). */
@@ -135,6 +138,7 @@ export class Dataset {
 
   /** Writes the data set as svmlight text (gzip'd when the name ends in `.gz`), off the main thread. */
   async writeSvmlight(path: string): Promise<void> {
+    if (typeof path !== 'string' || path === '') invalidOption('path', path, 'must be a file path')
     await nativeAsync(() => this.handle.writeSvmlight(path))
   }
 }
@@ -185,7 +189,8 @@ export async function loadDataset(path: string, options: LoadOptions = {}): Prom
   const { d, format, labelColumn, trainingClasses, signal } = options
   if (d !== undefined) count('d', d)
   if (trainingClasses !== undefined) count('trainingClasses', trainingClasses)
-  if (signal?.aborted) throw new PoisonkitError('ERR_ABORTED', `aborted before reading ${path}`)
+  oneOf('format', format, FORMATS)
+  if (signalOption(signal)?.aborted) throw new PoisonkitError('ERR_ABORTED', `aborted before reading ${path}`)
   const handle = await nativeAsync(() =>
     addon.loadDataset(
       path,
@@ -219,6 +224,7 @@ export interface BlobsOptions {
 
 /** Gaussian blobs, seeded: the same options give the same data. */
 export function makeBlobs(options: BlobsOptions = {}): Dataset {
+  numberFields(optionsObject('makeBlobs', options), ['n', 'd', 'classes', 'separation', 'std', 'seed'])
   return new Dataset(native(() => addon.makeBlobs(options)))
 }
 
@@ -240,5 +246,6 @@ export interface BagOfWordsOptions {
 
 /** A bag-of-words corpus with integer counts (Zipf word frequencies tilted per class), seeded. */
 export function makeBagOfWords(options: BagOfWordsOptions = {}): Dataset {
+  numberFields(optionsObject('makeBagOfWords', options), ['n', 'd', 'docLength', 'positiveFraction', 'signal', 'seed'])
   return new Dataset(native(() => addon.makeBagOfWords(options)))
 }

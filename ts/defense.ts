@@ -12,7 +12,7 @@
  */
 import * as addon from '../native/index.js'
 import { datasetOption, type Dataset } from './dataset.js'
-import { PoisonkitError, count, finiteNumber, invalidOption, nativeAsync, optionsObject, repeated } from './errors.js'
+import { PoisonkitError, count, finiteNumber, invalidOption, nativeAsync, optionsObject, repeated, signalOption } from './errors.js'
 
 /** The five defenses of the paper. */
 export const DEFENSES = ['l2', 'slab', 'loss', 'svd', 'knn'] as const
@@ -143,14 +143,18 @@ export async function evaluate(options: EvaluateOptions): Promise<Evaluation> {
   if (removeFraction !== undefined && !(finiteNumber('removeFraction', removeFraction) > 0 && removeFraction < 1)) {
     invalidOption('removeFraction', removeFraction, 'must lie in (0, 1)')
   }
+  const given = options.thresholds
+  if (given !== undefined && (given === null || typeof given !== 'object' || Array.isArray(given))) {
+    invalidOption('thresholds', given, 'must be an object { [label]: τ }')
+  }
   const thresholds =
-    options.thresholds === undefined
+    given === undefined
       ? undefined
-      : Object.entries(options.thresholds).map(([label, tau]) => ({ label: Number(label), tau: finiteNumber(`thresholds[${label}]`, tau) }))
+      : Object.entries(given).map(([label, tau]) => ({ label: Number(label), tau: finiteNumber(`thresholds[${label}]`, tau) }))
   if (knnK !== undefined) count('knnK', knnK)
   if (seed !== undefined) count('seed', seed)
   if (tol !== undefined) finiteNumber('tol', tol)
-  if (signal?.aborted) throw new PoisonkitError('ERR_ABORTED', 'aborted before the evaluation started')
+  if (signalOption(signal)?.aborted) throw new PoisonkitError('ERR_ABORTED', 'aborted before the evaluation started')
   const r = await nativeAsync(() =>
     addon.evaluate(
       train.handle,

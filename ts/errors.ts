@@ -57,6 +57,32 @@ function typeNote(value: unknown, expected: string): string {
   return typeof value === expected || value === undefined ? '' : ` (got a ${value === null ? 'null' : typeof value})`
 }
 
+/** `value` if it is true, false or undefined, else throws naming the option. */
+export function booleanOption(name: string, value: unknown): boolean | undefined {
+  if (value !== undefined && typeof value !== 'boolean') invalidOption(name, value, 'must be true or false')
+  return value
+}
+
+/** `value` if it is one of `allowed` (or undefined), else throws naming the option and the choices. */
+export function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): T | undefined {
+  if (value !== undefined && !allowed.includes(value as T)) invalidOption(name, value, `must be one of ${allowed.join(', ')}`)
+  return value as T | undefined
+}
+
+/** `value` if it is an AbortSignal or undefined, else throws. */
+export function signalOption(value: unknown): AbortSignal | undefined {
+  if (value !== undefined && !(value instanceof AbortSignal)) invalidOption('signal', value, 'must be an AbortSignal')
+  return value
+}
+
+/** Each of `names` in `options` that is present must be a finite number (the options of synthetic data and the like). */
+export function numberFields(options: object, names: readonly string[]): void {
+  for (const name of names) {
+    const value = (options as Record<string, unknown>)[name]
+    if (value !== undefined) finiteNumber(name, value)
+  }
+}
+
 /** `value` if it is an integer label (±1 or a class index), else throws naming the option: 1.5 is no class. */
 export function labelOption(name: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || Math.abs(value) > 2 ** 31 - 1) {

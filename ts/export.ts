@@ -7,7 +7,7 @@
 import { writeFileSync } from 'node:fs'
 import { zipSync } from 'fflate'
 import { datasetOption, type Dataset } from './dataset.js'
-import { PoisonkitError } from './errors.js'
+import { PoisonkitError, oneOf } from './errors.js'
 
 /** The formats `writeDataset` and `poisonkit export` write. */
 export const EXPORT_FORMATS = ['svmlight', 'csv', 'npz'] as const
@@ -68,6 +68,7 @@ export function checkExportPath(path: string, format: ExportFormat): void {
 /** Writes `data` to `path` in `format` (default: from the file name). */
 export async function writeDataset(data: Dataset, path: string, format: ExportFormat = formatOf(path)): Promise<void> {
   datasetOption('data', data)
+  oneOf('format', format, EXPORT_FORMATS)
   checkExportPath(path, format)
   if (format === 'svmlight') return data.writeSvmlight(path)
   try {

@@ -7,7 +7,7 @@
  */
 import * as addon from '../native/index.js'
 import { Dataset, datasetOption } from './dataset.js'
-import { count, finiteNumber, invalidOption, labelOption, native, nativeAsync } from './errors.js'
+import { booleanOption, count, finiteNumber, invalidOption, labelOption, native, nativeAsync, oneOf } from './errors.js'
 
 /** Options of `FeasibleSet.fromClean`. */
 export interface FeasibleSetOptions {
@@ -87,13 +87,11 @@ export interface ClassConstraints {
   halfspaces: number
 }
 
+/** The solver paths of the set's operations. */
 const METHODS = ['fast', 'conic'] as const
 
-/** The solver path asked for, named in the error when it is none (a string only reaches the addon). */
-function methodOption(method: unknown): (typeof METHODS)[number] {
-  if (!METHODS.includes(method as never)) invalidOption('method', method, `must be one of ${METHODS.join(', ')}`)
-  return method as (typeof METHODS)[number]
-}
+/** The solver path asked for, named in the error when it is none (only a string reaches the addon). */
+const methodOption = (method: unknown) => oneOf('method', method, METHODS) ?? 'fast'
 
 /** Per-class feasible sets. Infeasible sets reject with `ERR_INFEASIBLE`; solver failures with `ERR_SOLVER`. */
 export class FeasibleSet {
@@ -105,6 +103,7 @@ export class FeasibleSet {
   /** Fits the sets on clean data: centroids, radii at the percentile, box and relaxation. */
   static fromClean(clean: Dataset, options: FeasibleSetOptions = {}): FeasibleSet {
     if (options.percentile !== undefined) finiteNumber('percentile', options.percentile)
+    for (const name of ['sphere', 'slab', 'nonnegative', 'lpRelaxation'] as const) booleanOption(name, options[name])
     if (typeof options.upper === 'number') finiteNumber('upper', options.upper)
     return new FeasibleSet(native(() => addon.FeasibleSet.fromClean(datasetOption('clean', clean).handle, options)))
   }
@@ -196,5 +195,6 @@ export function roundPoints(points: Dataset, options: RoundOptions = {}): Datase
   const { repeats, independent, seed } = options
   if (repeats !== undefined && count('repeats', repeats) < 1) invalidOption('repeats', repeats, 'must be at least 1')
   if (seed !== undefined) count('seed', seed)
+  booleanOption('independent', independent)
   return new Dataset(native(() => addon.roundPoints(datasetOption('points', points).handle, repeats, independent, seed)))
 }

@@ -10,10 +10,11 @@
  */
 import * as addon from '../native/index.js'
 import { datasetOption, type Dataset } from './dataset.js'
-import { PoisonkitError, count, finiteNumber, invalidOption, native, nativeAsync, optionsObject } from './errors.js'
+import { PoisonkitError, count, finiteNumber, invalidOption, native, nativeAsync, oneOf, optionsObject, signalOption } from './errors.js'
 
 /** A margin loss: hinge max(0, 1−m), logistic log(1+e^−m), or smooth-hinge t·log(1+e^((1−m)/t)). */
 export type LossName = 'hinge' | 'logistic' | 'smooth-hinge'
+const LOSSES: readonly LossName[] = ['hinge', 'logistic', 'smooth-hinge']
 
 /** The training objective's parameters. */
 export interface ObjectiveOptions {
@@ -97,7 +98,7 @@ export class LinearModel {
   }
   /** The mean loss on `data` (the training loss by default). */
   meanLoss(data: Dataset, loss: LossName = this.objectiveOptions.loss ?? 'hinge'): number {
-    return native(() => addon.meanLoss(datasetOption('data', data).handle, this.w, this.bias, loss, this.objectiveOptions.temperature))
+    return native(() => addon.meanLoss(datasetOption('data', data).handle, this.w, this.bias, oneOf('loss', loss, LOSSES)!, this.objectiveOptions.temperature))
   }
   /** `{ w, bias, lambda, loss, objective }`. */
   toJSON(): ModelJson {
@@ -114,9 +115,7 @@ export class LinearModel {
 function objectiveArgs(o: ObjectiveOptions): addon.ObjectiveOptions {
   const lambda = finiteNumber('lambda', o.lambda)
   if (!(lambda > 0)) invalidOption('lambda', lambda, 'must be a positive number')
-  if (o.loss !== undefined && !['hinge', 'logistic', 'smooth-hinge'].includes(o.loss)) {
-    invalidOption('loss', o.loss, 'must be one of hinge, logistic, smooth-hinge')
-  }
+  oneOf('loss', o.loss, LOSSES)
   if (o.temperature !== undefined) finiteNumber('temperature', o.temperature)
   return {
     lambda,
@@ -135,7 +134,7 @@ export async function train(data: Dataset, options: TrainOptions): Promise<Linea
   if (tol !== undefined) finiteNumber('tol', tol)
   if (maxIter !== undefined) count('maxIter', maxIter)
   if (seed !== undefined) count('seed', seed)
-  if (signal?.aborted) throw new PoisonkitError('ERR_ABORTED', 'aborted before training started')
+  if (signalOption(signal)?.aborted) throw new PoisonkitError('ERR_ABORTED', 'aborted before training started')
   const fit = await nativeAsync(() =>
     addon.train(
       handle,

@@ -10,7 +10,7 @@
  */
 import * as addon from '../native/index.js'
 import { datasetOption, type Dataset } from './dataset.js'
-import { PoisonkitError, count, finiteNumber, invalidOption, native, nativeAsync, optionsObject } from './errors.js'
+import { PoisonkitError, count, finiteNumber, invalidOption, native, nativeAsync, optionsObject, signalOption } from './errors.js'
 
 /** Options of `trainMulticlass`. */
 export interface MulticlassTrainOptions {
@@ -122,7 +122,7 @@ export async function trainMulticlass(data: Dataset, options: MulticlassTrainOpt
   if (eta !== undefined) finiteNumber('eta', eta)
   for (const [name, v] of Object.entries({ batch, passes, maxIter, seed })) if (v !== undefined) count(name, v)
   if (tol !== undefined) finiteNumber('tol', tol)
-  if (signal?.aborted) throw new PoisonkitError('ERR_ABORTED', 'aborted before training started')
+  if (signalOption(signal)?.aborted) throw new PoisonkitError('ERR_ABORTED', 'aborted before training started')
   const fit = await nativeAsync(() =>
     addon.trainMulticlass(datasetOption('data', data).handle, { lambda, optimizer, eta, batch, passes, tol, maxIter, seed }, signal),
   )
