@@ -165,5 +165,5 @@ test('evaluate CLI: λ 0 is the multi-class defender (paper §5.7), refused for 
   writeFileSync(ok, '1 1:1\n-1 2:1\n1 1:2\n-1 2:2\n')
   const binary = cli('evaluate', '--train', ok, '--test', ok, '--lambda', '0')
   t.is(binary.code, 2)
-  t.regex(binary.stderr, /option lambda = 0: must be a positive number/)
+  t.regex(binary.stderr, /option --lambda = 0: must be a positive number/)
 })

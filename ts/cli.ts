@@ -2,7 +2,7 @@
 /** The `poisonkit` command: dispatches to a subcommand and applies the exit-code convention. */
 import { readFileSync } from 'node:fs'
 import { PoisonkitError } from './errors.js'
-import { exitCode, formatError } from './cli/args.js'
+import { exitCode, formatError, withFlagNames } from './cli/args.js'
 import * as attack from './cli/attack.js'
 import * as demo from './cli/demo.js'
 import * as evaluateCommand from './cli/evaluate.js'
@@ -53,11 +53,15 @@ async function main(argv: string[]): Promise<void> {
   }
   const command = commands[name]
   if (!command) throw new PoisonkitError('ERR_USAGE', `unknown command '${name}' (commands: ${Object.keys(commands).join(', ')})`)
+  const usage = command.help?.(rest) ?? command.usage
   if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write((command.help?.(rest) ?? command.usage) + '\n')
+    process.stdout.write(usage + '\n')
     return
   }
-  await command.run(rest)
+  // The library's errors name its options; on the command line, the flags.
+  await command.run(rest).catch((err: unknown) => {
+    throw withFlagNames(err, usage)
+  })
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {

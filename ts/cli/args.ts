@@ -116,6 +116,19 @@ export function exitCode(err: unknown): number {
 }
 
 /** `error[CODE]: message`, the only thing the CLI prints for an error. */
+/**
+ * `err` with the library's option name (`roundingTrials`) turned into the command's flag
+ * (`--rounding-trials`) when `usage` lists that flag; other errors as they are.
+ */
+export function withFlagNames(err: unknown, usage: string): unknown {
+  if (!(err instanceof PoisonkitError) || err.code !== 'ERR_INVALID_OPTION') return err
+  const m = /^option ([A-Za-z]\w*)/.exec(err.message)
+  if (!m) return err
+  const flag = `--${m[1]!.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`
+  if (!new RegExp(`${flag}(?![\\w-])`).test(usage)) return err
+  return new PoisonkitError(err.code, `option ${flag}${err.message.slice(m[0].length)}`)
+}
+
 export function formatError(err: unknown): string {
   if (err instanceof PoisonkitError) return `error[${err.code}]: ${err.message}`
   return `error[ERR_INTERNAL]: ${err instanceof Error ? err.message : String(err)}`
