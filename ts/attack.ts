@@ -18,7 +18,7 @@ import * as addon from '../native/index.js'
 import { Dataset, datasetOption } from './dataset.js'
 import { defenseList, toEvaluation, type DefenseName, type Evaluation, type Optimizer } from './defense.js'
 import { FeasibleSet, UPPER_BOUND_RULE, isUpperBound, type UpperBound } from './feasible.js'
-import { PoisonkitError, booleanOption, count, finiteNumber, invalidOption, native, nativeAsync, optionsObject, signalOption } from './errors.js'
+import { PoisonkitError, booleanOption, count, finiteNumber, invalidOption, native, nativeAsync, oneOf, optionsObject, signalOption } from './errors.js'
 
 /** The decoy grids: the reference's quantiles and copy counts per data set. */
 export const DECOY_GRIDS = ['enron', 'imdb', 'mnist17', 'mnist', 'dogfish'] as const
@@ -351,10 +351,8 @@ async function run(
   if (!(lambda >= 0)) invalidOption('lambda', lambda, 'must be a number ≥ 0 (0 only for the multi-class defender)')
   const eps = finiteNumber('eps', options.eps)
   if (!(eps > 0 && eps < 1)) invalidOption('eps', eps, 'must lie in (0, 1)')
-  if (options.knowledge !== undefined && !['test', 'train'].includes(options.knowledge)) {
-    invalidOption('knowledge', options.knowledge, 'must be test or train')
-  }
-  if (options.grid !== undefined && !DECOY_GRIDS.includes(options.grid)) invalidOption('grid', options.grid, `must be one of ${DECOY_GRIDS.join(', ')}`)
+  oneOf('knowledge', options.knowledge, ['test', 'train'])
+  oneOf('grid', options.grid, DECOY_GRIDS)
   for (const [name, list] of [['quantiles', options.quantiles], ['copies', options.copies]] as const) {
     if (list === undefined) continue
     if (!Array.isArray(list) || list.length === 0) invalidOption(name, list, 'must be a non-empty list of numbers')

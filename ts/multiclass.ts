@@ -10,7 +10,7 @@
  */
 import * as addon from '../native/index.js'
 import { datasetOption, type Dataset } from './dataset.js'
-import { PoisonkitError, count, finiteNumber, invalidOption, native, nativeAsync, optionsObject, signalOption } from './errors.js'
+import { PoisonkitError, count, finiteNumber, invalidOption, native, nativeAsync, oneOf, optionsObject, signalOption } from './errors.js'
 
 /** Options of `trainMulticlass`. */
 export interface MulticlassTrainOptions {
@@ -116,8 +116,7 @@ export async function trainMulticlass(data: Dataset, options: MulticlassTrainOpt
   optionsObject('trainMulticlass', options)
   const lambda = finiteNumber('lambda', options.lambda)
   if (!(lambda >= 0)) invalidOption('lambda', lambda, 'must be a number ≥ 0')
-  const optimizer = options.optimizer ?? 'adagrad'
-  if (!['adagrad', 'exact'].includes(optimizer)) invalidOption('optimizer', optimizer, 'must be one of adagrad, exact')
+  const optimizer = oneOf('optimizer', options.optimizer, ['adagrad', 'exact']) ?? 'adagrad'
   const { eta, batch, passes, tol, maxIter, seed, signal } = options
   if (eta !== undefined) finiteNumber('eta', eta)
   for (const [name, v] of Object.entries({ batch, passes, maxIter, seed })) if (v !== undefined) count(name, v)

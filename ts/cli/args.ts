@@ -115,7 +115,6 @@ export function exitCode(err: unknown): number {
   return err instanceof PoisonkitError && ['ERR_USAGE', 'ERR_INVALID_OPTION', 'ERR_INVALID_SPEC'].includes(err.code) ? 2 : 1
 }
 
-/** `error[CODE]: message`, the only thing the CLI prints for an error. */
 /**
  * `err` with the library's option name (`roundingTrials`) turned into the command's flag
  * (`--rounding-trials`) when `usage` lists that flag; other errors as they are.
@@ -129,6 +128,7 @@ export function withFlagNames(err: unknown, usage: string): unknown {
   return new PoisonkitError(err.code, `option ${flag}${err.message.slice(m[0].length)}`)
 }
 
+/** `error[CODE]: message`, the only thing the CLI prints for an error. */
 export function formatError(err: unknown): string {
   if (err instanceof PoisonkitError) return `error[${err.code}]: ${err.message}`
   return `error[ERR_INTERNAL]: ${err instanceof Error ? err.message : String(err)}`
