@@ -96,6 +96,7 @@ test('an empty set rejects with ERR_INFEASIBLE; bad input throws with a code', a
   const zero = new Array(30).fill(0)
   const message = (f: () => unknown) => (t.throws(f, { instanceOf: PoisonkitError }) as PoisonkitError).message
   t.regex(message(() => set.violation(zero, 1.5)), /^option label = 1\.5: must be a label/)
+  t.regex(message(() => set.contains(zero, 1, '0.1' as never)), /^option tol = 0\.1: must be a finite number \(got a string\)$/)
   t.regex(message(() => set.setSlabRadius('1' as unknown as number, 1)), /^option label = 1: .* \(got a string\)$/)
   for (const call of [() => set.project(zero, 1, { method: 'fast' } as never), () => set.minimizeLinear(zero, 1, 3 as never), () => set.kktProgram(zero, 0.01, 0.01, null as never)]) {
     const e = await t.throwsAsync(call, { instanceOf: PoisonkitError })

@@ -144,7 +144,7 @@ export class FeasibleSet {
   }
   /** Whether x lies in class `label`'s set, up to `tol` (1e-9). */
   contains(x: ArrayLike<number>, label: number, tol = 1e-9): boolean {
-    return this.violation(x, label) <= tol
+    return this.violation(x, label) <= finiteNumber('tol', tol)
   }
 
   /**
