@@ -18,7 +18,7 @@ import * as addon from '../native/index.js'
 import { Dataset, datasetOption } from './dataset.js'
 import { defenseList, toEvaluation, type DefenseName, type Evaluation, type Optimizer } from './defense.js'
 import { FeasibleSet, UPPER_BOUND_RULE, isUpperBound, type UpperBound } from './feasible.js'
-import { PoisonkitError, booleanOption, count, finiteNumber, invalidOption, native, nativeAsync, oneOf, optionsObject, signalOption } from './errors.js'
+import { PoisonkitError, booleanOption, count, finiteNumber, invalidOption, native, nativeAsync, numberFields, oneOf, optionsObject, signalOption } from './errors.js'
 
 /** The decoy grids: the reference's quantiles and copy counts per data set. */
 export const DECOY_GRIDS = ['enron', 'imdb', 'mnist17', 'mnist', 'dogfish'] as const
@@ -281,9 +281,7 @@ export async function kktAttack(options: KktAttackOptions): Promise<KktAttackRes
 export async function minmaxAttack(options: MinmaxAttackOptions): Promise<AttackResult> {
   optionsObject('minmaxAttack', options)
   booleanOption('basic', options.basic)
-  for (const name of ['eta', 'burn', 'lossCap'] as const) {
-    if (options[name] !== undefined) finiteNumber(name, options[name])
-  }
+  numberFields(options, ['eta', 'burn', 'lossCap'])
   if (options.refitEvery !== undefined) count('refitEvery', options.refitEvery)
   const { basic, eta, burn, lossCap, refitEvery } = options
   const own = { basic, eta, burn, lossCap, refitEvery }
