@@ -65,9 +65,10 @@ test('usage errors exit 2 with error[CODE] naming the option', (t) => {
   expectError(t, cli('export', '--poison', f, '--train', missing, '--out', f), 2, /^error\[ERR_INVALID_OPTION\]: option --out = .*ok\.svm: is also --poison, which writing would overwrite$/)
   expectError(t, cli('export', '--poison', missing, '--out', join(dir, 'nope', 'x.svm')), 2, /^error\[ERR_INVALID_OPTION\]: option --out = .*: its folder .*nope does not exist$/)
   expectError(t, cli('evaluate', '--train', missing, '--test', missing, '--lambda', '1', '--defenses', 'svd,knn,svd'), 2, /^error\[ERR_INVALID_OPTION\]: option --defenses = svd,knn,svd: svd is listed twice$/)
-  // The library's checks name the command's flag (--eps, not eps); an option without a flag keeps its name.
+  // The library's checks name the command's flag (--eps, not eps; --knn-k, not knnK).
   expectError(t, cli('attack', 'kkt', '--train', f, '--test', f, '--lambda', '0.1', '--eps', '0.01', '--out', join(dir, 'p.svm')), 2, /^error\[ERR_INVALID_OPTION\]: option --eps = 0\.01: gives round\(ε·n\) = 0 poison points$/)
-  expectError(t, cli('evaluate', '--train', f, '--test', f, '--lambda', '0.1'), 2, /^error\[ERR_INVALID_OPTION\]: option knnK = 5: must lie in 1\.\.=2: /)
+  expectError(t, cli('evaluate', '--train', f, '--test', f, '--lambda', '0.1'), 2, /^error\[ERR_INVALID_OPTION\]: option --knn-k = 5: must lie in 1\.\.=2: /)
+  expectError(t, cli('evaluate', '--train', missing, '--test', missing, '--lambda', '1', '--knn-k', '0'), 2, /^error\[ERR_INVALID_OPTION\]: option --knn-k = 0: must be an integer ≥ 1$/)
   const noSpec = join(dir, 'missing.json')
   expectError(t, cli('experiment', noSpec, '--out', dir, '--shard-count', '0'), 2, /^error\[ERR_INVALID_OPTION\]: option --shard-count = 0: must be an integer ≥ 1$/)
   expectError(t, cli('experiment', noSpec, '--out', dir, '--shard-count', '3'), 2, /^error\[ERR_USAGE\]: option --shard-count = 3: for a Kubernetes indexed Job only/)

@@ -146,6 +146,21 @@ test('evaluate CLI: bad options exit 2, an empty poison file exits 1', (t) => {
   t.regex(r3.stderr.trim(), /^error\[ERR_PARSE\]: .*empty\.svm: no data points$/)
 })
 
+test('evaluate CLI: --knn-k is the k-NN defense\'s k', async (t) => {
+  const dir = tmp()
+  const [trainFile, testFile] = [join(dir, 'train.svm'), join(dir, 'test.svm')]
+  const [train, test] = [makeBlobs({ n: 300, d: 5, separation: 1, seed: 1 }), makeBlobs({ n: 300, d: 5, separation: 1, seed: 101 })]
+  await train.writeSvmlight(trainFile)
+  await test.writeSvmlight(testFile)
+  const knnOf = (e: { knn?: number; cleanKept: { knn?: number } }) => ({ knn: e.knn, kept: e.cleanKept.knn })
+  const library = async (knnK?: number) => knnOf(await evaluate({ train, test, lambda: 0.1, defenses: ['knn'], knnK }))
+  const [two, five] = [await library(2), await library()]
+  t.notDeepEqual(two, five) // so the comparison below can tell k = 2 from the default 5
+  const r = cli('evaluate', '--train', trainFile, '--test', testFile, '--lambda', '0.1', '--defenses', 'knn', '--knn-k', '2', '--json')
+  t.is(r.code, 0, r.stderr)
+  t.deepEqual(knnOf(JSON.parse(r.stdout)), two)
+})
+
 test('evaluate CLI: λ 0 is the multi-class defender (paper §5.7), refused for binary data; --seed orders its mini-batches', async (t) => {
   const dir = tmp()
   const blobs = join(dir, 'blobs.svm')

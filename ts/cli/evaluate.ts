@@ -16,6 +16,8 @@ sanitization defense, and reports the test errors and the minimum over the defen
                          class indices 0..k−1 as labels, the multi-class defender's λ ≥ 0 (mnist 0)
   --defenses LIST        comma-separated, from ${DEFENSES.join(',')} (all)
   --remove P             fraction of every class each defense removes, in (0, 1) (0.05)
+  --knn-k K              the k-NN defense's k: a point's score is the sum of its distances to its K
+                         nearest points, itself included (5, the paper's)
   --fit empirical|oracle fit the defenses on clean + poison (empirical, the default) or on the clean data only
   --loss hinge|logistic  the defender's loss (hinge, the SVM)
   --optimizer exact|sgd  train the defender to its optimum (exact, the default) or by one pass of SGD
@@ -32,6 +34,7 @@ export async function run(argv: string[]): Promise<void> {
     lambda: { type: 'string' },
     defenses: { type: 'string' },
     remove: { type: 'string' },
+    'knn-k': { type: 'string' },
     fit: { type: 'string', default: 'empirical' },
     loss: { type: 'string', default: 'hinge' },
     optimizer: { type: 'string' },
@@ -47,6 +50,7 @@ export async function run(argv: string[]): Promise<void> {
   if (removeFraction !== undefined && !(removeFraction < 1)) {
     throw new PoisonkitError('ERR_INVALID_OPTION', `option --remove = ${o.remove}: must lie in (0, 1)`)
   }
+  const knnK = o['knn-k'] === undefined ? undefined : numberOption('knn-k', o['knn-k'], 'positive-count')
   const fit = choice('fit', o.fit!, ['empirical', 'oracle'] as const)
   const loss = choice('loss', o.loss!, ['hinge', 'logistic'] as const)
   const optimizer = o.optimizer === undefined ? undefined : choice('optimizer', o.optimizer, OPTIMIZERS)
@@ -56,7 +60,7 @@ export async function run(argv: string[]): Promise<void> {
   progress(`loading ${paths.join(', ')}`)
   const [train, test, poison] = await loadAll(paths, d)
   progress(`evaluating ${defenses?.join(', ') ?? DEFENSES.join(', ')} on ${train!.n} clean + ${poison?.n ?? 0} poison points`)
-  const e = await evaluate({ train: train!, test: test!, poison, lambda, loss, optimizer: dataOptimizer(optimizer, train!.numClasses, lambda), defenses, removeFraction, fit, seed })
+  const e = await evaluate({ train: train!, test: test!, poison, lambda, loss, optimizer: dataOptimizer(optimizer, train!.numClasses, lambda), defenses, removeFraction, knnK, fit, seed })
   if (!e.converged) process.stderr.write("warning: a training or the SVD defense's eigensolver stopped before reaching its tolerance\n")
 
   if (o.json) {
