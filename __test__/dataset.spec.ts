@@ -169,6 +169,13 @@ test('arguments of the wrong type across the API are named, never a conversion m
     ['writeDataset format (CSV written before)', () => writeDataset(data, join(tmp(), 'x.csv'), 3 as never), /^option format = 3: must be one of svmlight, csv, npz$/],
     ['kktAttack round', () => kktAttack({ ...base, eps: 0.05, round: 'no' as never }), /^option round = no: must be true or false$/],
     ['kktAttack signal (a TypeError before)', () => kktAttack({ ...base, eps: 0.05, signal: 3 as never }), /^option signal = 3: must be an AbortSignal$/],
+    // Numeric arrays: a string, null or boolean element converted silently to a number before.
+    ['slice of a numeric string (row 0 before)', () => data.slice(['0'] as never), /^option rows\[0\] = 0: must be a number \(got a string\)$/],
+    ['slice of null (row 0 before)', () => data.slice([1, null] as never), /^option rows\[1\] = null: must be a number \(got a null\)$/],
+    ['fromDense string value', () => Dataset.fromDense([[1, 2], [3, '4']] as never, [1, -1]), /^option rows\[1\]\[1\] = 4: must be a number \(got a string\)$/],
+    ['fromCsr indptr of strings', () => Dataset.fromCsr({ indptr: ['0', '1'] as never, indices: [0], values: [1], labels: [1], d: 2 }), /^option indptr\[0\] = 0: must be a number/],
+    ['train sampleWeights of booleans', () => train(data, { lambda: 0.1, sampleWeights: Array(60).fill(true) }), /^option sampleWeights\[0\] = true: must be a number \(got a boolean\)$/],
+    ['violation of strings', () => FeasibleSet.fromClean(data).violation(Array(8).fill('1') as never, 1), /^option x\[0\] = 1: must be a number \(got a string\)$/],
   ]
   for (const [what, call, message] of cases) {
     const error = await t.throwsAsync(async () => call(), { instanceOf: PoisonkitError }, what)

@@ -3,7 +3,7 @@
  * construction, slicing, concatenation, writing svmlight, and seeded synthetic data.
  */
 import * as addon from '../native/index.js'
-import { PoisonkitError, count, invalidOption, native, nativeAsync, numberFields, oneOf, optionsObject, signalOption } from './errors.js'
+import { PoisonkitError, arrayLike, count, invalidOption, native, nativeAsync, numberArray, numberFields, oneOf, optionsObject, signalOption } from './errors.js'
 
 /** File formats `loadDataset` reads. */
 export type Format = 'svmlight' | 'csv' | 'npz'
@@ -60,9 +60,9 @@ export class Dataset {
     return new Dataset(
       native(() =>
         addon.Dataset.fromCsr(
-          Float64Array.from(csr.indptr),
+          numberArray('indptr', csr.indptr),
           featureIndices(csr.indices),
-          Float64Array.from(csr.values),
+          numberArray('values', csr.values),
           toLabels(csr.labels),
           csr.d,
         ),
@@ -88,7 +88,7 @@ export class Dataset {
         if (row.length !== dim) {
           throw new PoisonkitError('ERR_DIM_MISMATCH', `fromDense row ${i}: expected ${dim} values, got ${row.length}`)
         }
-        flat.set(Array.from(row), i * dim)
+        flat.set(numberArray(`rows[${i}]`, row), i * dim)
       })
     }
     return new Dataset(native(() => addon.Dataset.fromDense(flat, dim, toLabels(labels))))
@@ -123,7 +123,7 @@ export class Dataset {
 
   /** The given rows, in that order (repeats allowed). */
   slice(rows: ArrayLike<number>): Dataset {
-    return new Dataset(native(() => this.handle.slice(Float64Array.from(arrayLike('rows', rows) as ArrayLike<number>))))
+    return new Dataset(native(() => this.handle.slice(numberArray('rows', rows))))
   }
 
   /** This data set followed by `other` (same d, same kind of labels). */
@@ -147,14 +147,6 @@ export class Dataset {
 export function datasetOption(name: string, value: unknown): Dataset {
   if (!(value instanceof Dataset)) invalidOption(name, value, 'must be a Dataset (from loadDataset, Dataset.fromCsr, makeBlobs, ...)')
   return value
-}
-
-/** `value` if it has a numeric length (an array or typed array), else throws naming the option. */
-function arrayLike(name: string, value: unknown): ArrayLike<unknown> {
-  if (value === null || typeof value !== 'object' || typeof (value as ArrayLike<unknown>).length !== 'number') {
-    invalidOption(name, value, 'must be an array or a typed array')
-  }
-  return value as ArrayLike<unknown>
 }
 
 /** 0-based feature indices as the native side takes them; any other value throws, naming its place. */

@@ -91,6 +91,26 @@ export function labelOption(name: string, value: unknown): number {
   return value
 }
 
+/** `value` if it has a numeric length (an array or typed array), else throws naming the option. */
+export function arrayLike(name: string, value: unknown): ArrayLike<unknown> {
+  if (value === null || typeof value !== 'object' || typeof (value as ArrayLike<unknown>).length !== 'number') {
+    invalidOption(name, value, 'must be an array or a typed array')
+  }
+  return value as ArrayLike<unknown>
+}
+
+/**
+ * `value` copied to a Float64Array if it is an array or typed array of numbers, else throws naming
+ * the option or its first element that is no number: '1', null and true would convert silently.
+ */
+export function numberArray(name: string, value: unknown): Float64Array {
+  const a = arrayLike(name, value)
+  for (let i = 0; i < a.length; i++) {
+    if (typeof a[i] !== 'number') invalidOption(`${name}[${i}]`, a[i], `must be a number${typeNote(a[i], 'number')}`)
+  }
+  return Float64Array.from(a as ArrayLike<number>)
+}
+
 /** `value` if it is a finite number, else throws naming the option. */
 export function finiteNumber(name: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isFinite(value)) invalidOption(name, value, `must be a finite number${typeNote(value, 'number')}`)

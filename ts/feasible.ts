@@ -7,7 +7,7 @@
  */
 import * as addon from '../native/index.js'
 import { Dataset, datasetOption } from './dataset.js'
-import { booleanOption, count, finiteNumber, invalidOption, labelOption, native, nativeAsync, oneOf } from './errors.js'
+import { booleanOption, count, finiteNumber, invalidOption, labelOption, native, nativeAsync, numberArray, oneOf } from './errors.js'
 
 /** Options of `FeasibleSet.fromClean`. */
 export interface FeasibleSetOptions {
@@ -127,20 +127,20 @@ export class FeasibleSet {
   }
   /** Sets class `label`'s centroid (e.g. refitted on clean + poison, as iterative attacks do). */
   setCentroid(label: number, centroid: ArrayLike<number>): void {
-    native(() => this.handle.setCentroid(labelOption('label', label), Float64Array.from(centroid)))
+    native(() => this.handle.setCentroid(labelOption('label', label), numberArray('centroid', centroid)))
   }
   /** Adds the decoy-loss cap 1 − y(θ·x + b) ≤ τ to class y = `label`. */
   addLossCap(label: number, theta: ArrayLike<number>, bias: number, tau: number): void {
-    native(() => this.handle.addLossCap(labelOption('label', label), Float64Array.from(theta), finiteNumber('bias', bias), finiteNumber('tau', tau)))
+    native(() => this.handle.addLossCap(labelOption('label', label), numberArray('theta', theta), finiteNumber('bias', bias), finiteNumber('tau', tau)))
   }
   /** Adds the halfspace a·x ≤ b to class `label`. */
   addHalfspace(label: number, a: ArrayLike<number>, b: number): void {
-    native(() => this.handle.addHalfspace(labelOption('label', label), Float64Array.from(a), finiteNumber('b', b)))
+    native(() => this.handle.addHalfspace(labelOption('label', label), numberArray('a', a), finiteNumber('b', b)))
   }
 
   /** The largest constraint violation of x for class `label` (≤ 0 inside the set). */
   violation(x: ArrayLike<number>, label: number): number {
-    return native(() => this.handle.violation(Float64Array.from(x), labelOption('label', label)))
+    return native(() => this.handle.violation(numberArray('x', x), labelOption('label', label)))
   }
   /** Whether x lies in class `label`'s set, up to `tol` (1e-9). */
   contains(x: ArrayLike<number>, label: number, tol = 1e-9): boolean {
@@ -152,7 +152,7 @@ export class FeasibleSet {
    * method, falling back to Clarabel where it cannot conclude) or `'conic'` (Clarabel).
    */
   project(x0: ArrayLike<number>, label: number, method: 'fast' | 'conic' = 'fast'): Promise<SetSolution> {
-    const v = Float64Array.from(x0)
+    const v = numberArray('x0', x0)
     return nativeAsync(() => this.handle.project(v, labelOption('label', label), methodOption(method)))
   }
   /**
@@ -162,7 +162,7 @@ export class FeasibleSet {
    * or `'conic'` (Clarabel).
    */
   kktProgram(g: ArrayLike<number>, epsPos: number, epsNeg: number, method: 'fast' | 'conic' = 'fast'): Promise<KktSolution> {
-    const v = Float64Array.from(g)
+    const v = numberArray('g', g)
     return nativeAsync(() =>
       this.handle.kktProgram(v, finiteNumber('epsPos', epsPos), finiteNumber('epsNeg', epsNeg), methodOption(method)),
     )
@@ -175,7 +175,7 @@ export class FeasibleSet {
    * `'conic'` (Clarabel).
    */
   minimizeLinear(c: ArrayLike<number>, label: number, method: 'fast' | 'conic' = 'fast'): Promise<SetSolution> {
-    const v = Float64Array.from(c)
+    const v = numberArray('c', c)
     return nativeAsync(() => this.handle.minimizeLinear(v, labelOption('label', label), methodOption(method)))
   }
 }

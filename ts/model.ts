@@ -10,7 +10,7 @@
  */
 import * as addon from '../native/index.js'
 import { datasetOption, type Dataset } from './dataset.js'
-import { PoisonkitError, count, finiteNumber, invalidOption, native, nativeAsync, oneOf, optionsObject, signalOption } from './errors.js'
+import { PoisonkitError, count, finiteNumber, invalidOption, native, nativeAsync, numberArray, oneOf, optionsObject, signalOption } from './errors.js'
 
 /** A margin loss: hinge max(0, 1−m), logistic log(1+e^−m), or smooth-hinge t·log(1+e^((1−m)/t)). */
 export type LossName = 'hinge' | 'logistic' | 'smooth-hinge'
@@ -122,7 +122,7 @@ function objectiveArgs(o: ObjectiveOptions): addon.ObjectiveOptions {
     loss: o.loss,
     temperature: o.temperature,
     regularizeBias: o.regularizeBias,
-    sampleWeights: o.sampleWeights === undefined ? undefined : Float64Array.from(o.sampleWeights),
+    sampleWeights: o.sampleWeights === undefined ? undefined : numberArray('sampleWeights', o.sampleWeights),
   }
 }
 
