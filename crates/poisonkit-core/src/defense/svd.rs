@@ -260,14 +260,16 @@ impl Gram<'_> {
         if self.left { self.x.n() } else { self.x.d() }
     }
 
-    /// K·B for a tall block B (side × q). The sparse products gather B's rows, so they work on
-    /// its transpose.
+    /// K·B for a tall block B (side × q). The sparse products work on transposes (a block's
+    /// values for one row or feature contiguous): the first gathers B's rows, the second
+    /// scatters into the result, so that the random accesses stay in the arrays of the smaller
+    /// side (on IMDB, 13 MB in place of 46 MB, which the cache does not hold).
     fn apply(&self, b: MatRef<'_, f64>) -> Mat<f64> {
         let t = DMatrix::from_fn(b.ncols(), b.nrows(), |r, c| b[(c, r)]);
         let kt = if self.left {
-            csr_times(self.x, &self.csc.transpose_times(&t))
+            scatter_times(&self.csc.transpose_times(&t), self.x.n(), |j| self.csc.column(j))
         } else {
-            self.csc.transpose_times(&csr_times(self.x, &t))
+            scatter_times(&csr_times(self.x, &t), self.x.d(), |i| self.x.row(i))
         };
         Mat::from_fn(b.nrows(), b.ncols(), |r, c| kt[(c, r)])
     }
@@ -504,6 +506,47 @@ fn sparse_times<'a>(
     }
 }
 
+/// The product of a sparse matrix with M (block × count, stored like `sparse_times`'s), by the
+/// sparse matrix's other orientation: out[:, c] += v·M[:, k] for every (c, v) ∈ entries(k), k
+/// ascending, into out (block × side). Each out[:, c] gets its terms in the order of k with the
+/// same operations as `sparse_times` over the transposed structure, so the bits are the same;
+/// this one reads M in order and keeps its random accesses in `out`. The block's rows are split
+/// into one slab per thread, each written to its own matrix, then interleaved.
+fn scatter_times<'a>(
+    m: &DMatrix<f64>,
+    side: usize,
+    entries: impl Fn(usize) -> (&'a [u32], &'a [f64]) + Sync,
+) -> DMatrix<f64> {
+    let b = m.nrows();
+    let src = m.as_slice();
+    let slab = b.div_ceil(rayon::current_num_threads()).max(1);
+    let slabs: Vec<(usize, usize, Vec<f64>)> = (0..b)
+        .step_by(slab)
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .map(|start| {
+            let w = slab.min(b - start);
+            let mut part = vec![0.0; w * side];
+            for k in 0..m.ncols() {
+                let from = &src[k * b + start..k * b + start + w];
+                let (idx, val) = entries(k);
+                for (&c, &v) in idx.iter().zip(val) {
+                    let to = &mut part[c as usize * w..(c as usize + 1) * w];
+                    to.iter_mut().zip(from).for_each(|(o, m)| *o += v * m);
+                }
+            }
+            (start, w, part)
+        })
+        .collect();
+    let mut out = DMatrix::zeros(b, side);
+    for (start, w, part) in &slabs {
+        for (c, values) in part.chunks_exact(*w).enumerate() {
+            out.view_mut((*start, c), (*w, 1)).copy_from_slice(values);
+        }
+    }
+    out
+}
+
 /// Rows per parallel chunk of the tall products: fixed, so that sums do not depend on the
 /// number of threads.
 const CHUNK: usize = 512;
@@ -608,6 +651,23 @@ mod tests {
         let values = order.iter().map(|&i| eig.eigenvalues[i].max(0.0)).collect();
         let vectors = DMatrix::from_fn(x.d(), x.d(), |r, c| eig.eigenvectors[(r, order[c])]);
         (values, vectors)
+    }
+
+    #[test]
+    fn scattering_gives_the_bits_of_gathering() {
+        let x = corpus(300, 500);
+        let csc = Csc::from(&x);
+        let mut rng = seeded(3);
+        for b in [1, 7, 64, 130] {
+            let by_row = DMatrix::from_fn(b, x.d(), |_, _| StandardNormal.sample(&mut rng));
+            let by_feature = DMatrix::from_fn(b, x.n(), |_, _| StandardNormal.sample(&mut rng));
+            // X·M and Xᵀ·M, each by gathering over one orientation and scattering over the other.
+            let xm = scatter_times(&by_row, x.n(), |j| csc.column(j));
+            let xtm = scatter_times(&by_feature, x.d(), |i| x.row(i));
+            let bits = |m: &DMatrix<f64>| m.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&xm), bits(&csr_times(&x, &by_row)));
+            assert_eq!(bits(&xtm), bits(&csc.transpose_times(&by_feature)));
+        }
     }
 
     #[test]
