@@ -1,7 +1,7 @@
 import test from 'ava'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { Dataset, FeasibleSet, PoisonkitError, evaluate, kktAttack, loadDataset, makeBagOfWords, makeBlobs, roundPoints, train, writeDataset } from '../ts/index.js'
+import { Dataset, FeasibleSet, PoisonkitError, evaluate, kktAttack, loadDataset, makeBagOfWords, makeBlobs, objectiveValue, roundPoints, train, writeDataset } from '../ts/index.js'
 import { data, hasData, tmp } from './helpers.js'
 
 const realData = hasData ? test : test.skip
@@ -175,6 +175,8 @@ test('arguments of the wrong type across the API are named, never a conversion m
     ['fromDense string value', () => Dataset.fromDense([[1, 2], [3, '4']] as never, [1, -1]), /^option rows\[1\]\[1\] = 4: must be a number \(got a string\)$/],
     ['fromCsr indptr of strings', () => Dataset.fromCsr({ indptr: ['0', '1'] as never, indices: [0], values: [1], labels: [1], d: 2 }), /^option indptr\[0\] = 0: must be a number/],
     ['train sampleWeights of booleans', () => train(data, { lambda: 0.1, sampleWeights: Array(60).fill(true) }), /^option sampleWeights\[0\] = true: must be a number \(got a boolean\)$/],
+    ['objectiveValue weights of strings (napi\'s TypedArray message before)', () => objectiveValue(data, { w: Array(8).fill('0') as never, bias: 0 }, { lambda: 0.1 }), /^option model\.w\[0\] = 0: must be a number \(got a string\)$/],
+    ['train warmStart bias', () => train(data, { lambda: 0.1, warmStart: { ...model, w: model.w, bias: '0' } as never }), /^option warmStart\.bias = 0: must be a finite number \(got a string\)$/],
     ['violation of strings', () => FeasibleSet.fromClean(data).violation(Array(8).fill('1') as never, 1), /^option x\[0\] = 1: must be a number \(got a string\)$/],
   ]
   for (const [what, call, message] of cases) {

@@ -143,7 +143,10 @@ export async function train(data: Dataset, options: TrainOptions): Promise<Linea
         tol,
         maxIter,
         seed,
-        warmStart: warmStart && { w: warmStart.w, bias: warmStart.bias, dual: warmStart.dual },
+        warmStart: warmStart && {
+          ...weightsOption('warmStart', warmStart),
+          dual: warmStart.dual === undefined ? undefined : numberArray('warmStart.dual', warmStart.dual),
+        },
       },
       signal,
     ),
@@ -170,19 +173,29 @@ export interface Weights {
   bias: number
 }
 
+/** `value` as weights if its `w` is an array of numbers and its `bias` a finite number, else throws naming which. */
+function weightsOption(name: string, value: unknown): Weights {
+  if (value === null || typeof value !== 'object') invalidOption(name, value, 'must be an object {w, bias}')
+  const { w, bias } = value as Weights
+  return { w: numberArray(`${name}.w`, w), bias: finiteNumber(`${name}.bias`, bias) }
+}
+
 /** P(w, b) on `data`. */
 export function objectiveValue(data: Dataset, model: Weights, options: ObjectiveOptions): number {
-  return native(() => addon.objectiveValue(datasetOption('data', data).handle, model.w, model.bias, objectiveArgs(options)))
+  const { w, bias } = weightsOption('model', model)
+  return native(() => addon.objectiveValue(datasetOption('data', data).handle, w, bias, objectiveArgs(options)))
 }
 
 /** ∇P(w, b) on `data` (a subgradient for the hinge). */
 export function objectiveGradient(data: Dataset, model: Weights, options: ObjectiveOptions): Weights {
-  return native(() => addon.objectiveGradient(datasetOption('data', data).handle, model.w, model.bias, objectiveArgs(options)))
+  const { w, bias } = weightsOption('model', model)
+  return native(() => addon.objectiveGradient(datasetOption('data', data).handle, w, bias, objectiveArgs(options)))
 }
 
 /** ∇²P(w, b)·v, exact for smooth losses (the influence attack's inner product). */
 export function hessianVectorProduct(data: Dataset, model: Weights, v: Weights, options: ObjectiveOptions): Weights {
+  const [at, along] = [weightsOption('model', model), weightsOption('v', v)]
   return native(() =>
-    addon.hessianVectorProduct(datasetOption('data', data).handle, model.w, model.bias, v.w, v.bias, objectiveArgs(options)),
+    addon.hessianVectorProduct(datasetOption('data', data).handle, at.w, at.bias, along.w, along.bias, objectiveArgs(options)),
   )
 }
